@@ -1,0 +1,80 @@
+/**
+ * What a component is, and what a factory must declare so the core can validate, build and
+ * wire it. Built-in components and plugins implement exactly these types.
+ */
+import type { ZodType, ZodTypeDef } from 'zod';
+import type { Logger } from './logger.js';
+import type { MetricBatch } from './model/metrics.js';
+import type { ProfileBatch } from './model/profiles.js';
+import type { Telemetry } from './telemetry/metrics.js';
+
+export type Signal = 'metrics' | 'profiles';
+export const SIGNALS: readonly Signal[] = ['metrics', 'profiles'];
+export type Batch = MetricBatch | ProfileBatch;
+export type ComponentKind = 'receiver' | 'processor' | 'exporter';
+
+/** The one method stages pass data with. After the call the batch belongs to the callee. */
+export interface Consumer {
+  consume(batch: Batch): Promise<void>;
+}
+
+export interface Component {
+  /** Returns quickly: long work (scrape loops, timers) runs in the background. */
+  start(): Promise<void>;
+  /** Idempotent, safe before start; flushes what the component holds. */
+  shutdown(): Promise<void>;
+}
+
+export interface Processor extends Component, Consumer {}
+export interface Exporter extends Component, Consumer {}
+export type Receiver = Component;
+
+/** What the core hands every component it creates. */
+export interface CreateSettings {
+  /** The component id as written in the config (`pprof`, `batch/fast`). */
+  id: string;
+  logger: Logger;
+  telemetry: Telemetry;
+  /** Folder of the config file: relative paths in a component's config resolve against it. */
+  configDir: string;
+}
+
+// Input is unknown (raw YAML); output is the typed config with defaults filled in.
+export type ConfigSchema<C> = ZodType<C, ZodTypeDef, unknown>;
+
+interface FactoryBase<C> {
+  /** The `type` part of `type/name` ids. */
+  readonly type: string;
+  /** Validates raw YAML and fills defaults; an absent or null section is parsed as `{}`. */
+  readonly configSchema: ConfigSchema<C>;
+}
+
+export interface ReceiverFactory<C = unknown> extends FactoryBase<C> {
+  readonly kind: 'receiver';
+  readonly produces: Signal;
+  create(settings: CreateSettings, config: C, next: Consumer): Receiver;
+}
+
+export interface ProcessorFactory<C = unknown> extends FactoryBase<C> {
+  readonly kind: 'processor';
+  /** Signals the processor takes in. */
+  readonly accepts: readonly Signal[];
+  /** Set when the processor turns one signal into another (pprof_metrics: profiles -> metrics). */
+  readonly converts?: { readonly from: Signal; readonly to: Signal };
+  create(settings: CreateSettings, config: C, next: Consumer): Processor;
+}
+
+export interface ExporterFactory<C = unknown> extends FactoryBase<C> {
+  readonly kind: 'exporter';
+  readonly accepts: readonly Signal[];
+  create(settings: CreateSettings, config: C): Exporter;
+}
+
+export type Factory = ReceiverFactory<never> | ProcessorFactory<never> | ExporterFactory<never>;
+
+/** Splits `type/name` into its parts; `name` is '' for a bare type. */
+export function parseComponentId(id: string): { type: string; name: string } | undefined {
+  const match = /^([A-Za-z0-9_]+)(?:\/([A-Za-z0-9_.-]+))?$/.exec(id);
+  if (match === null) return undefined;
+  return { type: match[1], name: match[2] ?? '' };
+}

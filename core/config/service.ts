@@ -1,0 +1,52 @@
+/** The top level of a pipeline file and its `service:` section. */
+import { z } from 'zod';
+import { duration } from './types.js';
+
+export const DEFAULT_TELEMETRY_LISTEN = '127.0.0.1:8888';
+export const DEFAULT_SHUTDOWN_TIMEOUT = '10s';
+
+const pipelineSchema = z
+  .object({
+    receivers: z.array(z.string()).min(1, 'a pipeline needs at least one receiver'),
+    processors: z.array(z.string()).default([]),
+    exporters: z.array(z.string()).min(1, 'a pipeline needs at least one exporter'),
+  })
+  .strict();
+
+export const serviceSchema = z
+  .object({
+    pipelines: z.record(pipelineSchema).refine((p) => Object.keys(p).length > 0, 'define at least one pipeline'),
+    telemetry: z
+      .object({
+        http: z
+          .object({
+            // Where /metrics, /healthz and /readyz listen; port 0 picks a free port.
+            listen: z.string().default(DEFAULT_TELEMETRY_LISTEN),
+          })
+          .strict()
+          .default({}),
+        logs: z
+          .object({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info') })
+          .strict()
+          .default({}),
+      })
+      .strict()
+      .default({}),
+    // How long a SIGTERM may take to flush what is queued before the process exits anyway.
+    shutdown_timeout: duration.default(DEFAULT_SHUTDOWN_TIMEOUT),
+  })
+  .strict();
+
+const componentSection = z.record(z.unknown()).nullable().default({});
+
+export const fileSchema = z
+  .object({
+    receivers: componentSection,
+    processors: componentSection,
+    exporters: componentSection,
+    service: serviceSchema,
+    plugins: z.array(z.string()).default([]),
+  })
+  .strict();
+
+export type ServiceConfig = z.output<typeof serviceSchema>;

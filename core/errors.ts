@@ -1,0 +1,44 @@
+/**
+ * Errors carry a stable `code` so callers branch on the code, never on message text.
+ * `retryable` separates what a later attempt may fix (network, 5xx) from what it never will.
+ */
+export class PprofcolError extends Error {
+  readonly code: string;
+  readonly retryable: boolean;
+  constructor(code: string, message: string, options?: { cause?: unknown; retryable?: boolean }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'PprofcolError';
+    this.code = code;
+    this.retryable = options?.retryable ?? false;
+  }
+}
+
+/** One problem in a configuration file, located by its YAML path (`receivers.pprof.scrape_configs[0].job_name`). */
+export interface ConfigIssue {
+  path: string;
+  message: string;
+}
+
+export class ConfigError extends PprofcolError {
+  readonly issues: ConfigIssue[];
+  constructor(issues: ConfigIssue[]) {
+    super('ERR_CONFIG', issues.map((i) => `${i.path}: ${i.message}`).join('\n'));
+    this.name = 'ConfigError';
+    this.issues = issues;
+  }
+}
+
+/** Renders a path like ['a', 0, 'b'] as `a[0].b`, the form every config message uses. */
+export function formatPath(path: ReadonlyArray<string | number>): string {
+  let out = '';
+  for (const part of path) {
+    if (typeof part === 'number') out += `[${part}]`;
+    else out += out === '' ? part : `.${part}`;
+  }
+  return out;
+}
+
+export function errorMessage(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  return String(err);
+}

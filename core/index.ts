@@ -1,0 +1,12 @@
+/** The public API: what plugins and embedders import (`import { registerComponent } from 'pprofcol'`). */
+export { registerComponent, registeredTypes } from './registry.js';
+export type {
+  Batch, Component, Consumer, CreateSettings, Exporter, ExporterFactory, Processor, ProcessorFactory,
+  Receiver, ReceiverFactory, Signal,
+} from './component.js';
+export type { Labels, MetricBatch, MetricFamily, MetricType, Point } from './model/metrics.js';
+export { cloneMetricBatch, metricBatch, seriesKey } from './model/metrics.js';
+export type { ProfileBatch, TargetScrape, ProfileResult, ParsedProfile, MemStats } from './model/profiles.js';
+export { PprofcolError, ConfigError } from './errors.js';
+export { pluginApi, type Plugin, type PluginApi } from './plugins.js';
+export { VERSION } from './version.js';

@@ -1,0 +1,90 @@
+/**
+ * The part of Prometheus's scrape_config that every pulling receiver shares. A receiver extends
+ * `scrapeConfigBase` with its own keys and wraps it with `withScrapeRules`.
+ */
+import { z } from 'zod';
+import { byteSize, duration, hostPort, httpClientKeys, labelSet, type HttpClientConfig } from '../config/types.js';
+
+export const DEFAULT_SCRAPE_INTERVAL = '15s';
+/** Prometheus's default timeout is 10s, and never more than the interval. */
+export const DEFAULT_SCRAPE_TIMEOUT_MS = 10_000;
+/** Profiles are larger than /metrics pages; 64MiB holds a heap profile of a very large service. */
+export const DEFAULT_BODY_SIZE_LIMIT = '64MiB';
+export const DEFAULT_FILE_SD_REFRESH = '5m';
+
+export const staticConfig = z
+  .object({
+    targets: z.array(hostPort).default([]),
+    labels: labelSet.default({}),
+  })
+  .strict();
+
+export const fileSdConfig = z
+  .object({
+    files: z.array(z.string().min(1)).min(1, 'list at least one file or glob'),
+    // Files are also watched; the periodic re-read catches changes a watcher misses.
+    refresh_interval: duration.default(DEFAULT_FILE_SD_REFRESH),
+  })
+  .strict();
+
+export const scrapeConfigBase = z
+  .object({
+    job_name: z.string().min(1),
+    scrape_interval: duration.default(DEFAULT_SCRAPE_INTERVAL),
+    scrape_timeout: duration.optional(),
+    scheme: z.enum(['http', 'https']).default('http'),
+    // Applied to the bytes read and again to what a gzip body inflates to; 0 means no limit.
+    body_size_limit: byteSize.default(DEFAULT_BODY_SIZE_LIMIT),
+    static_configs: z.array(staticConfig).default([]),
+    file_sd_configs: z.array(fileSdConfig).default([]),
+    ...httpClientKeys,
+  })
+  .strict();
+
+export type StaticConfig = z.output<typeof staticConfig>;
+export type FileSdConfig = z.output<typeof fileSdConfig>;
+
+/** What the scrape machinery reads from any receiver's scrape config. */
+export interface ScrapeConfig extends HttpClientConfig {
+  job_name: string;
+  scrape_interval: number;
+  /** Resolved: always set after validation. */
+  scrape_timeout: number;
+  scheme: 'http' | 'https';
+  body_size_limit: number;
+  static_configs: StaticConfig[];
+  file_sd_configs: FileSdConfig[];
+}
+
+/** Fills the timeout default and checks the rules Prometheus checks across fields. */
+export function withScrapeRules<T extends z.ZodTypeAny>(schema: T) {
+  return schema.transform((raw: z.output<T>, ctx) => {
+    const cfg = raw as z.output<T> & { scrape_interval: number; scrape_timeout?: number };
+    if (cfg.scrape_interval <= 0) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['scrape_interval'], message: 'must be greater than 0' });
+    }
+    const timeout = cfg.scrape_timeout ?? Math.min(DEFAULT_SCRAPE_TIMEOUT_MS, cfg.scrape_interval);
+    if (timeout <= 0) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['scrape_timeout'], message: 'must be greater than 0' });
+    }
+    if (timeout > cfg.scrape_interval) {
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        path: ['scrape_timeout'],
+        message: `${cfg.scrape_timeout}ms is greater than scrape_interval (${cfg.scrape_interval}ms); a scrape must end before the next starts`,
+      });
+    }
+    return { ...cfg, scrape_timeout: timeout };
+  });
+}
+
+/** Job names must be unique within one receiver: they key the series and the own metrics. */
+export function uniqueJobNames(configs: readonly { job_name: string }[], ctx: z.RefinementCtx, path: (string | number)[]): void {
+  const seen = new Set<string>();
+  configs.forEach((c, i) => {
+    if (seen.has(c.job_name)) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: [...path, i, 'job_name'], message: `"${c.job_name}" is used by another scrape config` });
+    }
+    seen.add(c.job_name);
+  });
+}

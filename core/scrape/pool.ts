@@ -1,0 +1,143 @@
+/**
+ * One scrape config's running targets: a loop per target, each on its own timer at its own
+ * offset, so one slow target never delays another. Discovery changes start and stop loops.
+ */
+import { errorMessage } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { ScrapeConfig } from './config.js';
+import { TargetDiscovery } from './discovery.js';
+import { nextScrapeTime, scrapeOffsetMs, type Target } from './targets.js';
+
+export interface ScrapeHandler {
+  /** Scrapes one target once. Must not throw: failures are data (`up` 0), not exceptions. */
+  scrape(target: Target, startedMs: number, signal: AbortSignal): Promise<void>;
+  /** The target left discovery (not called on shutdown, so a restart does not end every series). */
+  targetGone(target: Target, timestampMs: number): Promise<void>;
+}
+
+export interface ScrapePoolOptions {
+  config: ScrapeConfig;
+  configDir: string;
+  logger: Logger;
+  handler: ScrapeHandler;
+  /** Clock, for tests. */
+  now?: () => number;
+}
+
+class TargetLoop {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private readonly abort = new AbortController();
+  private stopped = false;
+  readonly offsetMs: number;
+
+  constructor(
+    readonly target: Target,
+    private readonly intervalMs: number,
+    private readonly handler: ScrapeHandler,
+    private readonly logger: Logger,
+    private readonly now: () => number,
+  ) {
+    this.offsetMs = scrapeOffsetMs(target.key, intervalMs);
+  }
+
+  start(): void {
+    this.schedule();
+  }
+
+  private schedule(): void {
+    if (this.stopped) return;
+    const now = this.now();
+    const at = nextScrapeTime(now, this.intervalMs, this.offsetMs);
+    this.timer = setTimeout(() => this.tick(at), at - now);
+  }
+
+  private tick(scheduledMs: number): void {
+    // A scrape still running (a long cpu window) keeps its slot; the next one waits for the following slot.
+    if (this.running === undefined) {
+      const startedMs = Math.max(scheduledMs, this.now());
+      this.running = this.handler
+        .scrape(this.target, startedMs, this.abort.signal)
+        .catch((err: unknown) => this.logger.error({ target: this.target.instance, err: errorMessage(err) }, 'scrape handler threw'))
+        .finally(() => {
+          this.running = undefined;
+        });
+    }
+    // Schedule from the slot just taken, not from "now", so timer lateness does not accumulate.
+    if (this.stopped) return;
+    const next = scheduledMs + this.intervalMs;
+    this.timer = setTimeout(() => this.tick(next), Math.max(0, next - this.now()));
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    this.abort.abort();
+    await this.running;
+  }
+}
+
+export class ScrapePool {
+  private readonly loops = new Map<string, TargetLoop>();
+  private readonly discovery: TargetDiscovery;
+  private readonly now: () => number;
+  private pending: Promise<void> = Promise.resolve();
+  private stopped = false;
+
+  constructor(private readonly options: ScrapePoolOptions) {
+    this.now = options.now ?? Date.now;
+    this.discovery = new TargetDiscovery({
+      job: options.config.job_name,
+      scheme: options.config.scheme,
+      staticConfigs: options.config.static_configs,
+      fileSdConfigs: options.config.file_sd_configs,
+      configDir: options.configDir,
+      logger: options.logger,
+      onTargets: (targets) => {
+        // Serialized: a sync must finish (gone targets stopped and reported) before the next begins.
+        this.pending = this.pending.then(() => this.sync(targets));
+      },
+    });
+  }
+
+  async start(): Promise<void> {
+    await this.discovery.start();
+  }
+
+  /** The offsets of the current targets, by instance (for logs and tests). */
+  offsets(): Map<string, number> {
+    return new Map([...this.loops.values()].map((l) => [l.target.instance, l.offsetMs]));
+  }
+
+  targets(): Target[] {
+    return [...this.loops.values()].map((l) => l.target);
+  }
+
+  private async sync(targets: Target[]): Promise<void> {
+    if (this.stopped) return;
+    const wanted = new Set(targets.map((t) => t.key));
+    for (const [key, loop] of this.loops) {
+      if (wanted.has(key)) continue;
+      this.loops.delete(key);
+      await loop.stop();
+      this.options.logger.info({ job: loop.target.job, target: loop.target.instance }, 'target left discovery; ending its series');
+      await this.options.handler.targetGone(loop.target, this.now()).catch((err: unknown) =>
+        this.options.logger.error({ err: errorMessage(err) }, 'ending series of a removed target failed'),
+      );
+    }
+    for (const target of targets) {
+      if (this.loops.has(target.key)) continue;
+      const loop = new TargetLoop(target, this.options.config.scrape_interval, this.options.handler, this.options.logger, this.now);
+      this.loops.set(target.key, loop);
+      loop.start();
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.discovery.stop();
+    await this.pending;
+    await Promise.all([...this.loops.values()].map((l) => l.stop()));
+    this.loops.clear();
+  }
+}
