@@ -19,7 +19,6 @@ export function formatExposition(points: readonly Point[], options: ExpositionOp
   let out = '';
   for (const [family, group] of groups) {
     out += `# HELP ${family.name} ${escapeHelp(family.help)}\n# TYPE ${family.name} ${family.type}\n`;
-    if (family.unit !== '') out += `# UNIT ${family.name} ${family.unit}\n`;
     for (const point of group) {
       const series = `${point.name}${formatLabels(point.labels)}`;
       if (point.note !== undefined) out += `# ${series}: ${point.note.replace(/\n/g, ' ')}\n`;

@@ -1,0 +1,11 @@
+/** The one place that names the built-in components. They register exactly as plugins do. */
+import { registerComponent } from '../core/registry.js';
+import { pprofReceiverFactory } from '../receivers/pprof/factory.js';
+import { pprofMetricsProcessorFactory } from '../processors/pprof_metrics/factory.js';
+import { debugExporterFactory } from '../exporters/debug/factory.js';
+
+export function registerBuiltins(): void {
+  registerComponent(pprofReceiverFactory);
+  registerComponent(pprofMetricsProcessorFactory);
+  registerComponent(debugExporterFactory);
+}

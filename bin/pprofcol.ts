@@ -1,0 +1,173 @@
+#!/usr/bin/env node
+/** The command line: run, validate, scrape, --version. */
+import { parseArgs } from 'node:util';
+import { loadConfigFile } from '../core/config/load.js';
+import { ConfigError, errorMessage } from '../core/errors.js';
+import { formatExposition } from '../core/exposition.js';
+import { createLogger } from '../core/logger.js';
+import type { Point } from '../core/model/metrics.js';
+import { PROFILE_FAMILIES, type ProfileFamily } from '../core/model/profiles.js';
+import { HttpScraper } from '../core/scrape/http.js';
+import { makeTarget } from '../core/scrape/targets.js';
+import { Service } from '../core/service.js';
+import { VERSION } from '../core/version.js';
+import { MetricsDeriver } from '../processors/pprof_metrics/derive.js';
+import { DEFAULT_PATH_PREFIX, DEFAULT_PROFILES } from '../receivers/pprof/config.js';
+import { scrapeTarget } from '../receivers/pprof/scrape.js';
+import { registerBuiltins } from './builtins.js';
+
+const USAGE = `usage:
+  pprofcol run --config FILE        run the daemon
+  pprofcol validate --config FILE   check a pipeline file
+  pprofcol scrape URL [--profiles goroutine,threadcreate,heap] [--timeout 10s]
+                                    scrape one target once, print Prometheus text
+  pprofcol --version`;
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === '--version' || command === 'version') {
+    process.stdout.write(`pprofcol ${VERSION}\n`);
+    return 0;
+  }
+  if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
+    process.stdout.write(`${USAGE}\n`);
+    return command === undefined ? 2 : 0;
+  }
+  registerBuiltins();
+  switch (command) {
+    case 'run':
+      return run(rest);
+    case 'validate':
+      return validate(rest);
+    case 'scrape':
+      return scrape(rest);
+    default:
+      process.stderr.write(`unknown command "${command}"\n${USAGE}\n`);
+      return 2;
+  }
+}
+
+function configArg(args: string[]): string {
+  const { values } = parseArgs({ args, options: { config: { type: 'string', short: 'c' } }, strict: true });
+  if (values.config === undefined) throw new UsageError('--config FILE is required');
+  return values.config;
+}
+
+class UsageError extends Error {}
+
+async function validate(args: string[]): Promise<number> {
+  const file = configArg(args);
+  try {
+    const config = await loadConfigFile(file);
+    for (const warning of config.warnings) process.stderr.write(`warning: ${warning}\n`);
+    process.stderr.write(`${file}: valid\n`);
+    return 0;
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      for (const issue of err.issues) process.stderr.write(`${issue.path}: ${issue.message}\n`);
+      return 1;
+    }
+    throw err;
+  }
+}
+
+async function run(args: string[]): Promise<number> {
+  const file = configArg(args);
+  let config;
+  try {
+    config = await loadConfigFile(file);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      for (const issue of err.issues) process.stderr.write(`${issue.path}: ${issue.message}\n`);
+      return 1;
+    }
+    throw err;
+  }
+  const logger = createLogger(process.env.PPROFCOL_LOG_LEVEL ?? config.service.telemetry.logs.level);
+  for (const warning of config.warnings) logger.warn(warning);
+  const service = new Service(config, logger);
+  await service.start();
+  return new Promise<number>((resolve) => {
+    let signals = 0;
+    const stop = (signal: NodeJS.Signals): void => {
+      signals++;
+      if (signals > 1) {
+        logger.warn({ signal }, 'second signal: exiting at once');
+        resolve(1);
+        return;
+      }
+      logger.info({ signal }, 'stopping: no new scrapes, flushing what is queued');
+      service.shutdown().then(
+        () => resolve(0),
+        (err: unknown) => {
+          logger.error({ err: errorMessage(err) }, 'shutdown failed');
+          resolve(1);
+        },
+      );
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+}
+
+async function scrape(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      profiles: { type: 'string' },
+      timeout: { type: 'string', default: '10s' },
+      'path-prefix': { type: 'string', default: DEFAULT_PATH_PREFIX },
+    },
+  });
+  if (positionals.length !== 1) throw new UsageError('scrape takes exactly one URL (http://host:port)');
+  let url: URL;
+  try {
+    url = new URL(positionals[0].includes('://') ? positionals[0] : `http://${positionals[0]}`);
+  } catch {
+    throw new UsageError(`"${positionals[0]}" is not a URL`);
+  }
+  const profiles = (values.profiles?.split(',').map((p) => p.trim()) ?? DEFAULT_PROFILES) as ProfileFamily[];
+  const unknown = profiles.filter((p) => !PROFILE_FAMILIES.includes(p));
+  if (unknown.length > 0) throw new UsageError(`--profiles: unknown ${unknown.join(', ')} (known: ${PROFILE_FAMILIES.join(', ')})`);
+  const { parseDuration } = await import('../core/units.js');
+  const timeoutMs = parseDuration(values.timeout ?? '10s');
+  if (timeoutMs === undefined) throw new UsageError(`--timeout: "${values.timeout}" is not a duration`);
+
+  const scheme = url.protocol.replace(':', '');
+  const target = makeTarget('scrape', scheme, url.host, {});
+  const http = new HttpScraper({}, process.cwd());
+  try {
+    const result = await scrapeTarget(
+      http,
+      target,
+      { pathPrefix: values['path-prefix'] ?? DEFAULT_PATH_PREFIX, profiles, timeoutMs, bodySizeLimit: 64 * 1024 * 1024 },
+      Date.now(),
+    );
+    const points: Point[] = [];
+    new MetricsDeriver().derive(result, points);
+    process.stdout.write(formatExposition(points, { timestamps: false }));
+    for (const r of result.results) if (!r.ok) process.stderr.write(`${r.family}: ${r.reason}: ${r.message}\n`);
+    return result.results.every((r) => r.ok) ? 0 : 1;
+  } finally {
+    await http.close();
+  }
+}
+
+/** Exits once stdout has drained: process.exit alone can cut off piped output. */
+function exitAfterFlush(code: number): void {
+  process.stdout.write('', () => process.exit(code));
+}
+
+main(process.argv.slice(2)).then(
+  (code) => exitAfterFlush(code),
+  (err: unknown) => {
+    if (err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      process.stderr.write(`${errorMessage(err)}\n${USAGE}\n`);
+      exitAfterFlush(2);
+      return;
+    }
+    process.stderr.write(`pprofcol: ${errorMessage(err)}\n`);
+    exitAfterFlush(1);
+  },
+);

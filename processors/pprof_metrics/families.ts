@@ -1,0 +1,43 @@
+/**
+ * Metric families derived from profiles. Names, types and HELP strings of the go_* families are
+ * client_golang v1.14's (the version Prometheus 2.42 and Debian ship), matched exactly so that
+ * dashboards built on client_golang work unchanged. Do not reword them.
+ */
+import type { MetricFamily, MetricType } from '../../core/model/metrics.js';
+
+function family(name: string, type: MetricType, help: string, unit = ''): MetricFamily {
+  return Object.freeze({ name, type, help, unit });
+}
+
+export const GO_GOROUTINES = family('go_goroutines', 'gauge', 'Number of goroutines that currently exist.');
+export const GO_THREADS = family('go_threads', 'gauge', 'Number of OS threads created.');
+export const GO_GC_DURATION = family('go_gc_duration_seconds', 'summary', 'A summary of the pause duration of garbage collection cycles.', 'seconds');
+export const GO_LAST_GC = family('go_memstats_last_gc_time_seconds', 'gauge', 'Number of seconds since 1970 of last garbage collection.', 'seconds');
+
+export const PPROF_UP = family('pprof_up', 'gauge', 'Whether every configured profile of the target was fetched and parsed (1) or not (0).');
+export const PPROF_SCRAPE_DURATION = family('pprof_scrape_duration_seconds', 'gauge', 'How long the scrape of the target\'s profiles took.', 'seconds');
+
+/** runtime.MemStats field -> client_golang family; all plain copies of one field. */
+export const MEMSTATS_FAMILIES: ReadonlyArray<{ field: string; family: MetricFamily }> = [
+  { field: 'Alloc', family: family('go_memstats_alloc_bytes', 'gauge', 'Number of bytes allocated and still in use.', 'bytes') },
+  { field: 'TotalAlloc', family: family('go_memstats_alloc_bytes_total', 'counter', 'Total number of bytes allocated, even if freed.', 'bytes') },
+  { field: 'Sys', family: family('go_memstats_sys_bytes', 'gauge', 'Number of bytes obtained from system.', 'bytes') },
+  { field: 'Mallocs', family: family('go_memstats_mallocs_total', 'counter', 'Total number of mallocs.') },
+  { field: 'Frees', family: family('go_memstats_frees_total', 'counter', 'Total number of frees.') },
+  { field: 'HeapAlloc', family: family('go_memstats_heap_alloc_bytes', 'gauge', 'Number of heap bytes allocated and still in use.', 'bytes') },
+  { field: 'HeapSys', family: family('go_memstats_heap_sys_bytes', 'gauge', 'Number of heap bytes obtained from system.', 'bytes') },
+  { field: 'HeapIdle', family: family('go_memstats_heap_idle_bytes', 'gauge', 'Number of heap bytes waiting to be used.', 'bytes') },
+  { field: 'HeapInuse', family: family('go_memstats_heap_inuse_bytes', 'gauge', 'Number of heap bytes that are in use.', 'bytes') },
+  { field: 'HeapReleased', family: family('go_memstats_heap_released_bytes', 'gauge', 'Number of heap bytes released to OS.', 'bytes') },
+  { field: 'HeapObjects', family: family('go_memstats_heap_objects', 'gauge', 'Number of allocated objects.') },
+  { field: 'StackInuse', family: family('go_memstats_stack_inuse_bytes', 'gauge', 'Number of bytes in use by the stack allocator.', 'bytes') },
+  { field: 'StackSys', family: family('go_memstats_stack_sys_bytes', 'gauge', 'Number of bytes obtained from system for stack allocator.', 'bytes') },
+  { field: 'MSpanInuse', family: family('go_memstats_mspan_inuse_bytes', 'gauge', 'Number of bytes in use by mspan structures.', 'bytes') },
+  { field: 'MSpanSys', family: family('go_memstats_mspan_sys_bytes', 'gauge', 'Number of bytes used for mspan structures obtained from system.', 'bytes') },
+  { field: 'MCacheInuse', family: family('go_memstats_mcache_inuse_bytes', 'gauge', 'Number of bytes in use by mcache structures.', 'bytes') },
+  { field: 'MCacheSys', family: family('go_memstats_mcache_sys_bytes', 'gauge', 'Number of bytes used for mcache structures obtained from system.', 'bytes') },
+  { field: 'BuckHashSys', family: family('go_memstats_buck_hash_sys_bytes', 'gauge', 'Number of bytes used by the profiling bucket hash table.', 'bytes') },
+  { field: 'GCSys', family: family('go_memstats_gc_sys_bytes', 'gauge', 'Number of bytes used for garbage collection system metadata.', 'bytes') },
+  { field: 'OtherSys', family: family('go_memstats_other_sys_bytes', 'gauge', 'Number of bytes used for other system allocations.', 'bytes') },
+  { field: 'NextGC', family: family('go_memstats_next_gc_bytes', 'gauge', 'Number of heap bytes when next garbage collection will take place.', 'bytes') },
+];

@@ -1,0 +1,35 @@
+/**
+ * go_gc_duration_seconds from runtime.MemStats' pause ring, computed as client_golang does it
+ * (through runtime/debug.ReadGCStats): quantiles 0, .25, .5, .75 over the sorted recent pauses
+ * at index len*i/4, and 1 as the largest.
+ */
+import type { MemStats } from '../../core/model/profiles.js';
+
+/** Go keeps the last 256 pauses (len(MemStats.PauseNs)). */
+export const PAUSE_RING_SIZE = 256;
+export const GC_QUANTILES = [0, 0.25, 0.5, 0.75, 1] as const;
+
+export interface GcSummary {
+  /** Seconds, one per GC_QUANTILES entry. */
+  quantiles: number[];
+  count: number;
+  /** Seconds; undefined when it cannot be known exactly (more GCs than the ring holds and no PauseTotalNs). */
+  sum: number | undefined;
+}
+
+export function gcSummary(stats: MemStats): GcSummary {
+  const held = Math.min(stats.NumGC, PAUSE_RING_SIZE, stats.PauseNs.length);
+  // With NumGC <= 256 the ring has not wrapped: the pauses are entries 0..NumGC-1.
+  // Once it has, every entry is one of the last 256 pauses.
+  const recent = stats.PauseNs.slice(0, held).sort((a, b) => a - b);
+  const quantiles = GC_QUANTILES.map((_, i) => {
+    if (recent.length === 0) return 0;
+    const nq = GC_QUANTILES.length - 1;
+    const index = i < nq ? Math.floor((recent.length * i) / nq) : recent.length - 1;
+    return recent[index] / 1e9;
+  });
+  let sum: number | undefined;
+  if (stats.PauseTotalNs !== undefined) sum = stats.PauseTotalNs / 1e9;
+  else if (stats.NumGC <= PAUSE_RING_SIZE) sum = recent.reduce((a, b) => a + b, 0) / 1e9;
+  return { quantiles, count: stats.NumGC, sum };
+}

@@ -1,0 +1,31 @@
+/**
+ * pprof_metrics: profiles in, metrics out. Metric batches from other receivers in the same
+ * pipeline pass through untouched.
+ */
+import type { Batch, Consumer, CreateSettings, Processor } from '../../core/component.js';
+import { metricBatch, type Point } from '../../core/model/metrics.js';
+import type { PprofMetricsConfig } from './config.js';
+import { MetricsDeriver } from './derive.js';
+
+export class PprofMetricsProcessor implements Processor {
+  private readonly deriver = new MetricsDeriver();
+
+  constructor(
+    private readonly settings: CreateSettings,
+    _config: PprofMetricsConfig,
+    private readonly next: Consumer,
+  ) {}
+
+  async start(): Promise<void> {}
+
+  async consume(batch: Batch): Promise<void> {
+    if (batch.signal === 'metrics') return this.next.consume(batch);
+    const points: Point[] = [];
+    for (const scrape of batch.scrapes) this.deriver.derive(scrape, points);
+    for (const { target, timestampMs } of batch.ended) this.deriver.end(target, timestampMs, points);
+    if (points.length === 0) return;
+    await this.next.consume(metricBatch(batch.source, points));
+  }
+
+  async shutdown(): Promise<void> {}
+}

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# The README's test command (`npm test`). Sets up what a fresh Debian machine lacks, builds, and runs
+# every test under dist/test, or only the test files given as arguments.
+#
+#   npm test                                   # everything
+#   npm test -- dist/test/harness-smoke.test.js  # only these files
+#
+# Tests start their own Prometheus, VictoriaMetrics, Redis and Go programs on free loopback ports; no
+# system service is started or needed.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+if [[ -x /usr/local/go/bin/go ]]; then
+  export PATH="/usr/local/go/bin:$PATH"
+fi
+
+missing=()
+have() { command -v "$1" >/dev/null 2>&1; }
+[[ -x /usr/bin/prometheus ]] || have prometheus || missing+=(prometheus)
+[[ -x /usr/bin/victoria-metrics ]] || have victoria-metrics || missing+=(victoria-metrics)
+have redis-server || missing+=(redis-server)
+have go || missing+=(golang-go)
+# Used by Go test programs built in GOPATH mode when the Go module proxy is out of reach.
+[[ -d /usr/share/gocode/src/github.com/prometheus/client_golang ]] || missing+=(golang-github-prometheus-client-golang-dev)
+
+if ((${#missing[@]} > 0)); then
+  if [[ "$(id -u)" -eq 0 ]] && have apt-get; then
+    echo "test.sh: installing missing Debian packages: ${missing[*]}" >&2
+    apt-get update
+    # policy-rc.d keeps Debian's postinst from starting the packages' own services: the tests start
+    # their own instances. Removed again afterwards if we created it.
+    created_policy=0
+    if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+      printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+      chmod +x /usr/sbin/policy-rc.d
+      created_policy=1
+    fi
+    status=0
+    DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}" || status=$?
+    if ((created_policy)); then rm -f /usr/sbin/policy-rc.d; fi
+    if ((status != 0)); then
+      echo "test.sh: apt-get install failed (exit $status)" >&2
+      exit "$status"
+    fi
+  else
+    echo "test.sh: missing Debian packages: ${missing[*]}" >&2
+    echo "test.sh: install them as root: apt-get update && apt-get install -y ${missing[*]}" >&2
+    exit 1
+  fi
+fi
+
+npm run build
+
+if (($# > 0)); then
+  files=("$@")
+else
+  mapfile -t files < <(find dist/test -name '*.test.js' | sort)
+fi
+if ((${#files[@]} == 0)); then
+  echo "test.sh: no test files found under dist/test" >&2
+  exit 1
+fi
+
+exec node --test --test-concurrency=2 --test-timeout=600000 "${files[@]}"

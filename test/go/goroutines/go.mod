@@ -1,0 +1,3 @@
+module pprofcol.test/goroutines
+
+go 1.21
