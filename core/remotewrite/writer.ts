@@ -1,0 +1,148 @@
+/**
+ * A growable byte writer for protobuf wire format. One instance is kept and reused per encoder:
+ * `reset()` rewinds without freeing, so a steady stream of requests allocates nothing here once the
+ * buffer has grown to the largest request seen.
+ */
+
+// Two to the power 32: varints of numbers above 32 bits are written with division, since JS bit
+// operators work on 32-bit integers.
+const TWO_POW_32 = 4294967296;
+
+export class ProtoWriter {
+  buf: Buffer;
+  pos = 0;
+
+  constructor(initialSize = 64 * 1024) {
+    this.buf = Buffer.allocUnsafe(initialSize);
+  }
+
+  reset(): void {
+    this.pos = 0;
+  }
+
+  /** Makes room for `n` more bytes, doubling so growth is amortised O(1). */
+  ensure(n: number): void {
+    const need = this.pos + n;
+    if (need <= this.buf.length) return;
+    let size = this.buf.length * 2;
+    while (size < need) size *= 2;
+    const next = Buffer.allocUnsafe(size);
+    this.buf.copy(next, 0, 0, this.pos);
+    this.buf = next;
+  }
+
+  /** A varint of a non-negative integer up to 2^53. */
+  uvarint(value: number): void {
+    this.ensure(10);
+    const buf = this.buf;
+    let pos = this.pos;
+    let v = value;
+    if (v < TWO_POW_32) {
+      while (v > 0x7f) {
+        buf[pos++] = (v & 0x7f) | 0x80;
+        v >>>= 7;
+      }
+    } else {
+      while (v > 0x7f) {
+        buf[pos++] = (v % 128) | 0x80;
+        v = Math.floor(v / 128);
+      }
+    }
+    buf[pos++] = v;
+    this.pos = pos;
+  }
+
+  /** An int64 varint: negative values take ten bytes (two's complement), as protobuf wants. */
+  int64(value: number): void {
+    if (value >= 0) {
+      this.uvarint(value);
+      return;
+    }
+    this.ensure(10);
+    let v = BigInt.asUintN(64, BigInt(value));
+    while (v > 0x7fn) {
+      this.buf[this.pos++] = Number(v & 0x7fn) | 0x80;
+      v >>= 7n;
+    }
+    this.buf[this.pos++] = Number(v);
+  }
+
+  byte(b: number): void {
+    this.ensure(1);
+    this.buf[this.pos++] = b;
+  }
+
+  double(value: number): void {
+    this.ensure(8);
+    this.buf.writeDoubleLE(value, this.pos);
+    this.pos += 8;
+  }
+
+  /** Eight raw bytes, little-endian as given: for NaN payloads that must not pass through a JS number. */
+  raw(bytes: Buffer): void {
+    this.ensure(bytes.length);
+    bytes.copy(this.buf, this.pos);
+    this.pos += bytes.length;
+  }
+
+  /** A length-delimited UTF-8 string (without its tag). */
+  string(value: string): void {
+    // Worst case 3 bytes per UTF-16 unit; the length prefix is reserved as one byte and moved when longer.
+    const max = value.length * 3;
+    this.ensure(max + 5);
+    if (max < 128) {
+      const start = this.pos + 1;
+      const n = this.buf.write(value, start, 'utf8');
+      this.buf[this.pos] = n;
+      this.pos = start + n;
+      return;
+    }
+    const n = Buffer.byteLength(value, 'utf8');
+    this.uvarint(n);
+    this.buf.write(value, this.pos, 'utf8');
+    this.pos += n;
+  }
+
+  /**
+   * Starts a length-delimited field whose size is not known yet: reserves `reserve` bytes for the
+   * length and returns where the body starts. `endLength` writes the length and, if it needs another
+   * number of bytes than reserved (rare when `reserve` is chosen well), moves the body.
+   */
+  beginLength(reserve: number): number {
+    this.ensure(reserve);
+    this.pos += reserve;
+    return this.pos;
+  }
+
+  endLength(bodyStart: number, reserve: number): void {
+    const len = this.pos - bodyStart;
+    const size = uvarintSize(len);
+    if (size !== reserve) {
+      this.ensure(size - reserve);
+      this.buf.copyWithin(bodyStart - reserve + size, bodyStart, this.pos);
+      this.pos += size - reserve;
+    }
+    let at = bodyStart - reserve;
+    let v = len;
+    while (v > 0x7f) {
+      this.buf[at++] = (v & 0x7f) | 0x80;
+      v >>>= 7;
+    }
+    this.buf[at] = v;
+  }
+
+  /** The bytes written so far: a view, valid until the next write or reset. */
+  view(): Buffer {
+    return this.buf.subarray(0, this.pos);
+  }
+}
+
+export function uvarintSize(value: number): number {
+  let size = 1;
+  let v = value;
+  while (v > 0x7f) {
+    v = Math.floor(v / 128);
+    size++;
+  }
+  return size;
+}
