@@ -1,0 +1,190 @@
+/**
+ * The HTTP side of remote write: posts one compressed request and classifies the answer. It never
+ * retries or sleeps itself; the queue decides what a failure means (Prometheus's client.go split).
+ *   recoverable: network error, timeout, 5xx, 429 when retry_on_http_429 (with Retry-After if given)
+ *   final:       any other non-2xx, and 429 when retry_on_http_429 is off
+ */
+import { readFile } from 'node:fs/promises';
+import { isAbsolute, resolve } from 'node:path';
+import { Agent, type Dispatcher } from 'undici';
+import type { HttpClientConfig } from '../../core/config/types.js';
+import { errorMessage, PprofcolError } from '../../core/errors.js';
+import { USER_AGENT } from '../../core/version.js';
+
+/** How much of an error answer's body is kept for the log. */
+export const ERROR_BODY_LIMIT = 512;
+
+export interface ClientOptions extends HttpClientConfig {
+  endpoint: string;
+  headers: Record<string, string>;
+  timeoutMs: number;
+  retryOnHttp429: boolean;
+  configDir: string;
+}
+
+/** A failed send. `retryable` says whether the same request may be sent again. */
+export class RemoteWriteError extends PprofcolError {
+  /** For drop counters: `timeout`, `connect`, `http_500`, `http_400`, ... */
+  readonly reason: string;
+  readonly status: number | undefined;
+  /** From Retry-After on a 429 or 5xx, in milliseconds. */
+  readonly retryAfterMs: number | undefined;
+  /** The first ERROR_BODY_LIMIT bytes of the answer, for the log. */
+  readonly body: string;
+  constructor(reason: string, message: string, options: { retryable: boolean; cause?: unknown; status?: number; retryAfterMs?: number; body?: string }) {
+    super(`ERR_REMOTE_WRITE_${reason.toUpperCase()}`, message, { cause: options.cause, retryable: options.retryable });
+    this.name = 'RemoteWriteError';
+    this.reason = reason;
+    this.status = options.status;
+    this.retryAfterMs = options.retryAfterMs;
+    this.body = options.body ?? '';
+  }
+}
+
+export class RemoteWriteClient {
+  private readonly agent: Promise<Agent>;
+  private readonly origin: string;
+  private readonly path: string;
+  /** Headers that never change, built once. */
+  private readonly fixedHeaders: Record<string, string>;
+
+  constructor(private readonly options: ClientOptions) {
+    const url = new URL(options.endpoint);
+    this.origin = url.origin;
+    this.path = `${url.pathname}${url.search}` || '/';
+    this.fixedHeaders = {
+      ...lowerKeys(options.headers),
+      'content-encoding': 'snappy',
+      'content-type': 'application/x-protobuf',
+      'x-prometheus-remote-write-version': '0.1.0',
+      'user-agent': USER_AGENT,
+    };
+    if (url.username !== '' && options.basic_auth === undefined && options.authorization === undefined) {
+      this.fixedHeaders.authorization = `Basic ${Buffer.from(`${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`).toString('base64')}`;
+    }
+    this.agent = this.createAgent();
+    this.agent.catch(() => undefined); // surfaces on the first send
+  }
+
+  private async createAgent(): Promise<Agent> {
+    const tls = this.options.tls_config;
+    const read = async (file: string | undefined) => (file === undefined ? undefined : readFile(this.file(file)));
+    const [ca, cert, key] = await Promise.all([read(tls?.ca_file), read(tls?.cert_file), read(tls?.key_file)]);
+    return new Agent({
+      keepAliveTimeout: 60_000,
+      // One shard sends one request at a time; a second connection serves the metadata request.
+      connections: 2,
+      connect: { ca, cert, key, rejectUnauthorized: !(tls?.insecure_skip_verify ?? false), servername: tls?.server_name },
+    });
+  }
+
+  private file(path: string): string {
+    return isAbsolute(path) ? path : resolve(this.options.configDir, path);
+  }
+
+  /** Authorization from basic_auth or authorization; *_file secrets are re-read on every request (they rotate). */
+  private async authorization(): Promise<string | undefined> {
+    const basic = this.options.basic_auth;
+    if (basic !== undefined) {
+      const password = basic.password_file !== undefined ? (await readFile(this.file(basic.password_file), 'utf8')).trim() : (basic.password ?? '');
+      return `Basic ${Buffer.from(`${basic.username}:${password}`).toString('base64')}`;
+    }
+    const auth = this.options.authorization;
+    if (auth !== undefined) {
+      const credentials = auth.credentials_file !== undefined ? (await readFile(this.file(auth.credentials_file), 'utf8')).trim() : (auth.credentials ?? '');
+      return `${auth.type} ${credentials}`;
+    }
+    return undefined;
+  }
+
+  /** POSTs one snappy-compressed WriteRequest. Resolves on 2xx; otherwise throws a RemoteWriteError. */
+  async send(body: Buffer): Promise<void> {
+    let agent: Agent;
+    let headers: Record<string, string>;
+    try {
+      agent = await this.agent;
+      const auth = await this.authorization();
+      headers = auth === undefined ? this.fixedHeaders : { ...this.fixedHeaders, authorization: auth };
+    } catch (err) {
+      // A missing TLS or secret file: may be fixed on disk while we retry.
+      throw new RemoteWriteError('config_file', `cannot read a tls_config or secret file: ${errorMessage(err)}`, { retryable: true, cause: err });
+    }
+    const deadline = AbortSignal.timeout(this.options.timeoutMs);
+    let response: Dispatcher.ResponseData;
+    try {
+      response = await agent.request({ origin: this.origin, path: this.path, method: 'POST', headers, body, signal: deadline });
+    } catch (err) {
+      throw this.networkError(err, deadline);
+    }
+    const status = response.statusCode;
+    if (status >= 200 && status < 300) {
+      try {
+        await response.body.dump();
+      } catch {
+        // The answer was a success; its body does not matter.
+      }
+      return;
+    }
+    let text = '';
+    try {
+      text = await readHead(response.body, ERROR_BODY_LIMIT);
+    } catch (err) {
+      if (deadline.aborted) throw this.networkError(err, deadline);
+    }
+    const retryAfterMs = parseRetryAfter(response.headers['retry-after'], Date.now());
+    const recoverable = status >= 500 || (status === 429 && this.options.retryOnHttp429);
+    throw new RemoteWriteError(`http_${status}`, `${this.options.endpoint} answered HTTP ${status}${text ? `: ${text}` : ''}`, {
+      retryable: recoverable,
+      status,
+      retryAfterMs: recoverable ? retryAfterMs : undefined,
+      body: text,
+    });
+  }
+
+  private networkError(err: unknown, deadline: AbortSignal): RemoteWriteError {
+    const code = (err as { code?: string }).code ?? '';
+    if (deadline.aborted || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT') {
+      return new RemoteWriteError('timeout', `${this.options.endpoint}: no answer within timeout (${this.options.timeoutMs}ms)`, { retryable: true, cause: err });
+    }
+    const cause = (err as { cause?: { code?: string } }).cause?.code ?? '';
+    return new RemoteWriteError('connect', `${this.options.endpoint}: ${cause || code || errorMessage(err)}`, { retryable: true, cause: err });
+  }
+
+  async close(): Promise<void> {
+    const agent = await this.agent.catch(() => undefined);
+    await agent?.destroy();
+  }
+}
+
+/**
+ * Retry-After as seconds (`120`) or an HTTP-date (`Wed, 21 Oct 2015 07:28:00 GMT`), in milliseconds
+ * from `nowMs`; undefined when absent or unreadable. A date in the past means "now" (0).
+ */
+export function parseRetryAfter(value: string | string[] | undefined, nowMs: number): number | undefined {
+  const text = (Array.isArray(value) ? value[0] : value)?.trim();
+  if (text === undefined || text === '') return undefined;
+  if (/^\d+$/.test(text)) return Number(text) * 1000;
+  const at = Date.parse(text);
+  if (Number.isNaN(at)) return undefined;
+  return Math.max(0, at - nowMs);
+}
+
+async function readHead(body: Dispatcher.ResponseData['body'], limit: number): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body as AsyncIterable<Buffer>) {
+    chunks.push(chunk);
+    size += chunk.length;
+    if (size >= limit) {
+      body.destroy();
+      break;
+    }
+  }
+  return Buffer.concat(chunks).subarray(0, limit).toString('utf8').trim();
+}
+
+function lowerKeys(headers: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(headers)) out[k.toLowerCase()] = v;
+  return out;
+}

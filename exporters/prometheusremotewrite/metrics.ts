@@ -1,0 +1,49 @@
+/** The exporter's own metrics, declared in one place. Every series carries `exporter` = the component id. */
+import type { Counter, Gauge } from 'prom-client';
+import type { Telemetry } from '../../core/telemetry/metrics.js';
+
+/** Why samples were dropped: `queue_full`, `too_old`, `shutdown`, `http_400` (and each other final status), `encode`. */
+export type DropReason = string;
+export type RequestResult = 'success' | 'retry' | 'failed';
+
+export class ExporterMetrics {
+  private readonly sent: Counter<'exporter'>;
+  private readonly retried: Counter<'exporter'>;
+  private readonly dropped: Counter<'exporter' | 'reason'>;
+  private readonly queue: Gauge<'exporter'>;
+  private readonly requests: Counter<'exporter' | 'result'>;
+  private readonly metadata: Counter<'exporter'>;
+
+  constructor(telemetry: Telemetry, private readonly exporter: string) {
+    this.sent = telemetry.counter('pprofcol_exporter_samples_sent_total', 'Samples the remote end accepted (2xx).', ['exporter']);
+    this.retried = telemetry.counter('pprofcol_exporter_samples_retried_total', 'Samples sent again after a recoverable failure (network, timeout, 5xx, 429).', ['exporter']);
+    this.dropped = telemetry.counter('pprofcol_exporter_samples_dropped_total', 'Samples given up on, by reason.', ['exporter', 'reason']);
+    this.queue = telemetry.gauge('pprofcol_exporter_queue_samples', 'Samples waiting in the queue or in the request in flight.', ['exporter']);
+    this.requests = telemetry.counter('pprofcol_exporter_requests_total', 'Remote-write requests by result: success, retry (recoverable failure), failed (final).', ['exporter', 'result']);
+    this.metadata = telemetry.counter('pprofcol_exporter_metadata_sent_total', 'Metadata entries (type, help, unit of a family) the remote end accepted.', ['exporter']);
+    // Present at 0 from the start, so rate() works from the first scrape.
+    this.sent.inc({ exporter }, 0);
+    this.retried.inc({ exporter }, 0);
+    this.queue.set({ exporter }, 0);
+    this.metadata.inc({ exporter }, 0);
+  }
+
+  samplesSent(n: number): void {
+    this.sent.inc({ exporter: this.exporter }, n);
+  }
+  samplesRetried(n: number): void {
+    this.retried.inc({ exporter: this.exporter }, n);
+  }
+  samplesDropped(reason: DropReason, n: number): void {
+    if (n > 0) this.dropped.inc({ exporter: this.exporter, reason }, n);
+  }
+  queueSamples(n: number): void {
+    this.queue.set({ exporter: this.exporter }, n);
+  }
+  request(result: RequestResult): void {
+    this.requests.inc({ exporter: this.exporter, result });
+  }
+  metadataSent(n: number): void {
+    this.metadata.inc({ exporter: this.exporter }, n);
+  }
+}
