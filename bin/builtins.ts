@@ -3,9 +3,13 @@ import { registerComponent } from '../core/registry.js';
 import { pprofReceiverFactory } from '../receivers/pprof/factory.js';
 import { pprofMetricsProcessorFactory } from '../processors/pprof_metrics/factory.js';
 import { debugExporterFactory } from '../exporters/debug/factory.js';
+import { batchProcessorFactory } from '../processors/batch/factory.js';
+import { prometheusRemoteWriteExporterFactory } from '../exporters/prometheusremotewrite/factory.js';
 
 export function registerBuiltins(): void {
   registerComponent(pprofReceiverFactory);
   registerComponent(pprofMetricsProcessorFactory);
   registerComponent(debugExporterFactory);
+  registerComponent(batchProcessorFactory);
+  registerComponent(prometheusRemoteWriteExporterFactory);
 }
