@@ -1,0 +1,147 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+
+import type { MetricFamily, Point } from '../../../core/model/metrics.js';
+import {
+  decodeWriteRequest,
+  encodeWriteRequest,
+  METADATA_TYPE,
+  remoteWriteTypes,
+  snappyCompress,
+  snappyUncompress,
+  STALE_NAN_BYTES,
+  WriteRequestEncoder,
+} from '../../../core/remotewrite/index.js';
+import { rawSeries } from './wire.js';
+
+const goroutines: MetricFamily = { name: 'go_goroutines', type: 'gauge', help: 'Number of goroutines that currently exist.', unit: '' };
+const allocTotal: MetricFamily = { name: 'go_memstats_alloc_bytes_total', type: 'counter', help: 'Total number of bytes allocated, even if freed.', unit: 'bytes' };
+const gcDuration: MetricFamily = { name: 'go_gc_duration_seconds', type: 'summary', help: 'A summary of the pause duration of garbage collection cycles.', unit: 'seconds' };
+
+function point(family: MetricFamily, labels: Record<string, string>, value: number, timestampMs: number, stale = false, name = family.name): Point {
+  return { family, name, labels, value, timestampMs, stale };
+}
+
+function labelsOf(series: { labels: { name: string; value: string }[] }): string[] {
+  return series.labels.map((l) => `${l.name}=${l.value}`);
+}
+
+describe('remote write codec', () => {
+  it('sorts labels by name, includes __name__, drops empty values, keeps them unique', () => {
+    const body = encodeWriteRequest(
+      [point(goroutines, { job: 't', instance: 'x:1', empty: '', a: '1', zeta: 'z' }, 5, 1000)],
+      [],
+      { externalLabels: { cluster: 'c1', job: 'ignored-because-set', region: '' } },
+    );
+    const req = decodeWriteRequest(body);
+    assert.equal(req.timeseries.length, 1);
+    assert.deepEqual(labelsOf(req.timeseries[0]), ['__name__=go_goroutines', 'a=1', 'cluster=c1', 'instance=x:1', 'job=t', 'zeta=z']);
+    assert.deepEqual(req.timeseries[0].samples, [{ value: 5, timestamp: 1000 }]);
+  });
+
+  it('an external label fills a label the series has empty', () => {
+    const req = decodeWriteRequest(encodeWriteRequest([point(goroutines, { env: '' }, 1, 1)], [], { externalLabels: { env: 'prod' } }));
+    assert.deepEqual(labelsOf(req.timeseries[0]), ['__name__=go_goroutines', 'env=prod']);
+  });
+
+  it('groups points into series (label order in the input does not matter) with samples in timestamp order', () => {
+    const points = [
+      point(goroutines, { job: 't', instance: 'a' }, 3, 3000),
+      point(goroutines, { instance: 'b', job: 't' }, 10, 1000),
+      point(goroutines, { instance: 'a', job: 't' }, 1, 1000),
+      point(goroutines, { job: 't', instance: 'a' }, 2, 2000),
+      // Same timestamp twice: the sort is stable, so input order is kept.
+      point(goroutines, { job: 't', instance: 'a' }, 22, 2000),
+    ];
+    const req = decodeWriteRequest(encodeWriteRequest(points));
+    assert.equal(req.timeseries.length, 2);
+    const a = req.timeseries.find((s) => s.labels.some((l) => l.value === 'a'));
+    assert.ok(a);
+    assert.deepEqual(a.samples, [
+      { value: 1, timestamp: 1000 },
+      { value: 2, timestamp: 2000 },
+      { value: 22, timestamp: 2000 },
+      { value: 3, timestamp: 3000 },
+    ]);
+  });
+
+  it('round-trips through protobufjs: values, large and negative timestamps, metadata of every type', () => {
+    const now = 1_700_000_000_123;
+    const points = [
+      point(allocTotal, { job: 'j' }, 123456789.5, now),
+      point(gcDuration, { job: 'j', quantile: '0.5' }, 0.000123, now),
+      point(gcDuration, { job: 'j' }, 42, now, false, 'go_gc_duration_seconds_count'),
+      point(goroutines, { job: 'j', long: 'é'.repeat(200) }, -7, -5),
+    ];
+    const body = encodeWriteRequest(points, [goroutines, allocTotal, gcDuration, { name: 'u', type: 'untyped', help: '', unit: '' }]);
+    const req = decodeWriteRequest(body);
+    assert.equal(req.timeseries.length, 4);
+    assert.deepEqual(req.timeseries[0].samples, [{ value: 123456789.5, timestamp: now }]);
+    assert.deepEqual(req.timeseries[1].samples, [{ value: 0.000123, timestamp: now }]);
+    assert.deepEqual(labelsOf(req.timeseries[2]), ['__name__=go_gc_duration_seconds_count', 'job=j']);
+    assert.deepEqual(req.timeseries[3].samples, [{ value: -7, timestamp: -5 }]);
+    assert.equal(req.timeseries[3].labels.find((l) => l.name === 'long')?.value, 'é'.repeat(200));
+    assert.deepEqual(req.metadata, [
+      { type: METADATA_TYPE.GAUGE, metric_family_name: 'go_goroutines', help: goroutines.help, unit: '' },
+      { type: METADATA_TYPE.COUNTER, metric_family_name: 'go_memstats_alloc_bytes_total', help: allocTotal.help, unit: 'bytes' },
+      { type: METADATA_TYPE.SUMMARY, metric_family_name: 'go_gc_duration_seconds', help: gcDuration.help, unit: 'seconds' },
+      { type: METADATA_TYPE.UNKNOWN, metric_family_name: 'u', help: '', unit: '' },
+    ]);
+  });
+
+  it('encodes byte for byte as protobufjs does (same message, same order)', () => {
+    // No zero values or empty strings: protobufjs writes '' when the field is set and leaves a 0
+    // number out, while ours always writes value and timestamp and leaves '' out.
+    const points: Point[] = [];
+    for (let s = 0; s < 50; s++) for (let t = 0; t < 3; t++) points.push(point(allocTotal, { job: 'j', instance: `host-${s}:6060` }, s * 1.5 + t + 1, 1_700_000_000_000 + t * 15_000));
+    const ours = new WriteRequestEncoder().encode(points, [allocTotal, gcDuration]);
+    const { WriteRequest } = remoteWriteTypes();
+    const message = WriteRequest.fromObject(decodeWriteRequest(ours));
+    const theirs = WriteRequest.encode(message).finish();
+    assert.ok(Buffer.from(theirs).equals(ours), 'hand-written and protobufjs encodings differ');
+  });
+
+  it('reuses its buffer: a later, smaller request encodes correctly after a large one', () => {
+    const enc = new WriteRequestEncoder({ initialBufferSize: 16 });
+    const big: Point[] = [];
+    for (let i = 0; i < 1000; i++) big.push(point(goroutines, { i: String(i % 10) }, i, i));
+    assert.equal(decodeWriteRequest(enc.encode(big)).timeseries.length, 10);
+    const small = decodeWriteRequest(enc.encode([point(goroutines, { i: 'x' }, 1, 1)]));
+    assert.equal(small.timeseries.length, 1);
+    assert.deepEqual(labelsOf(small.timeseries[0]), ['__name__=go_goroutines', 'i=x']);
+  });
+
+  it('writes the stale marker as the bytes 02 00 00 00 00 00 f0 7f at the sample offset, through snappy', () => {
+    const points = [
+      point(goroutines, { job: 't', instance: 'live' }, 12, 1000),
+      point(goroutines, { job: 't', instance: 'gone' }, 7, 1000),
+      point(goroutines, { job: 't', instance: 'gone' }, 0, 2000, true),
+    ];
+    const compressed = snappyCompress(encodeWriteRequest(points));
+    const body = snappyUncompress(compressed);
+    const series = rawSeries(body);
+    const gone = series.find((s) => s.labels.some(([n, v]) => n === 'instance' && v === 'gone'));
+    assert.ok(gone);
+    assert.equal(gone.samples.length, 2);
+    assert.equal(gone.samples[1].timestamp, 2000);
+    const at = gone.samples[1].valueOffset;
+    assert.equal(body.subarray(at, at + 8).toString('hex'), '020000000000f07f');
+    assert.ok(body.subarray(at, at + 8).equals(STALE_NAN_BYTES));
+    assert.equal(body.readDoubleLE(gone.samples[0].valueOffset), 7);
+    // The live series holds no NaN at all.
+    const live = series.find((s) => s.labels.some(([, v]) => v === 'live'));
+    assert.ok(live);
+    assert.equal(body.readDoubleLE(live.samples[0].valueOffset), 12);
+  });
+
+  it('a stale point sorts by timestamp within its series like any sample', () => {
+    const points = [
+      point(goroutines, { instance: 'a' }, 0, 3000, true),
+      point(goroutines, { instance: 'a' }, 5, 1000),
+    ];
+    const body = encodeWriteRequest(points);
+    const [s] = rawSeries(body);
+    assert.deepEqual(s.samples.map((x) => x.timestamp), [1000, 3000]);
+    assert.ok(body.subarray(s.samples[1].valueOffset, s.samples[1].valueOffset + 8).equals(STALE_NAN_BYTES));
+  });
+});
