@@ -1,0 +1,116 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+
+import type { Batch, Consumer } from '../../../core/component.js';
+import { silentLogger } from '../../../core/logger.js';
+import { metricBatch, type MetricBatch, type MetricFamily, type Point } from '../../../core/model/metrics.js';
+import { Telemetry } from '../../../core/telemetry/metrics.js';
+import { configSchema } from '../../../processors/batch/config.js';
+import { batchProcessorFactory } from '../../../processors/batch/factory.js';
+import type { BatchProcessor } from '../../../processors/batch/processor.js';
+
+const family: MetricFamily = { name: 'go_goroutines', type: 'gauge', help: 'Number of goroutines that currently exist.', unit: '' };
+
+function points(n: number, tag: string): Point[] {
+  const out: Point[] = [];
+  for (let i = 0; i < n; i++) out.push({ family, name: family.name, labels: { tag, i: String(i) }, value: i, timestampMs: 1000, stale: false });
+  return out;
+}
+
+class Sink implements Consumer {
+  batches: MetricBatch[] = [];
+  async consume(batch: Batch): Promise<void> {
+    if (batch.signal === 'metrics') this.batches.push(batch);
+  }
+  sizes(): string[] {
+    return this.batches.map((b) => `${b.source}:${b.points.length}`);
+  }
+}
+
+function processor(raw: Record<string, unknown>, sink: Sink): BatchProcessor {
+  const settings = { id: 'batch', logger: silentLogger(), telemetry: new Telemetry(), configDir: process.cwd() };
+  return batchProcessorFactory.create(settings, configSchema.parse(raw), sink) as BatchProcessor;
+}
+
+async function waitFor(what: string, check: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+describe('batch processor', () => {
+  it('has the OTel defaults and rejects a max below the size', () => {
+    assert.deepEqual(configSchema.parse({}), { send_batch_size: 8192, send_batch_max_size: 0, timeout: 200 });
+    assert.equal(configSchema.safeParse({ send_batch_size: 10, send_batch_max_size: 5 }).success, false);
+    assert.equal(configSchema.safeParse({ unknown: 1 }).success, false);
+  });
+
+  it('sends when send_batch_size is reached, without waiting for the timeout', async () => {
+    const sink = new Sink();
+    const p = processor({ send_batch_size: 10, timeout: '1h' }, sink);
+    await p.start();
+    await p.consume(metricBatch('pprof', points(6, 'a')));
+    assert.deepEqual(sink.sizes(), []);
+    await p.consume(metricBatch('pprof', points(6, 'b')));
+    assert.deepEqual(sink.sizes(), ['pprof:12']);
+    await p.shutdown();
+  });
+
+  it('splits by send_batch_max_size', async () => {
+    const sink = new Sink();
+    const p = processor({ send_batch_size: 4, send_batch_max_size: 5, timeout: '1h' }, sink);
+    await p.consume(metricBatch('pprof', points(12, 'a')));
+    assert.deepEqual(sink.sizes(), ['pprof:5', 'pprof:5', 'pprof:2']);
+    assert.deepEqual(sink.batches.flatMap((b) => b.points.map((x) => x.labels.i)), points(12, 'a').map((x) => x.labels.i), 'order kept');
+    await p.shutdown();
+  });
+
+  it('sends a partial batch when the timeout passes', async () => {
+    const sink = new Sink();
+    const p = processor({ send_batch_size: 1000, timeout: '50ms' }, sink);
+    await p.start();
+    const t0 = Date.now();
+    await p.consume(metricBatch('pprof', points(3, 'a')));
+    await p.consume(metricBatch('pprof', points(2, 'b')));
+    await waitFor('the timeout flush', () => sink.batches.length === 1);
+    assert.ok(Date.now() - t0 >= 45);
+    assert.deepEqual(sink.sizes(), ['pprof:5']);
+    await p.shutdown();
+  });
+
+  it('merges only batches of the same source', async () => {
+    const sink = new Sink();
+    const p = processor({ send_batch_size: 5, timeout: '1h' }, sink);
+    await p.consume(metricBatch('pprof', points(3, 'a')));
+    await p.consume(metricBatch('prometheus/native', points(3, 'n')));
+    await p.consume(metricBatch('pprof', points(3, 'b')));
+    assert.deepEqual(sink.sizes(), ['pprof:6']);
+    assert.ok(sink.batches[0].points.every((x) => x.labels.tag !== 'n'));
+    await p.shutdown();
+    assert.deepEqual(sink.sizes(), ['pprof:6', 'prometheus/native:3']);
+  });
+
+  it('flushes on shutdown, and shutdown is idempotent and safe before start', async () => {
+    const sink = new Sink();
+    const p = processor({ timeout: '1h' }, sink);
+    await p.shutdown();
+    const q = processor({ timeout: '1h' }, sink);
+    await q.start();
+    await q.consume(metricBatch('a', points(2, 'a')));
+    await q.consume(metricBatch('b', points(1, 'b')));
+    assert.equal(sink.batches.length, 0);
+    await q.shutdown();
+    await q.shutdown();
+    assert.deepEqual(sink.sizes().sort(), ['a:2', 'b:1']);
+  });
+
+  it('timeout 0 sends every batch at once (split by the max)', async () => {
+    const sink = new Sink();
+    const p = processor({ timeout: 0, send_batch_size: 2, send_batch_max_size: 2 }, sink);
+    await p.consume(metricBatch('pprof', points(3, 'a')));
+    assert.deepEqual(sink.sizes(), ['pprof:2', 'pprof:1']);
+    await p.shutdown();
+  });
+});
