@@ -23,7 +23,7 @@ export function formatExposition(points: readonly Point[], options: ExpositionOp
       const series = `${point.name}${formatLabels(point.labels)}`;
       if (point.note !== undefined) out += `# ${series}: ${point.note.replace(/\n/g, ' ')}\n`;
       if (point.stale) {
-        out += `# ${series} ended (stale marker)\n`;
+        out += `# ${series} ended (stale marker)${options.timestamps ? ` ${point.timestampMs}` : ''}\n`;
         continue;
       }
       out += `${series} ${formatValue(point.value)}${options.timestamps ? ` ${point.timestampMs}` : ''}\n`;
