@@ -58,9 +58,18 @@ const LABEL_LENGTH_RESERVE = 1;
 
 /** One series of a request: its labels as sorted name/value pairs and its points. */
 interface Series {
-  /** [name0, value0, name1, value1, ...] sorted by name, `__name__` included. */
+  /** [name0, value0, name1, value1, ...] sorted by name, `__name__` included, no empty value. */
   labels: string[];
   points: Point[];
+}
+
+/**
+ * A node of the lookup trie: one level per label name of a shape, keyed by value (strings from the
+ * same source share their cached hash, so a lookup costs no string building). The leaf holds the series.
+ */
+interface Node {
+  children: Map<string, Node> | undefined;
+  series: Series | undefined;
 }
 
 export interface EncoderOptions {
@@ -72,17 +81,28 @@ export interface EncoderOptions {
 
 export class WriteRequestEncoder {
   private readonly writer: ProtoWriter;
-  /** External labels, sorted, empty values dropped: computed once. */
-  private readonly external: ReadonlyArray<readonly [string, string]>;
-  private readonly series = new Map<string, Series>();
-  // Scratch array for one point's label names, reused across points.
-  private readonly names: string[] = [];
+  private readonly externalNames: readonly string[];
+  private readonly externalValues: Labels;
+  /** Series of the request being built, in order of first appearance. */
+  private readonly series: Series[] = [];
+  /** Series by canonical key: catches two shapes that come to the same label set ({a:'1', b:''} and {a:'1'}). */
+  private readonly canonical = new Map<string, Series>();
+  /** Trie roots, one per shape (sorted label names array, interned in `shapes`). */
+  private readonly roots = new Map<readonly string[], Node>();
+  private readonly shapes = new Map<string, readonly string[]>();
+  // Shape cache of one: the points of a batch mostly share the key order of their labels object.
+  private lastKeys: string[] = [];
+  private lastShape: readonly string[] = [];
+  private readonly scratch: string[] = [];
 
   constructor(options: EncoderOptions = {}) {
     this.writer = new ProtoWriter(options.initialBufferSize);
-    this.external = Object.entries(options.externalLabels ?? {})
-      .filter(([name, value]) => value !== '' && name !== '__name__')
-      .sort((a, b) => compare(a[0], b[0]));
+    const external: Labels = {};
+    for (const [name, value] of Object.entries(options.externalLabels ?? {})) {
+      if (value !== '' && name !== '__name__') external[name] = value;
+    }
+    this.externalValues = external;
+    this.externalNames = Object.keys(external);
   }
 
   /**
@@ -90,57 +110,106 @@ export class WriteRequestEncoder {
    * call: compress or copy it before encoding again.
    */
   encode(points: readonly Point[], metadata: Iterable<MetricFamily> = []): Buffer {
-    const series = this.group(points);
+    for (let i = 0; i < points.length; i++) this.add(points[i]);
     const w = this.writer;
     w.reset();
-    for (const s of series.values()) this.writeSeries(s);
-    series.clear();
+    const series = this.series;
+    for (let i = 0; i < series.length; i++) this.writeSeries(series[i]);
+    series.length = 0;
+    this.canonical.clear();
+    this.roots.clear();
     for (const family of metadata) writeMetadata(w, family);
     return w.view();
   }
 
-  /** Groups points by name + labels; insertion order of series follows first appearance. */
-  private group(points: readonly Point[]): Map<string, Series> {
-    const series = this.series;
-    for (let i = 0; i < points.length; i++) {
-      const p = points[i];
-      const labels = this.sortedLabels(p);
-      let key = '';
-      for (let j = 0; j < labels.length; j += 2) key += `${labels[j]}\xfe${labels[j + 1]}\xff`;
-      const known = series.get(key);
-      if (known === undefined) series.set(key, { labels, points: [p] });
-      else known.points.push(p);
+  private add(p: Point): void {
+    const own = p.labels;
+    const shape = this.shapeOf(own);
+    let node: Node | undefined = this.roots.get(shape);
+    if (node === undefined) {
+      node = { children: undefined, series: undefined };
+      this.roots.set(shape, node);
+    }
+    // Walk one level per label name of the shape; '__name__' takes the point's name.
+    for (let i = 0; i < shape.length; i++) {
+      const name = shape[i];
+      const value = name === '__name__' ? p.name : this.valueOf(own, name);
+      let children: Map<string, Node> | undefined = node.children;
+      if (children === undefined) {
+        children = new Map();
+        node.children = children;
+      }
+      let next: Node | undefined = children.get(value);
+      if (next === undefined) {
+        next = { children: undefined, series: undefined };
+        children.set(value, next);
+      }
+      node = next;
+    }
+    let series = node.series;
+    if (series === undefined) {
+      series = this.seriesFor(p, shape);
+      node.series = series;
+    }
+    series.points.push(p);
+  }
+
+  /** Own value when not empty, else the external label's, else '' (left out). */
+  private valueOf(own: Labels, name: string): string {
+    const v = own[name];
+    if (v !== undefined && v !== '') return v;
+    return this.externalValues[name] ?? '';
+  }
+
+  /** The sorted label names (own, external, `__name__`) of a labels object, cached by key order. */
+  private shapeOf(own: Labels): readonly string[] {
+    const last = this.lastKeys;
+    let i = 0;
+    let same = true;
+    for (const name in own) {
+      if (i >= last.length || last[i] !== name) {
+        same = false;
+        break;
+      }
+      i++;
+    }
+    if (same && i === last.length) return this.lastShape;
+    const keys = Object.keys(own);
+    const names = new Set<string>(keys);
+    names.delete('__name__');
+    names.add('__name__');
+    for (const n of this.externalNames) names.add(n);
+    const sorted = [...names].sort(compare);
+    const id = sorted.join('\xff');
+    let shape = this.shapes.get(id);
+    if (shape === undefined) {
+      shape = sorted;
+      this.shapes.set(id, shape);
+    }
+    this.lastKeys = keys;
+    this.lastShape = shape;
+    return shape;
+  }
+
+  /** A series met for the first time in this request (or a shape that comes to a known label set). */
+  private seriesFor(p: Point, shape: readonly string[]): Series {
+    const labels = this.scratch;
+    labels.length = 0;
+    let key = '';
+    for (let i = 0; i < shape.length; i++) {
+      const name = shape[i];
+      const value = name === '__name__' ? p.name : this.valueOf(p.labels, name);
+      if (value === '') continue;
+      labels.push(name, value);
+      key += `${name}\xfe${value}\xff`;
+    }
+    let series = this.canonical.get(key);
+    if (series === undefined) {
+      series = { labels: labels.slice(), points: [] };
+      this.canonical.set(key, series);
+      this.series.push(series);
     }
     return series;
-  }
-
-  /** The point's labels plus `__name__` and external labels, empty values dropped, sorted by name. */
-  private sortedLabels(p: Point): string[] {
-    const names = this.names;
-    names.length = 0;
-    const own = p.labels;
-    for (const name in own) {
-      if (own[name] !== '' && name !== '__name__') names.push(name);
-    }
-    names.push('__name__');
-    for (const [name] of this.external) {
-      const v = own[name];
-      if (v === undefined || v === '') names.push(name);
-    }
-    // Object keys are unique, and external names were added only when absent: no duplicates.
-    names.sort(compare);
-    const out = new Array<string>(names.length * 2);
-    for (let i = 0; i < names.length; i++) {
-      const name = names[i];
-      out[2 * i] = name;
-      out[2 * i + 1] = name === '__name__' ? p.name : (own[name] !== undefined && own[name] !== '' ? own[name] : this.externalValue(name));
-    }
-    return out;
-  }
-
-  private externalValue(name: string): string {
-    for (const [n, v] of this.external) if (n === name) return v;
-    return '';
   }
 
   private writeSeries(s: Series): void {

@@ -65,6 +65,14 @@ describe('remote write codec', () => {
     ]);
   });
 
+  it('points whose labels differ only by empty values or key order are one series', () => {
+    const req = decodeWriteRequest(
+      encodeWriteRequest([point(goroutines, { a: '1', b: '' }, 1, 1), point(goroutines, { a: '1' }, 2, 2), point(goroutines, { c: '', a: '1' }, 3, 3)]),
+    );
+    assert.equal(req.timeseries.length, 1);
+    assert.deepEqual(req.timeseries[0].samples.map((x) => x.value), [1, 2, 3]);
+  });
+
   it('round-trips through protobufjs: values, large and negative timestamps, metadata of every type', () => {
     const now = 1_700_000_000_123;
     const points = [
