@@ -1,0 +1,117 @@
+// End to end: Debian's Prometheus as the pprof target, pprofcol deriving and remote-writing into a
+// second Prometheus; and on the wire, the stale marker's exact bytes when a target dies.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { eventually, parseExposition, startDaemon } from '../harness/pprofcol.js';
+import { startGoProgram, startPrometheus, type PromServer } from '../harness/servers.js';
+import { rawSeries } from '../core/remotewrite/wire.js';
+import { startCaptureServer } from '../exporters/prometheusremotewrite/helpers.js';
+
+const STALE_BYTES = Buffer.from([0x02, 0, 0, 0, 0, 0, 0xf0, 0x7f]);
+
+const pipeline = (target: string, endpoint: string, extra = '') => `
+receivers:
+  pprof:
+    scrape_configs:
+      - job_name: pprof-e2e
+        scrape_interval: 1s
+        static_configs: [{targets: ["${target}"], labels: {env: e2e}}]
+processors:
+  pprof_metrics: {}
+  batch: {timeout: 200ms}
+exporters:
+  prometheusremotewrite:
+    endpoint: ${endpoint}
+    queue_config: {batch_send_deadline: 500ms, min_backoff: 50ms, max_backoff: 500ms}${extra}
+service:
+  pipelines: {metrics: {receivers: [pprof], processors: [pprof_metrics, batch], exporters: [prometheusremotewrite]}}
+  telemetry: {http: {listen: "{{TELEMETRY}}"}}
+`;
+
+describe('remote write end to end', () => {
+  let target: PromServer;
+  let receiver: PromServer;
+  before(async () => {
+    [target, receiver] = await Promise.all([startPrometheus(), startPrometheus({ remoteWriteReceiver: true })]);
+  });
+  after(async () => {
+    await Promise.all([target?.stop(), receiver?.stop()]);
+  });
+
+  it('a real Prometheus receives the derived metrics with job, instance and target labels', async () => {
+    const nativeBefore = parseExposition(await target.metricsText());
+    const daemon = await startDaemon(pipeline(target.hostPort, `${receiver.url}/api/v1/write`));
+    try {
+      const selector = `{job="pprof-e2e",instance="${target.hostPort}",env="e2e"}`;
+      const threads = await eventually('go_threads in the receiving Prometheus', 30_000, async () => {
+        const result = await receiver.query(`go_threads${selector}`);
+        return result.length === 1 ? Number(result[0].value[1]) : undefined;
+      });
+      const nativeNow = parseExposition(await target.metricsText());
+      const native = (samples: typeof nativeNow, name: string) => samples.find((s) => s.name === name)!.value;
+      // Threads are only ever created: what was derived lies between the target's reads before and after.
+      assert.ok(threads >= native(nativeBefore, 'go_threads') && threads <= native(nativeNow, 'go_threads'), `go_threads ${threads}`);
+
+      const goroutines = Number((await receiver.query(`go_goroutines${selector}`))[0].value[1]);
+      // Our three concurrent profile requests each hold a reader and a handler goroutine.
+      assert.ok(Math.abs(goroutines - native(nativeNow, 'go_goroutines')) <= 10, `go_goroutines ${goroutines} vs ${native(nativeNow, 'go_goroutines')}`);
+      for (const name of ['go_memstats_sys_bytes', 'go_memstats_heap_sys_bytes', 'go_memstats_stack_sys_bytes']) {
+        const derived = Number((await receiver.query(`${name}${selector}`))[0].value[1]);
+        // Memory obtained from the OS moves slowly; 25% covers a second of allocation by a small Prometheus.
+        assert.ok(Math.abs(derived - native(nativeNow, name)) <= 0.25 * native(nativeNow, name), `${name}: ${derived} vs ${native(nativeNow, name)}`);
+      }
+      const up = await receiver.query(`pprof_up${selector}`);
+      assert.equal(up[0].value[1], '1');
+      const gc = await receiver.query(`go_gc_duration_seconds${selector}`);
+      assert.deepEqual(gc.map((s) => s.metric.quantile).sort(), ['0', '0.25', '0.5', '0.75', '1']);
+
+      const own = await (await fetch(`${daemon.telemetryUrl}/metrics`)).text();
+      assert.match(own, /pprofcol_exporter_samples_sent_total\{exporter="prometheusremotewrite"\} [1-9]/);
+    } finally {
+      assert.equal(await daemon.stop(), 0, daemon.stderr());
+    }
+    assert.doesNotMatch(receiver.logs(), /out of order|duplicate sample/i);
+  });
+
+  it('sends the stale marker with its exact bytes when a target dies', async () => {
+    const capture = await startCaptureServer();
+    const prog = await startGoProgram('goroutines', ['-goroutines', '7']);
+    const daemon = await startDaemon(pipeline(prog.hostPort, capture.url));
+    try {
+      const isGoroutines = (labels: Array<[string, string]>) => labels.some(([n, v]) => n === '__name__' && v === 'go_goroutines');
+      await eventually('go_goroutines on the wire', 15_000, () => (capture.sampleRequests().some((r) => rawSeries(r.body).some((s) => isGoroutines(s.labels))) ? true : undefined));
+      await prog.stop();
+      const found = await eventually('a stale marker for go_goroutines', 15_000, () => {
+        for (const r of capture.sampleRequests()) {
+          for (const series of rawSeries(r.body)) {
+            if (!isGoroutines(series.labels)) continue;
+            const last = series.samples[series.samples.length - 1];
+            if (r.body.subarray(last.valueOffset, last.valueOffset + 8).equals(STALE_BYTES)) return { series, request: r };
+          }
+        }
+        return undefined;
+      });
+      // Labels sorted by name, unique, none empty, __name__ present.
+      const names = found.series.labels.map(([n]) => n);
+      assert.deepEqual(names, [...names].sort());
+      assert.equal(new Set(names).size, names.length);
+      assert.ok(found.series.labels.every(([, v]) => v !== ''));
+      assert.deepEqual(Object.fromEntries(found.series.labels), { __name__: 'go_goroutines', env: 'e2e', instance: prog.hostPort, job: 'pprof-e2e' });
+      assert.equal(found.request.headers['content-encoding'], 'snappy');
+      assert.equal(found.request.headers['x-prometheus-remote-write-version'], '0.1.0');
+      assert.match(String(found.request.headers['user-agent']), /^pprofcol\/\d+\.\d+\.\d+/);
+      // Metadata travels in field 3 for the families sent.
+      const metadata = capture.requests.flatMap((r) => r.request.metadata);
+      assert.ok(metadata.some((m) => m.metric_family_name === 'go_goroutines' && m.help === 'Number of goroutines that currently exist.'));
+      // pprof_up of the dead target goes to 0 (it stays a live series: the target is still configured).
+      const upZero = capture.sampleRequests().some((r) =>
+        r.request.timeseries.some((ts) => ts.labels.some((l) => l.name === '__name__' && l.value === 'pprof_up') && ts.samples.some((s) => s.value === 0)),
+      );
+      assert.ok(upZero, 'pprof_up 0 after the target died');
+    } finally {
+      await prog.stop();
+      assert.equal(await daemon.stop(), 0, daemon.stderr());
+      await capture.close();
+    }
+  });
+});
