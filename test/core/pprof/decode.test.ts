@@ -333,7 +333,8 @@ describe('decodeProfile on hand-built wire bytes', () => {
     decodeError(Uint8Array.from([0x48, 0x80]), /truncated varint at byte offset 1/);
     decodeError(Uint8Array.from([0x48, ...new Array<number>(10).fill(0xff), 0x01]), /varint at byte offset 1 is longer than 10 bytes/);
     decodeError(Uint8Array.from([0x0a, 0x05, 0x08]), /length 5 at byte offset 1 runs past the end/);
-    decodeError(Uint8Array.from([0x4e, 0x00]), /unknown wire type 6 \(field 9\) in tag at byte offset 0/);
+    decodeError(Uint8Array.from([0xa6, 0x01, 0x00]), /unknown wire type 6 \(field 20\) in tag at byte offset 0/);
+    decodeError(Uint8Array.from([0x4e, 0x00]), /Profile.time_nanos has wire type 6, expected 0, in tag at byte offset 0/);
     decodeError(Uint8Array.from([0x00, 0x00]), /invalid field number 0 in tag at byte offset 0/);
     decodeError(Uint8Array.from([0x48, 0x01]), /string_table\[0\] must be the empty string/);
     decodeError(Uint8Array.from([0x12, 0x00, 0x32, 0x01, 0x41]), /string_table\[0\]/);
