@@ -5,6 +5,7 @@ import { pprofMetricsProcessorFactory } from '../processors/pprof_metrics/factor
 import { debugExporterFactory } from '../exporters/debug/factory.js';
 import { batchProcessorFactory } from '../processors/batch/factory.js';
 import { prometheusRemoteWriteExporterFactory } from '../exporters/prometheusremotewrite/factory.js';
+import { prometheusReceiverFactory } from '../receivers/prometheus/factory.js';
 
 export function registerBuiltins(): void {
   registerComponent(pprofReceiverFactory);
@@ -12,4 +13,5 @@ export function registerBuiltins(): void {
   registerComponent(debugExporterFactory);
   registerComponent(batchProcessorFactory);
   registerComponent(prometheusRemoteWriteExporterFactory);
+  registerComponent(prometheusReceiverFactory);
 }

@@ -84,6 +84,11 @@ export class HttpScraper {
 
   /** GETs `url` and returns the (inflated) body; every failure is a ScrapeError with its reason. */
   async get(url: string, options: FetchOptions): Promise<Buffer> {
+    return (await this.fetch(url, options)).body;
+  }
+
+  /** As `get`, with the response's Content-Type (receivers that read several formats need it). */
+  async fetch(url: string, options: FetchOptions): Promise<{ body: Buffer; contentType: string | undefined }> {
     let agent: Agent;
     try {
       agent = await this.agent;
@@ -127,9 +132,11 @@ export class HttpScraper {
       const raw = await readLimited(response.body, limit, false);
       if (raw === TOO_LARGE) throw new ScrapeError('too_large', `${url} sent more than body_size_limit (${limit} bytes)`);
       const encoding = String(response.headers['content-encoding'] ?? '').toLowerCase();
+      const type = response.headers['content-type'];
+      const contentType = Array.isArray(type) ? type[0] : type;
       if (encoding === 'gzip') {
         try {
-          return await gunzipAsync(raw, limit > 0 ? { maxOutputLength: limit } : {});
+          return { body: await gunzipAsync(raw, limit > 0 ? { maxOutputLength: limit } : {}), contentType };
         } catch (err) {
           if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
             throw new ScrapeError('too_large', `${url}: gzip body inflates past body_size_limit (${limit} bytes)`, { cause: err });
@@ -137,7 +144,7 @@ export class HttpScraper {
           throw new ScrapeError('decode', `${url}: bad gzip body: ${errorMessage(err)}`, { cause: err });
         }
       }
-      return raw;
+      return { body: raw, contentType };
     } catch (err) {
       if (err instanceof ScrapeError) throw err;
       throw classify(err, deadline, options.timeoutMs, url);

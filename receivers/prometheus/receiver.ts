@@ -1,0 +1,147 @@
+/**
+ * The prometheus receiver: scrapes Prometheus text exposition 0.0.4 and OpenMetrics 1.0 pages with the
+ * shared scrape machinery (one pool per scrape config, a loop per target at its own offset). Each scrape
+ * becomes one MetricBatch: the samples, stale markers for series that vanished, and the report series
+ * (`up`, `scrape_duration_seconds`, `scrape_samples_scraped`, ...). A target's state is logged once per
+ * change, not every interval.
+ */
+import type { Consumer, CreateSettings, Receiver } from '../../core/component.js';
+import { errorMessage } from '../../core/errors.js';
+import { metricBatch, type Point } from '../../core/model/metrics.js';
+import { HttpScraper, ScrapeError } from '../../core/scrape/http.js';
+import { ScrapePool } from '../../core/scrape/pool.js';
+import type { Target } from '../../core/scrape/targets.js';
+import { formatOf, parseExposition, SCRAPE_ACCEPT_HEADER, TextParseError } from '../../core/textparse/index.js';
+import type { PrometheusReceiverConfig, PrometheusScrapeConfig } from './config.js';
+import { receiverMetrics, type ReceiverMetrics } from './metrics.js';
+import { TargetSeries } from './scrape.js';
+
+/** What to check, by failure reason: goes into the note on `up` 0 and into the log. */
+const HINTS: Record<string, string> = {
+  timeout: 'the target is slow or unreachable; check scrape_timeout',
+  connect: 'is the target listening on that address?',
+  http_status: 'check metrics_path and the target\'s auth',
+  too_large: 'raise body_size_limit or trim the page',
+  decode: 'the page is not valid text exposition or OpenMetrics',
+  sample_limit: 'raise sample_limit or drop series at the target',
+  tls: 'check tls_config',
+  other: 'see the error',
+};
+
+export class PrometheusReceiver implements Receiver {
+  private readonly pools: ScrapePool[] = [];
+  private readonly clients: HttpScraper[] = [];
+  private readonly metrics: ReceiverMetrics;
+  private readonly state = new Map<string, TargetSeries>();
+  /** Last logged state per target key: 'up' or the failure reason. */
+  private readonly lastState = new Map<string, string>();
+  private started = false;
+
+  constructor(
+    private readonly settings: CreateSettings,
+    private readonly config: PrometheusReceiverConfig,
+    private readonly next: Consumer,
+  ) {
+    this.metrics = receiverMetrics(settings.telemetry);
+  }
+
+  async start(): Promise<void> {
+    if (this.started) return;
+    this.started = true;
+    for (const scrapeConfig of this.config.scrape_configs) {
+      const http = new HttpScraper(scrapeConfig, this.settings.configDir);
+      this.clients.push(http);
+      const pool: ScrapePool = new ScrapePool({
+        config: scrapeConfig,
+        configDir: this.settings.configDir,
+        logger: this.settings.logger,
+        handler: {
+          scrape: (target, startedMs, signal) => this.scrapeOne(http, scrapeConfig, target, startedMs, signal),
+          targetGone: (target, timestampMs): Promise<void> => this.targetGone(scrapeConfig, pool, target, timestampMs),
+        },
+      });
+      this.pools.push(pool);
+      await pool.start();
+      this.metrics.targets.set({ receiver: this.settings.id, job: scrapeConfig.job_name }, pool.targets().length);
+    }
+  }
+
+  private seriesOf(config: PrometheusScrapeConfig, target: Target): TargetSeries {
+    let s = this.state.get(target.key);
+    if (s === undefined) {
+      s = new TargetSeries(target, { honorLabels: config.honor_labels, honorTimestamps: config.honor_timestamps });
+      this.state.set(target.key, s);
+    }
+    return s;
+  }
+
+  private async scrapeOne(http: HttpScraper, config: PrometheusScrapeConfig, target: Target, startedMs: number, signal: AbortSignal): Promise<void> {
+    const series = this.seriesOf(config, target);
+    const t0 = performance.now();
+    const points: Point[] = [];
+    let failure: { reason: string; message: string } | undefined;
+    try {
+      const { body, contentType } = await http.fetch(target.baseUrl + config.metrics_path, {
+        timeoutMs: config.scrape_timeout,
+        limitBytes: config.body_size_limit,
+        accept: SCRAPE_ACCEPT_HEADER,
+        signal,
+      });
+      const samples = parseExposition(body.toString('utf8'), formatOf(contentType), series.families);
+      if (config.sample_limit > 0 && samples.length > config.sample_limit) {
+        failure = { reason: 'sample_limit', message: `${samples.length} samples, over sample_limit ${config.sample_limit}` };
+      } else {
+        series.scraped(samples, startedMs, (performance.now() - t0) / 1000, points);
+      }
+    } catch (err) {
+      const reason = err instanceof ScrapeError ? err.reason : err instanceof TextParseError ? 'decode' : 'other';
+      failure = { reason, message: errorMessage(err) };
+    }
+    if (signal.aborted) return; // stopped mid-scrape: the failure is ours, not the target's
+    if (failure !== undefined) {
+      series.failed(startedMs, (performance.now() - t0) / 1000, points, `scrape failed: ${failure.reason}: ${failure.message} (${HINTS[failure.reason] ?? ''})`);
+    }
+    this.record(config.job_name, target, failure);
+    try {
+      await this.next.consume(metricBatch(this.settings.id, points));
+    } catch (err) {
+      this.settings.logger.error({ job: config.job_name, target: target.instance, err: errorMessage(err) }, 'next stage rejected a scrape');
+    }
+  }
+
+  private record(job: string, target: Target, failure: { reason: string; message: string } | undefined): void {
+    const labels = { receiver: this.settings.id, job };
+    this.metrics.scrapes.inc({ ...labels, result: failure === undefined ? 'success' : 'failure' });
+    if (failure !== undefined) this.metrics.failures.inc({ ...labels, reason: failure.reason });
+    const state = failure === undefined ? 'up' : failure.reason;
+    if (this.lastState.get(target.key) === state) return;
+    const wasKnown = this.lastState.has(target.key);
+    this.lastState.set(target.key, state);
+    const context = { job, target: target.instance };
+    if (failure === undefined) this.settings.logger.info(context, wasKnown ? 'target is up again' : 'target is up');
+    else {
+      this.settings.logger.warn(
+        { ...context, reason: failure.reason, error: failure.message, hint: HINTS[failure.reason] },
+        'target scrape failing; logged again only when this changes',
+      );
+    }
+  }
+
+  private async targetGone(config: PrometheusScrapeConfig, pool: ScrapePool, target: Target, timestampMs: number): Promise<void> {
+    this.lastState.delete(target.key);
+    this.metrics.targets.set({ receiver: this.settings.id, job: config.job_name }, pool.targets().length);
+    const series = this.state.get(target.key);
+    this.state.delete(target.key);
+    if (series === undefined) return;
+    const points: Point[] = [];
+    series.gone(timestampMs, points);
+    await this.next.consume(metricBatch(this.settings.id, points));
+  }
+
+  async shutdown(): Promise<void> {
+    const pools = this.pools.splice(0);
+    await Promise.all(pools.map((p) => p.stop()));
+    const clients = this.clients.splice(0);
+    await Promise.all(clients.map((c) => c.close()));
+  }
+}

@@ -1,0 +1,138 @@
+/**
+ * One target's series across scrapes: turns a parsed page into points (target labels applied as
+ * Prometheus applies them) and remembers which series the last scrape had, so that a series that
+ * vanishes, a failed scrape, or a target that leaves ends its series with a stale marker.
+ */
+import type { Labels, MetricFamily, Point } from '../../core/model/metrics.js';
+import type { FamilyCache, ParsedSample } from '../../core/textparse/index.js';
+import type { Target } from '../../core/scrape/targets.js';
+
+/** What a series needs to be ended: the labels it was last written with. */
+interface SeriesEntry {
+  family: MetricFamily;
+  name: string;
+  labels: Labels;
+  /** Scrape generation that last saw the series. */
+  gen: number;
+}
+
+// The report series Prometheus adds for every scrape (`up` etc.); Prometheus sends no metadata for them,
+// so their HELP is ours.
+const gauge = (name: string, help: string): MetricFamily => Object.freeze({ name, type: 'gauge', help, unit: '' });
+export const UP = gauge('up', '1 if the target was scraped and its page parsed, else 0.');
+export const SCRAPE_DURATION = gauge('scrape_duration_seconds', 'Duration of the scrape, in seconds.');
+export const SAMPLES_SCRAPED = gauge('scrape_samples_scraped', 'Samples the target exposed.');
+export const SAMPLES_POST_RELABELING = gauge('scrape_samples_post_metric_relabeling', 'Samples left after metric relabelling (no relabelling here: as scraped).');
+export const SERIES_ADDED = gauge('scrape_series_added', 'Series of this scrape that the previous scrape did not have.');
+const REPORT_FAMILIES = [UP, SCRAPE_DURATION, SAMPLES_SCRAPED, SAMPLES_POST_RELABELING, SERIES_ADDED];
+
+export interface ApplyOptions {
+  honorLabels: boolean;
+  honorTimestamps: boolean;
+}
+
+export class TargetSeries {
+  /** Families of this target, reused across scrapes. */
+  readonly families: FamilyCache = new Map();
+  private readonly series = new Map<string, SeriesEntry>();
+  private gen = 0;
+  /** Target labels as [name, value] pairs: the loop per sample avoids Object.entries. */
+  private readonly targetPairs: ReadonlyArray<readonly [string, string]>;
+
+  constructor(
+    readonly target: Target,
+    private readonly options: ApplyOptions,
+  ) {
+    this.targetPairs = Object.entries(target.labels).filter(([, v]) => v !== '');
+  }
+
+  /** Points of a successful scrape: the samples, stale markers for vanished series, the report series. */
+  scraped(samples: ParsedSample[], startedMs: number, durationSeconds: number, out: Point[]): void {
+    const gen = ++this.gen;
+    let added = 0;
+    const { honorTimestamps } = this.options;
+    for (let i = 0; i < samples.length; i++) {
+      const s = samples[i];
+      const labels = this.applyTargetLabels(s.labels);
+      const explicit = honorTimestamps && s.timestampMs !== undefined;
+      out.push({ family: s.family, name: s.name, labels, value: s.value, timestampMs: explicit ? s.timestampMs! : startedMs, stale: false });
+      // Prometheus does not track staleness of samples with their own timestamps: the exporter of such
+      // a sample says when it is valid, not the scrape.
+      if (explicit) continue;
+      const known = this.series.get(s.rawKey);
+      if (known === undefined) {
+        this.series.set(s.rawKey, { family: s.family, name: s.name, labels, gen });
+        added++;
+      } else {
+        if (known.gen !== gen - 1) added++;
+        known.gen = gen;
+        known.family = s.family;
+        known.labels = labels;
+      }
+    }
+    this.endVanished(gen, startedMs, out);
+    this.report(out, startedMs, 1, durationSeconds, samples.length, added);
+  }
+
+  /** Points of a failed scrape: `up` 0 and the end of every series the target had. */
+  failed(startedMs: number, durationSeconds: number, out: Point[], note: string): void {
+    const gen = ++this.gen;
+    this.endVanished(gen, startedMs, out);
+    const first = out.length;
+    this.report(out, startedMs, 0, durationSeconds, 0, 0);
+    out[first].note = note;
+  }
+
+  /** The target left discovery: every series ends, the report series too. */
+  gone(timestampMs: number, out: Point[]): void {
+    this.endVanished(++this.gen, timestampMs, out);
+    for (const family of REPORT_FAMILIES) {
+      out.push({ family, name: family.name, labels: { ...this.target.labels }, value: NaN, timestampMs, stale: true });
+    }
+  }
+
+  get seriesCount(): number {
+    return this.series.size;
+  }
+
+  private endVanished(gen: number, timestampMs: number, out: Point[]): void {
+    for (const [key, entry] of this.series) {
+      if (entry.gen === gen) continue;
+      this.series.delete(key);
+      // The labels object went downstream with an earlier point: a copy, since that point is the callee's.
+      out.push({ family: entry.family, name: entry.name, labels: { ...entry.labels }, value: NaN, timestampMs, stale: true });
+    }
+  }
+
+  private report(out: Point[], t: number, up: number, duration: number, scraped: number, added: number): void {
+    const values = [up, duration, scraped, scraped, added];
+    for (let i = 0; i < REPORT_FAMILIES.length; i++) {
+      const family = REPORT_FAMILIES[i];
+      out.push({ family, name: family.name, labels: { ...this.target.labels }, value: values[i], timestampMs: t, stale: false });
+    }
+  }
+
+  /**
+   * Target labels (job, instance, static labels) onto the scraped ones, in place. honor_labels false:
+   * the target's value wins and the scraped one moves to `exported_<name>` (`exported_exported_<name>`
+   * when that is taken too); true: the scraped value wins. Empty values mean "no label" and are dropped.
+   */
+  private applyTargetLabels(labels: Labels): Labels {
+    const pairs = this.targetPairs;
+    for (let i = 0; i < pairs.length; i++) {
+      const name = pairs[i][0];
+      const value = pairs[i][1];
+      const scraped = labels[name];
+      if (scraped === undefined || scraped === '') {
+        labels[name] = value;
+      } else if (!this.options.honorLabels && scraped !== value) {
+        let exported = `exported_${name}`;
+        while (labels[exported] !== undefined && labels[exported] !== '') exported = `exported_${exported}`;
+        labels[exported] = scraped;
+        labels[name] = value;
+      }
+    }
+    for (const name in labels) if (labels[name] === '') delete labels[name];
+    return labels;
+  }
+}
