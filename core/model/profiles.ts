@@ -5,12 +5,48 @@
  */
 import type { Labels } from './metrics.js';
 
-/** Families of derived metrics a scrape config may ask for (`profiles:`). */
-export const PROFILE_FAMILIES = ['goroutine', 'threadcreate', 'heap'] as const;
+/**
+ * Families of derived metrics a scrape config may ask for (`profiles:`). A family names what is
+ * derived, not a URL: the receiver picks the cheapest source that gives it.
+ * - goroutine, threadcreate: counts (go_goroutines, go_threads)
+ * - heap: runtime.MemStats (go_memstats_*, go_gc_duration_seconds)
+ * - goroutine_functions: goroutines by top non-runtime function
+ * - goroutine_states: goroutines by wait state and the longest wait (needs goroutine?debug=2)
+ * - allocs: in-use and allocated heap bytes and objects, total and by function (heap profile, proto)
+ * - mutex, block: contentions and delay, total and by function (proto)
+ * - cpu: sampled CPU seconds and utilisation over a window, total and by function (proto)
+ */
+export const PROFILE_FAMILIES = [
+  'goroutine',
+  'threadcreate',
+  'heap',
+  'goroutine_functions',
+  'goroutine_states',
+  'allocs',
+  'mutex',
+  'block',
+  'cpu',
+] as const;
 export type ProfileFamily = (typeof PROFILE_FAMILIES)[number];
 
 /** Why a fetch or parse failed; the `reason` label of pprofcol's failure counters. */
 export type FailureReason = 'timeout' | 'connect' | 'http_status' | 'too_large' | 'decode' | 'tls' | 'other';
+
+/**
+ * A profile reduced to what the derivations read: per value column (pprof sample type) the sum over
+ * all samples, and the same sums per leaf function (runtime frames skipped). Goroutine stacks from
+ * the debug=1 text form reduce to the same shape (one column, `goroutine`).
+ */
+export interface FunctionProfile {
+  /** pprof sample type names, one per column: `inuse_space`, `delay`, `cpu`, ... */
+  readonly columns: readonly string[];
+  /** Units of the columns as the profile declares them (`bytes`, `nanoseconds`, `count`). */
+  readonly units: readonly string[];
+  readonly totals: readonly number[];
+  readonly byFunction: ReadonlyMap<string, readonly number[]>;
+  /** Length of the profiled window in seconds (cpu); 0 for profiles of a moment or since start. */
+  readonly durationSeconds: number;
+}
 
 /** The subset of Go's runtime.MemStats that the derivations use, numbers as Go printed them. */
 export interface MemStats {
@@ -47,10 +83,22 @@ export interface MemStats {
 export type ParsedProfile =
   | { readonly family: 'goroutine'; readonly total: number }
   | { readonly family: 'threadcreate'; readonly total: number }
-  | { readonly family: 'heap'; readonly memstats: MemStats };
+  | { readonly family: 'heap'; readonly memstats: MemStats }
+  | { readonly family: 'goroutine_states'; readonly byState: ReadonlyMap<string, number>; readonly waitMaxSeconds: number }
+  | { readonly family: 'goroutine_functions' | 'allocs' | 'mutex' | 'block' | 'cpu'; readonly functions: FunctionProfile };
 
 export type ProfileResult =
   | { readonly family: ProfileFamily; readonly ok: true; readonly profile: ParsedProfile; readonly source: string }
+  | {
+      /**
+       * Not a failure: the target refused a CPU profile because another profiler holds it (Go allows
+       * one at a time). The target stays up, its cpu series keep their last values, next window retries.
+       */
+      readonly family: ProfileFamily;
+      readonly ok: 'busy';
+      readonly message: string;
+      readonly source: string;
+    }
   | {
       readonly family: ProfileFamily;
       readonly ok: false;
@@ -72,6 +120,12 @@ export interface TargetInfo {
 
 export interface TargetScrape {
   readonly target: TargetInfo;
+  /**
+   * `scrape` (default): one interval's scrape; it carries results only for the families due in it
+   * (each family has its own interval), and the series of families not in `results` stay as they are.
+   * `cpu`: the end of a CPU profile window, run beside the scrape loop; no pprof_up of its own.
+   */
+  readonly kind?: 'scrape' | 'cpu';
   /** When the scrape started, ms since the epoch: the timestamp of every sample it yields. */
   readonly startedMs: number;
   readonly durationSeconds: number;

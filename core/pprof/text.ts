@@ -3,7 +3,7 @@
  * derivations need (a total, the MemStats block) and reject anything that is not a Go profile.
  */
 import { PprofcolError } from '../errors.js';
-import type { MemStats } from '../model/profiles.js';
+import type { FunctionProfile, MemStats } from '../model/profiles.js';
 
 export class ProfileDecodeError extends PprofcolError {
   constructor(message: string) {
@@ -68,4 +68,110 @@ export function parseHeapMemStats(body: Buffer): MemStats {
   if (pauses === null) throw new ProfileDecodeError('runtime.MemStats PauseNs is not a [...] list');
   stats.PauseNs = pauses[1] === '' ? [] : pauses[1].split(' ').map(Number);
   return stats as MemStats;
+}
+
+/** Drops the `+0x1f` offset Go appends to a frame's function name in debug=1 stacks. */
+function functionOfFrame(line: string): string | undefined {
+  // `#\t0x68ec74\tmain.parkedWorker+0x14\t/path/main.go:28`
+  const parts = line.split('\t');
+  if (parts.length < 3) return undefined;
+  const name = parts[2];
+  const plus = name.lastIndexOf('+0x');
+  return plus === -1 ? name : name.slice(0, plus);
+}
+
+/**
+ * Goroutines by the first frame (leaf first) for which `skipFrame` is false, from the debug=1 text
+ * form: records of `N @ pc...` followed by `#\tpc\tfunction+off\tfile:line` lines. A stack of
+ * runtime frames only is counted under its leaf frame. The shape is a one-column FunctionProfile.
+ */
+export function parseGoroutineStacks(body: Buffer, skipFrame: (functionName: string) => boolean): FunctionProfile {
+  const total = parseProfileTotal(body, 'goroutine');
+  const byFunction = new Map<string, number[]>();
+  const text = body.toString('utf8');
+  let count = 0;
+  let chosen: string | undefined;
+  let leaf: string | undefined;
+  let counted = 0;
+  const flush = (): void => {
+    if (count > 0) {
+      const name = chosen ?? leaf ?? 'unknown';
+      const entry = byFunction.get(name);
+      if (entry === undefined) byFunction.set(name, [count]);
+      else entry[0] += count;
+      counted += count;
+    }
+    count = 0;
+    chosen = undefined;
+    leaf = undefined;
+  };
+  let start = text.indexOf('\n') + 1;
+  while (start > 0 && start < text.length) {
+    let end = text.indexOf('\n', start);
+    if (end === -1) end = text.length;
+    const line = text.slice(start, end);
+    start = end + 1;
+    if (line.startsWith('#\t')) {
+      if (count === 0 || chosen !== undefined) continue;
+      const name = functionOfFrame(line);
+      if (name === undefined) continue;
+      leaf ??= name;
+      if (!skipFrame(name)) chosen = name;
+    } else if (line.length > 0 && line.charCodeAt(0) >= 0x30 && line.charCodeAt(0) <= 0x39) {
+      flush();
+      const at = line.indexOf(' @ ');
+      const n = Number(at === -1 ? NaN : line.slice(0, at));
+      if (!Number.isSafeInteger(n) || n < 0) throw new ProfileDecodeError(`goroutine record "${line.slice(0, 40)}" has no count`);
+      count = n;
+    }
+  }
+  flush();
+  // Go writes the total and the records from two reads of a changing set; they may differ slightly.
+  return { columns: ['goroutine'], units: ['count'], totals: [Math.max(total, counted)], byFunction, durationSeconds: 0 };
+}
+
+export interface GoroutineStates {
+  total: number;
+  /** Wait reason (`chan receive`, `select`, `IO wait`, `running`, ...) -> goroutines in it. */
+  byState: Map<string, number>;
+  /** Longest wait printed, in seconds; Go prints waits in whole minutes from one minute up, so 0 or >= 60. */
+  waitMaxSeconds: number;
+}
+
+// `goroutine 20 [chan receive, 5 minutes, locked to thread]:`
+const GOROUTINE_HEADER = /^goroutine \d+(?: gp=\S+ m=\S+(?: mp=\S+)?)? \[([^\]]*)\]:?/;
+
+/**
+ * Goroutine states from the debug=2 text form (one panic-style trace per goroutine). Only the
+ * header lines are read; the state is the text before the first comma in the brackets.
+ */
+export function parseGoroutineStates(body: Buffer): GoroutineStates {
+  const text = body.toString('utf8');
+  const byState = new Map<string, number>();
+  let total = 0;
+  let waitMaxMinutes = 0;
+  if (!text.startsWith('goroutine ')) {
+    throw new ProfileDecodeError(`not a goroutine dump (debug=2): starts with "${text.slice(0, 40).split('\n')[0]}"`);
+  }
+  let start = 0;
+  while (start < text.length) {
+    let end = text.indexOf('\n', start);
+    if (end === -1) end = text.length;
+    if (text.startsWith('goroutine ', start)) {
+      const match = GOROUTINE_HEADER.exec(text.slice(start, end));
+      if (match !== null) {
+        total++;
+        const parts = match[1].split(', ');
+        const state = parts[0];
+        byState.set(state, (byState.get(state) ?? 0) + 1);
+        for (let i = 1; i < parts.length; i++) {
+          const wait = /^(\d+) minutes?$/.exec(parts[i]);
+          if (wait !== null) waitMaxMinutes = Math.max(waitMaxMinutes, Number(wait[1]));
+        }
+      }
+    }
+    start = end + 1;
+  }
+  if (total === 0) throw new ProfileDecodeError('goroutine dump (debug=2) has no goroutine headers');
+  return { total, byState, waitMaxSeconds: waitMaxMinutes * 60 };
 }

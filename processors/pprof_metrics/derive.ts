@@ -1,12 +1,37 @@
 /**
- * Turns one target's scrape into points, and remembers which series each target had so that a
- * series that stops (its profile failed, its target left) gets a stale marker, once.
+ * Turns one target's scrape into points, and remembers per target and per profile family which
+ * series it emitted, so that a series that stops (its profile failed, its target left, its
+ * function left the top N) gets a stale marker, once. Families have their own intervals: a scrape
+ * carries results only for the families due in it, and the series of the others are left alone,
+ * so a value fetched once a minute does not go stale between its fetches.
  */
 import type { Labels, MetricFamily, Point } from '../../core/model/metrics.js';
 import { seriesKey } from '../../core/model/metrics.js';
-import type { FailureReason, MemStats, ProfileResult, TargetInfo, TargetScrape } from '../../core/model/profiles.js';
+import type { FailureReason, FunctionProfile, MemStats, ProfileFamily, ProfileResult, TargetInfo, TargetScrape } from '../../core/model/profiles.js';
+import { DEFAULT_SERIES_LIMIT, DEFAULT_TOP_N } from './config.js';
 import { GC_DURATION_QUANTILE_LABELS } from './labels.js';
-import { GO_GC_DURATION, GO_GOROUTINES, GO_LAST_GC, GO_THREADS, MEMSTATS_FAMILIES, PPROF_SCRAPE_DURATION, PPROF_UP } from './families.js';
+import {
+  GO_GC_DURATION,
+  GO_GOROUTINES,
+  GO_LAST_GC,
+  GO_PPROF_BLOCK_CONTENTIONS,
+  GO_PPROF_BLOCK_DELAY,
+  GO_PPROF_CPU_SECONDS,
+  GO_PPROF_CPU_UTILIZATION,
+  GO_PPROF_GOROUTINE_WAIT_MAX,
+  GO_PPROF_GOROUTINES,
+  GO_PPROF_GOROUTINES_BY_STATE,
+  GO_PPROF_HEAP_ALLOCATED_BYTES,
+  GO_PPROF_HEAP_ALLOCATED_OBJECTS,
+  GO_PPROF_HEAP_INUSE_BYTES,
+  GO_PPROF_HEAP_INUSE_OBJECTS,
+  GO_PPROF_MUTEX_CONTENTIONS,
+  GO_PPROF_MUTEX_DELAY,
+  GO_THREADS,
+  MEMSTATS_FAMILIES,
+  PPROF_SCRAPE_DURATION,
+  PPROF_UP,
+} from './families.js';
 import { gcSummary } from './gc.js';
 
 interface SeriesRef {
@@ -26,49 +51,269 @@ const HINTS: Record<FailureReason, string> = {
   other: 'see the pprofcol log',
 };
 
+/** Label value that sums every function (or state) outside the top N. */
+export const OTHER = 'other';
+/** Series of one target outside the breakdowns: memstats, the GC summary, counts, totals, pprof_*. */
+const FIXED_SERIES = 50;
+/** Breakdown families with every profile family on: goroutines 2, allocs 4, mutex 2, block 2, cpu 2 (+1 spare). */
+const MAX_BREAKDOWNS = 13;
+/** CPU accumulators kept per target; past it they restart (a counter reset), bounding memory. */
+const MAX_CPU_FUNCTIONS = 20_000;
+
+export interface DeriverOptions {
+  /** Functions per breakdown (default DEFAULT_TOP_N). */
+  topN?: number;
+  /** Series per target at most (default DEFAULT_SERIES_LIMIT). */
+  seriesLimit?: number;
+}
+
+type FailedResult = ProfileResult & { ok: false };
+type Group = ProfileFamily | 'scrape';
+
+/**
+ * A cumulative by-function counter. Top-N series carry the profile's own cumulative value, so a
+ * target restart is a drop that rate() reads as a reset. `other` cannot be total minus the top N:
+ * when a function enters the top N that difference falls, which rate() would read as a reset and
+ * count the whole of `other` again. So `other` accumulates, per function outside the top N, the
+ * growth since the previous profile: it only rises, and restarts from zero when the target did.
+ */
+interface CounterState {
+  previous: Map<string, number>;
+  lastTotal: number;
+  other: number;
+}
+
+interface TargetState {
+  series: Map<Group, Map<string, SeriesRef>>;
+  failures: Map<ProfileFamily, FailedResult>;
+  counters: Map<string, CounterState>;
+  cpuByFunction: Map<string, number>;
+  cpuTotal: number;
+}
+
+type Emit = (family: MetricFamily, name: string, labels: Labels, value: number) => void;
+
 export class MetricsDeriver {
-  /** Per target key: the series emitted by its last scrape. */
-  private readonly previous = new Map<string, Map<string, SeriesRef>>();
+  private readonly targets = new Map<string, TargetState>();
+  /** Functions per breakdown after the series limit: min(top_n, what the limit leaves per breakdown). */
+  private readonly topN: number;
+  /** Entries per state breakdown (states are few; bounded by the same budget). */
+  private readonly stateLimit: number;
+
+  constructor(options: DeriverOptions = {}) {
+    const limit = options.seriesLimit ?? DEFAULT_SERIES_LIMIT;
+    // Each breakdown gets an equal share of what the fixed series leave, one of it for `other`.
+    const perBreakdown = Math.max(1, Math.floor((limit - FIXED_SERIES) / MAX_BREAKDOWNS)) - 1;
+    this.topN = Math.min(options.topN ?? DEFAULT_TOP_N, perBreakdown);
+    this.stateLimit = perBreakdown;
+  }
+
+  private state(key: string): TargetState {
+    let state = this.targets.get(key);
+    if (state === undefined) {
+      state = { series: new Map(), failures: new Map(), counters: new Map(), cpuByFunction: new Map(), cpuTotal: 0 };
+      this.targets.set(key, state);
+    }
+    return state;
+  }
 
   /** Points for one scrape, stale markers for the series it no longer has included. */
   derive(scrape: TargetScrape, out: Point[]): void {
     const t = scrape.startedMs;
     const base = scrape.target.labels;
-    const current = new Map<string, SeriesRef>();
-    const emit = (family: MetricFamily, name: string, labels: Labels, value: number, note?: string): void => {
-      const point: Point = { family, name, labels, value, timestampMs: t, stale: false };
-      if (note !== undefined) point.note = note;
-      out.push(point);
-      current.set(seriesKey(name, labels), { family, name, labels });
-    };
+    const state = this.state(scrape.target.key);
+    const kind = scrape.kind ?? 'scrape';
 
-    const failures: Array<ProfileResult & { ok: false }> = [];
     for (const result of scrape.results) {
-      if (result.ok) deriveProfile(result, base, emit);
-      else failures.push(result);
+      if (result.ok === 'busy') continue; // another profiler holds the CPU: keep the series, try next window
+      const current = new Map<string, SeriesRef>();
+      const emit = emitter(out, current, t);
+      if (result.ok === true) {
+        state.failures.delete(result.family);
+        this.deriveProfile(result, base, state, emit);
+      } else {
+        state.failures.set(result.family, result);
+      }
+      replaceGroup(state, result.family, current, t, out);
     }
-    emit(PPROF_UP, PPROF_UP.name, { ...base }, failures.length === 0 ? 1 : 0, failures.length === 0 ? undefined : failureNote(failures));
-    emit(PPROF_SCRAPE_DURATION, PPROF_SCRAPE_DURATION.name, { ...base }, scrape.durationSeconds);
-
-    const before = this.previous.get(scrape.target.key);
-    if (before !== undefined) {
-      for (const [key, ref] of before) if (!current.has(key)) out.push(staleOf(ref, t));
+    // The whole target failed: every series of it ends, also of families not due in this scrape.
+    if (kind === 'scrape' && scrape.results.length > 0 && scrape.results.every((r) => r.ok === false)) {
+      for (const group of [...state.series.keys()]) if (group !== 'scrape') replaceGroup(state, group, new Map(), t, out);
     }
-    this.previous.set(scrape.target.key, current);
+    if (kind === 'scrape') {
+      const current = new Map<string, SeriesRef>();
+      const emit = emitter(out, current, t);
+      const failures = [...state.failures.values()];
+      const up: Point = { family: PPROF_UP, name: PPROF_UP.name, labels: { ...base }, value: failures.length === 0 ? 1 : 0, timestampMs: t, stale: false };
+      if (failures.length > 0) up.note = failureNote(failures);
+      out.push(up);
+      current.set(seriesKey(PPROF_UP.name, up.labels), { family: PPROF_UP, name: PPROF_UP.name, labels: up.labels });
+      emit(PPROF_SCRAPE_DURATION, PPROF_SCRAPE_DURATION.name, { ...base }, scrape.durationSeconds);
+      replaceGroup(state, 'scrape', current, t, out);
+    }
   }
 
   /** Stale markers for every series of a target that left discovery. */
   end(target: TargetInfo, timestampMs: number, out: Point[]): void {
-    const before = this.previous.get(target.key);
-    if (before === undefined) return;
-    for (const ref of before.values()) out.push(staleOf(ref, timestampMs));
-    this.previous.delete(target.key);
+    const state = this.targets.get(target.key);
+    if (state === undefined) return;
+    for (const group of state.series.values()) for (const ref of group.values()) out.push(staleOf(ref, timestampMs));
+    this.targets.delete(target.key);
+  }
+
+  private deriveProfile(result: ProfileResult & { ok: true }, base: Labels, state: TargetState, emit: Emit): void {
+    const profile = result.profile;
+    switch (profile.family) {
+      case 'goroutine':
+        emit(GO_GOROUTINES, GO_GOROUTINES.name, { ...base }, profile.total);
+        break;
+      case 'threadcreate':
+        emit(GO_THREADS, GO_THREADS.name, { ...base }, profile.total);
+        break;
+      case 'heap':
+        deriveMemStats(profile.memstats, base, emit);
+        break;
+      case 'goroutine_functions': {
+        const counts = column(profile.functions, 'goroutine', 1);
+        if (counts !== undefined) gaugeBreakdown(emit, GO_PPROF_GOROUTINES, base, 'function', counts.byFunction, counts.total, this.topN);
+        break;
+      }
+      case 'goroutine_states': {
+        let total = 0;
+        for (const n of profile.byState.values()) total += n;
+        gaugeBreakdown(emit, GO_PPROF_GOROUTINES_BY_STATE, base, 'state', profile.byState, total, this.stateLimit);
+        emit(GO_PPROF_GOROUTINE_WAIT_MAX, GO_PPROF_GOROUTINE_WAIT_MAX.name, { ...base }, profile.waitMaxSeconds);
+        break;
+      }
+      case 'allocs': {
+        const f = profile.functions;
+        for (const [col, fam] of [['inuse_space', GO_PPROF_HEAP_INUSE_BYTES], ['inuse_objects', GO_PPROF_HEAP_INUSE_OBJECTS]] as const) {
+          const c = column(f, col, 1);
+          if (c === undefined) continue;
+          emit(fam, fam.name, { ...base }, c.total);
+          gaugeBreakdown(emit, fam, base, 'function', c.byFunction, c.total, this.topN);
+        }
+        for (const [col, fam] of [['alloc_space', GO_PPROF_HEAP_ALLOCATED_BYTES], ['alloc_objects', GO_PPROF_HEAP_ALLOCATED_OBJECTS]] as const) {
+          const c = column(f, col, 1);
+          if (c !== undefined) this.counterBreakdown(state, emit, fam, base, c.byFunction, c.total);
+        }
+        break;
+      }
+      case 'mutex':
+      case 'block': {
+        const [contentions, delay] = profile.family === 'mutex' ? [GO_PPROF_MUTEX_CONTENTIONS, GO_PPROF_MUTEX_DELAY] : [GO_PPROF_BLOCK_CONTENTIONS, GO_PPROF_BLOCK_DELAY];
+        const c = column(profile.functions, 'contentions', 1);
+        if (c !== undefined) this.counterBreakdown(state, emit, contentions, base, c.byFunction, c.total);
+        const d = column(profile.functions, 'delay', 1e-9);
+        if (d !== undefined) this.counterBreakdown(state, emit, delay, base, d.byFunction, d.total);
+        break;
+      }
+      case 'cpu':
+        this.deriveCpu(profile.functions, base, state, emit);
+        break;
+    }
+  }
+
+  /** Emits total, top N (profile's own cumulative values) and the accumulated `other`. */
+  private counterBreakdown(state: TargetState, emit: Emit, family: MetricFamily, base: Labels, values: ReadonlyMap<string, number>, total: number): void {
+    let counter = state.counters.get(family.name);
+    if (counter === undefined) state.counters.set(family.name, (counter = { previous: new Map(), lastTotal: 0, other: 0 }));
+    let reset = total < counter.lastTotal;
+    if (!reset) {
+      for (const [name, v] of values) {
+        const before = counter.previous.get(name);
+        if (before !== undefined && v < before) {
+          reset = true;
+          break;
+        }
+      }
+    }
+    if (reset) {
+      counter.previous = new Map();
+      counter.other = 0;
+    }
+    const top = topEntries(values, this.topN);
+    const inTop = new Set(top.map(([name]) => name));
+    for (const [name, v] of values) {
+      if (!inTop.has(name)) counter.other += Math.max(0, v - (counter.previous.get(name) ?? 0));
+    }
+    counter.previous = new Map(values);
+    counter.lastTotal = total;
+    emit(family, family.name, { ...base }, total);
+    for (const [name, v] of top) emit(family, family.name, { ...base, function: name }, v);
+    emit(family, family.name, { ...base, function: OTHER }, counter.other);
+  }
+
+  /**
+   * CPU seconds sampled in one window. The counter is pprofcol's sum over the windows it ran (no
+   * extrapolation to the time between windows): it starts at 0 when pprofcol starts (a reset),
+   * and a target restart does not reset it (each window is a fresh profile).
+   */
+  private deriveCpu(profile: FunctionProfile, base: Labels, state: TargetState, emit: Emit): void {
+    const cpu = column(profile, 'cpu', 1e-9);
+    if (cpu === undefined) return;
+    if (state.cpuByFunction.size + cpu.byFunction.size > MAX_CPU_FUNCTIONS) {
+      state.cpuByFunction.clear();
+      state.cpuTotal = 0;
+      state.counters.delete(GO_PPROF_CPU_SECONDS.name);
+    }
+    for (const [name, seconds] of cpu.byFunction) state.cpuByFunction.set(name, (state.cpuByFunction.get(name) ?? 0) + seconds);
+    state.cpuTotal += cpu.total;
+    this.counterBreakdown(state, emit, GO_PPROF_CPU_SECONDS, base, state.cpuByFunction, state.cpuTotal);
+    const window = profile.durationSeconds > 0 ? profile.durationSeconds : 1;
+    const ratios = new Map<string, number>();
+    for (const [name, seconds] of cpu.byFunction) ratios.set(name, seconds / window);
+    emit(GO_PPROF_CPU_UTILIZATION, GO_PPROF_CPU_UTILIZATION.name, { ...base }, cpu.total / window);
+    gaugeBreakdown(emit, GO_PPROF_CPU_UTILIZATION, base, 'function', ratios, cpu.total / window, this.topN);
   }
 }
 
+function emitter(out: Point[], current: Map<string, SeriesRef>, t: number): Emit {
+  return (family, name, labels, value) => {
+    out.push({ family, name, labels, value, timestampMs: t, stale: false });
+    current.set(seriesKey(name, labels), { family, name, labels });
+  };
+}
+
+/** Replaces a group's series with `current`, sending stale markers for those that are gone. */
+function replaceGroup(state: TargetState, group: Group, current: Map<string, SeriesRef>, t: number, out: Point[]): void {
+  const before = state.series.get(group);
+  if (before !== undefined) for (const [key, ref] of before) if (!current.has(key)) out.push(staleOf(ref, t));
+  if (current.size === 0) state.series.delete(group);
+  else state.series.set(group, current);
+}
+
+/** One value column of a profile, scaled (ns -> s), by function. */
+function column(profile: FunctionProfile, type: string, scale: number): { total: number; byFunction: Map<string, number> } | undefined {
+  const i = profile.columns.indexOf(type);
+  if (i === -1) return undefined;
+  const byFunction = new Map<string, number>();
+  for (const [name, values] of profile.byFunction) byFunction.set(name, values[i] * scale);
+  return { total: profile.totals[i] * scale, byFunction };
+}
+
+/** The n largest non-zero entries, ties broken by name so the choice is stable between scrapes. */
+function topEntries(values: ReadonlyMap<string, number>, n: number): Array<[string, number]> {
+  if (n <= 0) return [];
+  const entries: Array<[string, number]> = [];
+  for (const entry of values) if (entry[1] > 0) entries.push(entry);
+  entries.sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  return entries.length > n ? entries.slice(0, n) : entries;
+}
+
+/** A gauge by label: the top n, and `other` = total minus them (a gauge may fall; no accumulation needed). */
+function gaugeBreakdown(emit: Emit, family: MetricFamily, base: Labels, label: string, values: ReadonlyMap<string, number>, total: number, n: number): void {
+  let sum = 0;
+  for (const [name, v] of topEntries(values, n)) {
+    sum += v;
+    emit(family, family.name, { ...base, [label]: name }, v);
+  }
+  emit(family, family.name, { ...base, [label]: OTHER }, Math.max(0, total - sum));
+}
+
 /** One line per distinct reason: a dead target fails every profile the same way, and says so once. */
-function failureNote(failures: ReadonlyArray<ProfileResult & { ok: false }>): string {
-  const byReason = new Map<FailureReason, Array<ProfileResult & { ok: false }>>();
+function failureNote(failures: readonly FailedResult[]): string {
+  const byReason = new Map<FailureReason, FailedResult[]>();
   for (const f of failures) byReason.set(f.reason, [...(byReason.get(f.reason) ?? []), f]);
   return [...byReason]
     .map(([reason, list]) => `${list.map((f) => f.family).join(', ')} failed: ${reason}: ${list[0].message} (${HINTS[reason]})`)
@@ -77,23 +322,6 @@ function failureNote(failures: ReadonlyArray<ProfileResult & { ok: false }>): st
 
 function staleOf(ref: SeriesRef, timestampMs: number): Point {
   return { family: ref.family, name: ref.name, labels: { ...ref.labels }, value: NaN, timestampMs, stale: true };
-}
-
-type Emit = (family: MetricFamily, name: string, labels: Labels, value: number) => void;
-
-function deriveProfile(result: ProfileResult & { ok: true }, base: Labels, emit: Emit): void {
-  const profile = result.profile;
-  switch (profile.family) {
-    case 'goroutine':
-      emit(GO_GOROUTINES, GO_GOROUTINES.name, { ...base }, profile.total);
-      break;
-    case 'threadcreate':
-      emit(GO_THREADS, GO_THREADS.name, { ...base }, profile.total);
-      break;
-    case 'heap':
-      deriveMemStats(profile.memstats, base, emit);
-      break;
-  }
 }
 
 function deriveMemStats(stats: MemStats, base: Labels, emit: Emit): void {

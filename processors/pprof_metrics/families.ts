@@ -41,3 +41,49 @@ export const MEMSTATS_FAMILIES: ReadonlyArray<{ field: string; family: MetricFam
   { field: 'OtherSys', family: family('go_memstats_other_sys_bytes', 'gauge', 'Number of bytes used for other system allocations.', 'bytes') },
   { field: 'NextGC', family: family('go_memstats_next_gc_bytes', 'gauge', 'Number of heap bytes when next garbage collection will take place.', 'bytes') },
 ];
+
+// go_pprof_*: values no client_golang metric has. A breakdown series carries `function` (or
+// `state`); the series of the same family without that label is the target's total.
+// `function="other"` sums what is outside the top N (Go function names are package-qualified,
+// so no real function is called "other").
+export const GO_PPROF_GOROUTINES = family(
+  'go_pprof_goroutines',
+  'gauge',
+  'Goroutines by the top non-runtime function of their stack (goroutine profile); function="other" sums those outside the top N.',
+);
+export const GO_PPROF_GOROUTINES_BY_STATE = family('go_pprof_goroutines_by_state', 'gauge', 'Goroutines by wait state (chan receive, select, IO wait, running, ...), from goroutine?debug=2.');
+export const GO_PPROF_GOROUTINE_WAIT_MAX = family(
+  'go_pprof_goroutine_wait_max_seconds',
+  'gauge',
+  'Longest time a goroutine has been waiting, from goroutine?debug=2; Go reports waits in whole minutes from one minute up, so 0 means under a minute.',
+  'seconds',
+);
+export const GO_PPROF_HEAP_INUSE_BYTES = family('go_pprof_heap_inuse_bytes', 'gauge', 'Heap bytes in use as of the last GC, total and by allocating function (heap profile, sampled and scaled by Go).', 'bytes');
+export const GO_PPROF_HEAP_INUSE_OBJECTS = family('go_pprof_heap_inuse_objects', 'gauge', 'Heap objects in use as of the last GC, total and by allocating function (heap profile, sampled and scaled by Go).');
+export const GO_PPROF_HEAP_ALLOCATED_BYTES = family(
+  'go_pprof_heap_allocated_bytes_total',
+  'counter',
+  'Heap bytes allocated since the program started, total and by allocating function (heap profile, sampled and scaled by Go).',
+  'bytes',
+);
+export const GO_PPROF_HEAP_ALLOCATED_OBJECTS = family(
+  'go_pprof_heap_allocated_objects_total',
+  'counter',
+  'Heap objects allocated since the program started, total and by allocating function (heap profile, sampled and scaled by Go).',
+);
+export const GO_PPROF_MUTEX_CONTENTIONS = family('go_pprof_mutex_contentions_total', 'counter', 'Contended mutex unlocks recorded by the mutex profile since the program started, total and by function (scaled by the profile fraction).');
+export const GO_PPROF_MUTEX_DELAY = family('go_pprof_mutex_delay_seconds_total', 'counter', 'Time goroutines waited for mutexes held by the function, recorded by the mutex profile, total and by function.', 'seconds');
+export const GO_PPROF_BLOCK_CONTENTIONS = family('go_pprof_block_contentions_total', 'counter', 'Blocking events (channels, select, locks, ...) recorded by the block profile since the program started, total and by function.');
+export const GO_PPROF_BLOCK_DELAY = family('go_pprof_block_delay_seconds_total', 'counter', 'Time goroutines spent blocked, recorded by the block profile, total and by function.', 'seconds');
+export const GO_PPROF_CPU_SECONDS = family(
+  'go_pprof_cpu_seconds_total',
+  'counter',
+  'CPU seconds sampled by the CPU profile during pprofcol\'s profiling windows only (no extrapolation to the time between windows), accumulated by pprofcol since it started, total and by function.',
+  'seconds',
+);
+export const GO_PPROF_CPU_UTILIZATION = family(
+  'go_pprof_cpu_utilization_ratio',
+  'gauge',
+  'CPU seconds per second (cores busy) over the last CPU profile window, total and by function.',
+  'ratio',
+);

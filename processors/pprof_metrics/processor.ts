@@ -8,13 +8,15 @@ import type { PprofMetricsConfig } from './config.js';
 import { MetricsDeriver } from './derive.js';
 
 export class PprofMetricsProcessor implements Processor {
-  private readonly deriver = new MetricsDeriver();
+  private readonly deriver: MetricsDeriver;
 
   constructor(
     private readonly settings: CreateSettings,
-    _config: PprofMetricsConfig,
+    config: PprofMetricsConfig,
     private readonly next: Consumer,
-  ) {}
+  ) {
+    this.deriver = new MetricsDeriver({ topN: config.top_n, seriesLimit: config.series_limit });
+  }
 
   async start(): Promise<void> {}
 

@@ -8,8 +8,66 @@ import { scrapeConfigBase, uniqueJobNames, withScrapeRules, type ScrapeConfig, D
 import { PROFILE_FAMILIES, type ProfileFamily } from '../../core/model/profiles.js';
 
 export const DEFAULT_PATH_PREFIX = '/debug/pprof';
-/** The cheap three: counts and memstats. allocs, mutex, block and cpu cost the target more and are opt-in. */
+/** Where expvar serves runtime.MemStats as JSON; '' turns the source off (heap?debug=1 is used). */
+export const DEFAULT_EXPVAR_PATH = '/debug/vars';
+/** The cheap three: counts and memstats. The breakdowns cost the target more and are opt-in. */
 export const DEFAULT_PROFILES: ProfileFamily[] = ['goroutine', 'threadcreate', 'heap'];
+
+/**
+ * How often each family is fetched when it is in `profiles`. Counts come from the index page,
+ * which costs a Go target about half of its own /metrics, so every scrape_interval. Everything
+ * else costs it 2-10x a /metrics request (see README, "What a scrape costs the target"), so once
+ * a minute: with the defaults (15s interval) a target pays, averaged over time, less than for one
+ * /metrics scrape per interval. A family is never fetched more often than scrape_interval.
+ */
+export const DEFAULT_PROFILE_INTERVALS_MS: Readonly<Record<Exclude<ProfileFamily, 'cpu'>, number>> = {
+  goroutine: 0, // 0: every scrape_interval
+  threadcreate: 0,
+  heap: 60_000,
+  goroutine_functions: 60_000,
+  goroutine_states: 60_000,
+  allocs: 60_000,
+  mutex: 60_000,
+  block: 60_000,
+};
+/**
+ * Prometheus treats a series without a sample for 5 minutes as gone (its lookback delta), so a
+ * value fetched less often than that would vanish from queries between fetches.
+ */
+export const MAX_PROFILE_INTERVAL_MS = 5 * 60_000;
+/** CPU profile: 10 s of every minute, so the target runs its profiler (~1-5 % overhead) a sixth of the time. */
+export const DEFAULT_CPU_WINDOW_MS = 10_000;
+export const DEFAULT_CPU_EVERY_MS = 60_000;
+/** At most this many CPU profiles run at once per receiver: each holds a connection for its window. */
+export const DEFAULT_MAX_CONCURRENT_CPU_PROFILES = 4;
+
+const profileIntervals = z
+  .object(
+    Object.fromEntries(
+      (Object.keys(DEFAULT_PROFILE_INTERVALS_MS) as Array<keyof typeof DEFAULT_PROFILE_INTERVALS_MS>).map((k) => [k, duration.optional()]),
+    ) as Record<keyof typeof DEFAULT_PROFILE_INTERVALS_MS, z.ZodOptional<typeof duration>>,
+  )
+  .strict()
+  .default({});
+
+const cpuConfig = z
+  .object({
+    // Length of each CPU profile (`profile?seconds=`); Go takes whole seconds.
+    window: duration.default(`${DEFAULT_CPU_WINDOW_MS}ms`),
+    // One window starts every this often per target.
+    every: duration.default(`${DEFAULT_CPU_EVERY_MS}ms`),
+  })
+  .strict()
+  .superRefine((cpu, ctx) => {
+    if (cpu.window < 1000 || cpu.window % 1000 !== 0) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['window'], message: 'must be whole seconds, at least 1s (Go\'s profile?seconds= takes seconds)' });
+    }
+    if (cpu.every < cpu.window) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['every'], message: 'must be at least window' });
+    if (cpu.every >= MAX_PROFILE_INTERVAL_MS) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['every'], message: 'must be under 5m: Prometheus drops a series from queries after 5m without samples' });
+    }
+  })
+  .default({});
 /** job_name the short form gets. */
 export const SHORT_FORM_JOB = 'pprof';
 
@@ -24,17 +82,52 @@ const pprofScrapeConfig = withScrapeRules(
         .min(1, 'name at least one profile family')
         .refine((p) => new Set(p).size === p.length, 'lists a family twice')
         .default(DEFAULT_PROFILES),
+      // Path of expvar's JSON on the target; '' to never ask for it.
+      expvar_path: z.string().regex(/^$|^\/.*/, 'must start with / (or be empty to turn it off)').default(DEFAULT_EXPVAR_PATH),
+      // Per family, how often it is fetched (see DEFAULT_PROFILE_INTERVALS_MS); 0 = every scrape_interval.
+      profile_intervals: profileIntervals,
+      // CPU profile duty cycle; used when `cpu` is in profiles.
+      cpu: cpuConfig,
     })
-    .strict(),
+    .strict()
+    .superRefine((cfg, ctx) => {
+      for (const [family, ms] of Object.entries(cfg.profile_intervals)) {
+        if (ms === undefined || ms === 0) continue;
+        if (ms < cfg.scrape_interval) {
+          ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['profile_intervals', family], message: `must be 0 or at least scrape_interval (${cfg.scrape_interval}ms)` });
+        }
+        if (ms >= MAX_PROFILE_INTERVAL_MS) {
+          ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['profile_intervals', family], message: 'must be under 5m: Prometheus drops a series from queries after 5m without samples' });
+        }
+      }
+    }),
 );
+
+export interface CpuConfig {
+  /** Milliseconds, whole seconds. */
+  window: number;
+  /** Milliseconds between window starts. */
+  every: number;
+}
 
 export interface PprofScrapeConfig extends ScrapeConfig {
   path_prefix: string;
   profiles: ProfileFamily[];
+  expvar_path: string;
+  /** Family -> ms; absent = the default. */
+  profile_intervals: Partial<Record<Exclude<ProfileFamily, 'cpu'>, number>>;
+  cpu: CpuConfig;
 }
 
 export interface PprofReceiverConfig {
   scrape_configs: PprofScrapeConfig[];
+  max_concurrent_cpu_profiles: number;
+}
+
+/** The interval of a family in ms: configured, else default, never below scrape_interval. */
+export function profileIntervalMs(config: Pick<PprofScrapeConfig, 'profile_intervals' | 'scrape_interval'>, family: Exclude<ProfileFamily, 'cpu'>): number {
+  const ms = config.profile_intervals[family] ?? DEFAULT_PROFILE_INTERVALS_MS[family];
+  return Math.max(ms, config.scrape_interval);
 }
 
 export const configSchema = z
@@ -43,6 +136,8 @@ export const configSchema = z
     // Short form, for one target: `pprof: {endpoint: localhost:6060, collection_interval: 30s}`.
     endpoint: hostPort.optional(),
     collection_interval: duration.optional(),
+    // CPU profiles running at once across all targets of this receiver; more wait for a slot.
+    max_concurrent_cpu_profiles: z.number().int().min(1).default(DEFAULT_MAX_CONCURRENT_CPU_PROFILES),
   })
   .strict()
   .superRefine((cfg, ctx) => {
@@ -57,11 +152,12 @@ export const configSchema = z
     if (cfg.scrape_configs !== undefined) uniqueJobNames(cfg.scrape_configs, ctx, ['scrape_configs']);
   })
   .transform((cfg): PprofReceiverConfig => {
-    if (cfg.scrape_configs !== undefined) return { scrape_configs: cfg.scrape_configs as PprofScrapeConfig[] };
+    const max = cfg.max_concurrent_cpu_profiles;
+    if (cfg.scrape_configs !== undefined) return { scrape_configs: cfg.scrape_configs as PprofScrapeConfig[], max_concurrent_cpu_profiles: max };
     const expanded = pprofScrapeConfig.parse({
       job_name: SHORT_FORM_JOB,
       scrape_interval: cfg.collection_interval === undefined ? DEFAULT_SCRAPE_INTERVAL : `${cfg.collection_interval}ms`,
       static_configs: [{ targets: [cfg.endpoint] }],
     });
-    return { scrape_configs: [expanded as PprofScrapeConfig] };
+    return { scrape_configs: [expanded as PprofScrapeConfig], max_concurrent_cpu_profiles: max };
   });

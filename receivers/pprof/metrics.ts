@@ -14,6 +14,17 @@ export function receiverMetrics(telemetry: Telemetry) {
       ['receiver', 'job', 'reason'],
     ),
     targets: telemetry.gauge('pprofcol_receiver_targets', 'Targets currently scraped.', ['receiver', 'job']),
+    sourceRequests: telemetry.counter(
+      'pprofcol_receiver_source_requests_total',
+      'Requests sent to targets, by source (index, expvar, heap_debug1, goroutine_debug1, goroutine_debug2, threadcreate_debug1, allocs, mutex, block, cpu).',
+      ['receiver', 'job', 'source'],
+    ),
+    cpuProfiles: telemetry.counter(
+      'pprofcol_receiver_cpu_profiles_total',
+      'CPU profile windows, by result (success; busy: the target already ran another CPU profile; failure).',
+      ['receiver', 'job', 'result'],
+    ),
+    cpuProfilesRunning: telemetry.gauge('pprofcol_receiver_cpu_profiles_running', 'CPU profile windows in progress (at most max_concurrent_cpu_profiles).', ['receiver']),
   };
 }
 export type ReceiverMetrics = ReturnType<typeof receiverMetrics>;

@@ -8,9 +8,18 @@ import type { ProfileBatch, TargetScrape } from '../../core/model/profiles.js';
 import { HttpScraper } from '../../core/scrape/http.js';
 import { ScrapePool } from '../../core/scrape/pool.js';
 import type { Target } from '../../core/scrape/targets.js';
-import type { PprofReceiverConfig, PprofScrapeConfig } from './config.js';
+import { profileIntervalMs, type PprofReceiverConfig, type PprofScrapeConfig } from './config.js';
+import { CpuSchedule, CpuSlots } from './cpu.js';
 import { receiverMetrics, type ReceiverMetrics } from './metrics.js';
-import { scrapeTarget } from './scrape.js';
+import { scrapeCpu, scrapeTarget, TargetSourceState, type ScrapeSettings } from './scrape.js';
+
+/** What the receiver keeps per target between scrapes. */
+interface TargetRuntime {
+  sources: TargetSourceState;
+  cpu: CpuSchedule | undefined;
+  /** Family -> its last failure (`reason: message`); a family leaves it when it is fetched again. */
+  failing: Map<string, { reason: string; message: string }>;
+}
 
 export class PprofReceiver implements Receiver {
   private readonly pools: ScrapePool[] = [];
@@ -19,6 +28,10 @@ export class PprofReceiver implements Receiver {
   /** Last logged state per target key: 'up' or the failure summary. */
   private readonly lastState = new Map<string, string>();
   private started = false;
+  private readonly targetState = new Map<string, TargetRuntime>();
+  private readonly cpuSlots: CpuSlots;
+  /** CPU windows in progress or queued, awaited on shutdown. */
+  private readonly cpuJobs = new Set<Promise<void>>();
 
   constructor(
     private readonly settings: CreateSettings,
@@ -26,6 +39,7 @@ export class PprofReceiver implements Receiver {
     private readonly next: Consumer,
   ) {
     this.metrics = receiverMetrics(settings.telemetry);
+    this.cpuSlots = new CpuSlots(config.max_concurrent_cpu_profiles);
   }
 
   async start(): Promise<void> {
@@ -54,16 +68,65 @@ export class PprofReceiver implements Receiver {
     return new Map(this.pools.map((p, i) => [this.config.scrape_configs[i].job_name, p.offsets()]));
   }
 
+  private scrapeSettings(config: PprofScrapeConfig): ScrapeSettings {
+    const labels = { receiver: this.settings.id, job: config.job_name };
+    return {
+      pathPrefix: config.path_prefix,
+      expvarPath: config.expvar_path,
+      profiles: config.profiles,
+      timeoutMs: config.scrape_timeout,
+      bodySizeLimit: config.body_size_limit,
+      intervalMs: (family) => profileIntervalMs(config, family),
+      scrapeIntervalMs: config.scrape_interval,
+      onRequest: (source) => this.metrics.sourceRequests.inc({ ...labels, source }),
+    };
+  }
+
+  private runtime(config: PprofScrapeConfig, target: Target): TargetRuntime {
+    let state = this.targetState.get(target.key);
+    if (state === undefined) {
+      state = { sources: new TargetSourceState(), cpu: config.profiles.includes('cpu') ? new CpuSchedule(target.key, config.cpu.every) : undefined, failing: new Map() };
+      this.targetState.set(target.key, state);
+    }
+    return state;
+  }
+
   private async scrapeOne(http: HttpScraper, config: PprofScrapeConfig, target: Target, startedMs: number, signal: AbortSignal): Promise<void> {
-    const scrape = await scrapeTarget(
-      http,
-      target,
-      { pathPrefix: config.path_prefix, profiles: config.profiles, timeoutMs: config.scrape_timeout, bodySizeLimit: config.body_size_limit },
-      startedMs,
-      signal,
-    );
+    const state = this.runtime(config, target);
+    const settings = this.scrapeSettings(config);
+    if (state.cpu?.due(startedMs) === true) this.startCpuWindow(http, config, settings, target, state.cpu, signal);
+    const scrape = await scrapeTarget(http, target, settings, startedMs, signal, state.sources);
     if (signal.aborted) return; // stopped mid-scrape: what came back is partial by our doing, not the target's
-    this.record(config.job_name, scrape);
+    this.record(config.job_name, scrape, state);
+    await this.forward(config, target, scrape);
+  }
+
+  /** A CPU window runs beside the scrape loop (it outlasts scrape intervals), within the receiver's slot limit. */
+  private startCpuWindow(http: HttpScraper, config: PprofScrapeConfig, settings: ScrapeSettings, target: Target, schedule: CpuSchedule, signal: AbortSignal): void {
+    schedule.active = true;
+    const labels = { receiver: this.settings.id, job: config.job_name };
+    const job = this.cpuSlots
+      .run(async () => {
+        if (signal.aborted) return;
+        this.metrics.cpuProfilesRunning.set({ receiver: this.settings.id }, this.cpuSlots.inUse());
+        const scrape = await scrapeCpu(http, target, settings, config.cpu.window, Date.now(), signal);
+        if (signal.aborted) return;
+        const result = scrape.results[0];
+        this.metrics.cpuProfiles.inc({ ...labels, result: result.ok === true ? 'success' : result.ok === 'busy' ? 'busy' : 'failure' });
+        if (result.ok === false) this.metrics.failures.inc({ ...labels, reason: result.reason });
+        if (result.ok !== 'busy') this.record(config.job_name, scrape, this.runtime(config, target), false);
+        await this.forward(config, target, scrape);
+      })
+      .catch((err: unknown) => this.settings.logger.error({ job: config.job_name, target: target.instance, err: errorMessage(err) }, 'cpu profile window failed'))
+      .finally(() => {
+        schedule.active = false;
+        this.metrics.cpuProfilesRunning.set({ receiver: this.settings.id }, this.cpuSlots.inUse());
+        this.cpuJobs.delete(job);
+      });
+    this.cpuJobs.add(job);
+  }
+
+  private async forward(config: PprofScrapeConfig, target: Target, scrape: TargetScrape): Promise<void> {
     const batch: ProfileBatch = { signal: 'profiles', source: this.settings.id, scrapes: [scrape], ended: [] };
     try {
       await this.next.consume(batch);
@@ -72,13 +135,20 @@ export class PprofReceiver implements Receiver {
     }
   }
 
-  private record(job: string, scrape: TargetScrape): void {
-    const failed = scrape.results.filter((r) => !r.ok);
+  private record(job: string, scrape: TargetScrape, runtime: TargetRuntime, count = true): void {
     const labels = { receiver: this.settings.id, job };
-    this.metrics.scrapes.inc({ ...labels, result: failed.length === 0 ? 'success' : 'failure' });
-    for (const f of failed) if (!f.ok) this.metrics.failures.inc({ ...labels, reason: f.reason });
-
-    const state = failed.length === 0 ? 'up' : failed.map((f) => (f.ok ? '' : `${f.family}:${f.reason}`)).join(',');
+    if (count) {
+      const failedNow = scrape.results.filter((r) => r.ok === false);
+      this.metrics.scrapes.inc({ ...labels, result: failedNow.length === 0 ? 'success' : 'failure' });
+      for (const f of failedNow) if (f.ok === false) this.metrics.failures.inc({ ...labels, reason: f.reason });
+    }
+    // Families have their own intervals: the state is every family's last outcome, not this scrape's alone.
+    for (const r of scrape.results) {
+      if (r.ok === false) runtime.failing.set(r.family, { reason: r.reason, message: r.message });
+      else runtime.failing.delete(r.family);
+    }
+    const failed = [...runtime.failing].map(([family, f]) => ({ family, ...f }));
+    const state = failed.length === 0 ? 'up' : failed.map((f) => `${f.family}:${f.reason}`).join(',');
     const key = scrape.target.key;
     if (this.lastState.get(key) === state) return;
     const wasKnown = this.lastState.has(key);
@@ -89,7 +159,7 @@ export class PprofReceiver implements Receiver {
       else this.settings.logger.info(context, 'target is up');
     } else {
       this.settings.logger.warn(
-        { ...context, failures: failed.map((f) => (f.ok ? undefined : { profile: f.family, reason: f.reason, error: f.message })) },
+        { ...context, failures: failed.map((f) => ({ profile: f.family, reason: f.reason, error: f.message })) },
         'target scrape failing; logged again only when this changes',
       );
     }
@@ -97,6 +167,7 @@ export class PprofReceiver implements Receiver {
 
   private async targetGone(config: PprofScrapeConfig, target: Target, timestampMs: number): Promise<void> {
     this.lastState.delete(target.key);
+    this.targetState.delete(target.key);
     const pool = this.pools[this.config.scrape_configs.indexOf(config)];
     if (pool !== undefined) this.metrics.targets.set({ receiver: this.settings.id, job: config.job_name }, pool.targets().length);
     const batch: ProfileBatch = { signal: 'profiles', source: this.settings.id, scrapes: [], ended: [{ target, timestampMs }] };
@@ -106,6 +177,8 @@ export class PprofReceiver implements Receiver {
   async shutdown(): Promise<void> {
     const pools = this.pools.splice(0);
     await Promise.all(pools.map((p) => p.stop()));
+    // Stopping the loops aborted their signals; the CPU windows end with them.
+    await Promise.all([...this.cpuJobs]);
     const clients = this.clients.splice(0);
     await Promise.all(clients.map((c) => c.close()));
   }

@@ -1,25 +1,166 @@
 /**
- * One scrape of one target: fetch every source the configured families need, in parallel,
- * within one deadline, and parse each. Failures become results with a reason, never exceptions.
+ * One scrape of one target: decide which families are due (each has its own interval), pick for
+ * each the cheapest source the target serves, fetch every source once and in parallel within one
+ * deadline, and parse. A source the target does not serve (404, or not what it should be) is
+ * remembered per target and its fallback used at once; it is probed again after SOURCE_REPROBE_MS.
+ * Failures become results with a reason, never exceptions.
  */
 import { errorMessage } from '../../core/errors.js';
-import type { FailureReason, ParsedProfile, ProfileFamily, ProfileResult, TargetScrape } from '../../core/model/profiles.js';
-import { parseHeapMemStats, parseProfileTotal, ProfileDecodeError } from '../../core/pprof/text.js';
+import type { FailureReason, FunctionProfile, ParsedProfile, ProfileFamily, ProfileResult, TargetScrape } from '../../core/model/profiles.js';
+import { decodeProfile, isRuntimeFrame } from '../../core/pprof/decode.js';
+import { parseExpvarMemStats, parseIndexCounts } from '../../core/pprof/sources.js';
+import { parseGoroutineStacks, parseGoroutineStates, parseHeapMemStats, parseProfileTotal, ProfileDecodeError } from '../../core/pprof/text.js';
 import { ScrapeError, type HttpScraper } from '../../core/scrape/http.js';
 import type { Target } from '../../core/scrape/targets.js';
+import { DEFAULT_EXPVAR_PATH } from './config.js';
 
-/** What the debug=1 text forms cost the target is small next to their proto forms for these values. */
-const SOURCES: Record<ProfileFamily, { path: string; parse(body: Buffer): ParsedProfile }> = {
-  goroutine: { path: '/goroutine?debug=1', parse: (b) => ({ family: 'goroutine', total: parseProfileTotal(b, 'goroutine') }) },
-  threadcreate: { path: '/threadcreate?debug=1', parse: (b) => ({ family: 'threadcreate', total: parseProfileTotal(b, 'threadcreate') }) },
-  heap: { path: '/heap?debug=1', parse: (b) => ({ family: 'heap', memstats: parseHeapMemStats(b) }) },
+/** What the target is asked for; also the `source` label of pprofcol_receiver_source_requests_total. */
+export type SourceId =
+  | 'index'
+  | 'expvar'
+  | 'goroutine_debug1'
+  | 'threadcreate_debug1'
+  | 'heap_debug1'
+  | 'goroutine_debug2'
+  | 'allocs'
+  | 'mutex'
+  | 'block'
+  | 'cpu';
+
+/** A source that was missing is asked again after this long: a deploy may have added it. */
+export const SOURCE_REPROBE_MS = 10 * 60_000;
+
+type Parser = (body: Buffer, settings: ScrapeSettings) => ParsedProfile;
+
+/**
+ * Frames skipped when naming the function a sample belongs to: the runtime (and internal/), and
+ * sync's wrappers, so that a goroutine or a contention inside `sync.(*Mutex).Lock` is attributed to
+ * the caller that took the lock, the function an operator can change.
+ */
+export function skipFrame(functionName: string): boolean {
+  return isRuntimeFrame(functionName) || functionName.startsWith('sync.') || functionName.startsWith('sync/');
+}
+
+function indexCount(body: Buffer, name: 'goroutine' | 'threadcreate'): number {
+  const count = parseIndexCounts(body).get(name);
+  if (count === undefined) throw new ProfileDecodeError(`index page lists no ${name} profile`);
+  return count;
+}
+
+function functionProfile(body: Buffer, settings: ScrapeSettings): FunctionProfile {
+  const summary = decodeProfile(body, { skipFrame, maxInflatedBytes: settings.bodySizeLimit > 0 ? settings.bodySizeLimit : undefined });
+  return {
+    columns: summary.sampleTypes.map((t) => t.type),
+    units: summary.sampleTypes.map((t) => t.unit),
+    totals: summary.totals,
+    byFunction: summary.byFunction,
+    durationSeconds: summary.durationNanos / 1e9,
+  };
+}
+
+/**
+ * Candidate sources per family, cheapest first, with the parser that reads the family from each.
+ * Costs measured on real targets (bench/target-cost.ts): index < expvar < /metrics < heap?debug=1.
+ */
+const CANDIDATES: Record<Exclude<ProfileFamily, 'cpu'>, ReadonlyArray<{ source: SourceId; parse: Parser }>> = {
+  goroutine: [
+    { source: 'index', parse: (b) => ({ family: 'goroutine', total: indexCount(b, 'goroutine') }) },
+    { source: 'goroutine_debug1', parse: (b) => ({ family: 'goroutine', total: parseProfileTotal(b, 'goroutine') }) },
+  ],
+  threadcreate: [
+    { source: 'index', parse: (b) => ({ family: 'threadcreate', total: indexCount(b, 'threadcreate') }) },
+    { source: 'threadcreate_debug1', parse: (b) => ({ family: 'threadcreate', total: parseProfileTotal(b, 'threadcreate') }) },
+  ],
+  heap: [
+    { source: 'expvar', parse: (b) => ({ family: 'heap', memstats: parseExpvarMemStats(b) }) },
+    { source: 'heap_debug1', parse: (b) => ({ family: 'heap', memstats: parseHeapMemStats(b) }) },
+  ],
+  goroutine_functions: [
+    { source: 'goroutine_debug1', parse: (b) => ({ family: 'goroutine_functions', functions: parseGoroutineStacks(b, skipFrame) }) },
+  ],
+  goroutine_states: [
+    {
+      source: 'goroutine_debug2',
+      parse: (b) => {
+        const states = parseGoroutineStates(b);
+        return { family: 'goroutine_states', byState: states.byState, waitMaxSeconds: states.waitMaxSeconds };
+      },
+    },
+  ],
+  allocs: [{ source: 'allocs', parse: (b, s) => ({ family: 'allocs', functions: functionProfile(b, s) }) }],
+  mutex: [{ source: 'mutex', parse: (b, s) => ({ family: 'mutex', functions: functionProfile(b, s) }) }],
+  block: [{ source: 'block', parse: (b, s) => ({ family: 'block', functions: functionProfile(b, s) }) }],
 };
 
 export interface ScrapeSettings {
   pathPrefix: string;
+  /** '' = never ask for /debug/vars; default DEFAULT_EXPVAR_PATH. */
+  expvarPath?: string;
   profiles: readonly ProfileFamily[];
   timeoutMs: number;
   bodySizeLimit: number;
+  /** Interval of a family in ms (>= the scrape interval); omitted: every family every scrape. */
+  intervalMs?: (family: Exclude<ProfileFamily, 'cpu'>) => number;
+  scrapeIntervalMs?: number;
+  /** Called once per request sent, for pprofcol_receiver_source_requests_total. */
+  onRequest?: (source: SourceId) => void;
+}
+
+/** What the receiver remembers per target between scrapes. */
+export class TargetSourceState {
+  /** Family -> start of the scrape that last fetched it. */
+  readonly lastFetchedMs = new Map<ProfileFamily, number>();
+  /** Source -> until when it is known to be missing on this target. */
+  readonly missingUntilMs = new Map<SourceId, number>();
+
+  /** Forget when families were fetched, so all are due next scrape (after the target was down). */
+  resetSchedule(): void {
+    this.lastFetchedMs.clear();
+  }
+}
+
+export function sourcePath(source: SourceId, settings: Pick<ScrapeSettings, 'pathPrefix' | 'expvarPath'>, cpuSeconds = 0): string {
+  const prefix = settings.pathPrefix === '/' ? '' : settings.pathPrefix;
+  switch (source) {
+    case 'index':
+      return `${prefix}/`;
+    case 'expvar':
+      return settings.expvarPath ?? DEFAULT_EXPVAR_PATH;
+    case 'goroutine_debug1':
+      return `${prefix}/goroutine?debug=1`;
+    case 'threadcreate_debug1':
+      return `${prefix}/threadcreate?debug=1`;
+    case 'heap_debug1':
+      return `${prefix}/heap?debug=1`;
+    case 'goroutine_debug2':
+      return `${prefix}/goroutine?debug=2`;
+    case 'allocs':
+    case 'mutex':
+    case 'block':
+      return `${prefix}/${source}`;
+    case 'cpu':
+      return `${prefix}/profile?seconds=${cpuSeconds}`;
+  }
+}
+
+/** Families due in a scrape starting at `startedMs`; half an interval of slack absorbs timer jitter. */
+export function dueFamilies(settings: ScrapeSettings, state: TargetSourceState, startedMs: number): Array<Exclude<ProfileFamily, 'cpu'>> {
+  const due: Array<Exclude<ProfileFamily, 'cpu'>> = [];
+  const slack = (settings.scrapeIntervalMs ?? 0) / 2;
+  for (const family of settings.profiles) {
+    if (family === 'cpu') continue;
+    const last = state.lastFetchedMs.get(family);
+    const interval = settings.intervalMs?.(family) ?? 0;
+    if (last === undefined || startedMs - last >= interval - slack) due.push(family);
+  }
+  return due;
+}
+
+/** A source the target does not have: fall back to the next candidate instead of failing. */
+function isMissing(err: unknown, source: SourceId): boolean {
+  if (err instanceof ScrapeError) return err.reason === 'http_status' && (err.status === 404 || err.status === 405);
+  // /debug/vars that is not expvar, or an index page without the table: not this target's kind of source.
+  return err instanceof ProfileDecodeError && (source === 'expvar' || source === 'index');
 }
 
 export async function scrapeTarget(
@@ -28,25 +169,93 @@ export async function scrapeTarget(
   settings: ScrapeSettings,
   startedMs: number,
   signal?: AbortSignal,
+  state: TargetSourceState = new TargetSourceState(),
 ): Promise<TargetScrape> {
   const t0 = performance.now();
+  const families = dueFamilies(settings, state, startedMs);
+  // One request per source per scrape, shared by the families that read it (index: two counts).
+  const fetches = new Map<SourceId, Promise<Buffer>>();
+  const fetchSource = (source: SourceId): Promise<Buffer> => {
+    let pending = fetches.get(source);
+    if (pending === undefined) {
+      settings.onRequest?.(source);
+      const url = `${target.baseUrl}${sourcePath(source, settings)}`;
+      pending = http.get(url, { timeoutMs: settings.timeoutMs, limitBytes: settings.bodySizeLimit, signal });
+      pending.catch(() => undefined);
+      fetches.set(source, pending);
+    }
+    return pending;
+  };
+
   const results = await Promise.all(
-    settings.profiles.map(async (family): Promise<ProfileResult> => {
-      const source = SOURCES[family];
-      const url = `${target.baseUrl}${settings.pathPrefix}${source.path}`;
-      try {
-        const body = await http.get(url, { timeoutMs: settings.timeoutMs, limitBytes: settings.bodySizeLimit, accept: 'text/plain', signal });
-        return { family, ok: true, profile: source.parse(body), source: url };
-      } catch (err) {
-        return { family, ok: false, reason: reasonOf(err), message: errorMessage(err), source: url };
+    families.map(async (family): Promise<ProfileResult> => {
+      const candidates = CANDIDATES[family].filter(
+        (c) => !(c.source === 'expvar' && settings.expvarPath === '') && !((state.missingUntilMs.get(c.source) ?? 0) > startedMs),
+      );
+      // Every candidate marked missing: ask the last one anyway, so the failure is reported.
+      const usable = candidates.length > 0 ? candidates : CANDIDATES[family].slice(-1);
+      let last: ProfileResult | undefined;
+      for (let i = 0; i < usable.length; i++) {
+        const { source, parse } = usable[i];
+        const url = `${target.baseUrl}${sourcePath(source, settings)}`;
+        try {
+          const body = await fetchSource(source);
+          return { family, ok: true, profile: parse(body, settings), source: url };
+        } catch (err) {
+          last = { family, ok: false, reason: reasonOf(err), message: errorMessage(err), source: url };
+          if (i < usable.length - 1 && isMissing(err, source)) {
+            state.missingUntilMs.set(source, startedMs + SOURCE_REPROBE_MS);
+            continue;
+          }
+          return last;
+        }
       }
+      return last!;
     }),
   );
-  return { target, startedMs, durationSeconds: (performance.now() - t0) / 1000, results };
+  for (const family of families) state.lastFetchedMs.set(family, startedMs);
+  // A target that answered nothing: all its series end, so every family is due when it is back.
+  if (results.length > 0 && results.every((r) => r.ok === false)) state.resetSchedule();
+  return { target, startedMs, durationSeconds: (performance.now() - t0) / 1000, results, kind: 'scrape' };
+}
+
+/** Go's answer while another CPU profile runs: 500 `Could not enable CPU profiling: cpu profiling already in use`. */
+function isCpuBusy(err: unknown): boolean {
+  return err instanceof ScrapeError && err.status === 500 && /already in use/i.test(err.message);
+}
+
+/**
+ * One CPU profile window: `profile?seconds=W`, which the target answers only after W seconds, so
+ * the deadline is W plus scrape_timeout. Samples are stamped with the window's start.
+ */
+export async function scrapeCpu(
+  http: HttpScraper,
+  target: Target,
+  settings: ScrapeSettings,
+  windowMs: number,
+  startedMs: number,
+  signal?: AbortSignal,
+): Promise<TargetScrape> {
+  const t0 = performance.now();
+  const seconds = Math.max(1, Math.round(windowMs / 1000));
+  const url = `${target.baseUrl}${sourcePath('cpu', settings, seconds)}`;
+  settings.onRequest?.('cpu');
+  let result: ProfileResult;
+  try {
+    const body = await http.get(url, { timeoutMs: seconds * 1000 + settings.timeoutMs, limitBytes: settings.bodySizeLimit, signal });
+    const functions = functionProfile(body, settings);
+    result = { family: 'cpu', ok: true, profile: { family: 'cpu', functions: functions.durationSeconds > 0 ? functions : { ...functions, durationSeconds: seconds } }, source: url };
+  } catch (err) {
+    result = isCpuBusy(err)
+      ? { family: 'cpu', ok: 'busy', message: errorMessage(err), source: url }
+      : { family: 'cpu', ok: false, reason: reasonOf(err), message: errorMessage(err), source: url };
+  }
+  return { target, startedMs, durationSeconds: (performance.now() - t0) / 1000, results: [result], kind: 'cpu' };
 }
 
 function reasonOf(err: unknown): FailureReason {
   if (err instanceof ScrapeError) return err.reason;
   if (err instanceof ProfileDecodeError) return 'decode';
+  if ((err as { code?: unknown }).code === 'ERR_PROFILE_DECODE') return 'decode';
   return 'other';
 }
