@@ -10,17 +10,21 @@ import { PROFILE_FAMILIES, type ProfileFamily } from '../core/model/profiles.js'
 import { HttpScraper } from '../core/scrape/http.js';
 import { makeTarget } from '../core/scrape/targets.js';
 import { Service } from '../core/service.js';
+import { parseDuration } from '../core/units.js';
 import { VERSION } from '../core/version.js';
 import { MetricsDeriver } from '../processors/pprof_metrics/derive.js';
-import { DEFAULT_PATH_PREFIX, DEFAULT_PROFILES } from '../receivers/pprof/config.js';
-import { scrapeTarget } from '../receivers/pprof/scrape.js';
+import { DEFAULT_TOP_N } from '../processors/pprof_metrics/config.js';
+import { DEFAULT_CPU_WINDOW_MS, DEFAULT_EXPVAR_PATH, DEFAULT_PATH_PREFIX, DEFAULT_PROFILES } from '../receivers/pprof/config.js';
+import { scrapeCpu, scrapeTarget } from '../receivers/pprof/scrape.js';
 import { registerBuiltins } from './builtins.js';
 
 const USAGE = `usage:
   pprofcol run --config FILE        run the daemon
   pprofcol validate --config FILE   check a pipeline file
-  pprofcol scrape URL [--profiles goroutine,threadcreate,heap] [--timeout 10s]
+  pprofcol scrape URL [--profiles goroutine,threadcreate,heap] [--timeout 10s] [--cpu-window 10s]
                                     scrape one target once, print Prometheus text
+                                    (more profiles: goroutine_functions, goroutine_states, allocs,
+                                    mutex, block, cpu; --top-n 10)
   pprofcol --version`;
 
 async function main(argv: string[]): Promise<number> {
@@ -118,6 +122,9 @@ async function scrape(args: string[]): Promise<number> {
       profiles: { type: 'string' },
       timeout: { type: 'string', default: '10s' },
       'path-prefix': { type: 'string', default: DEFAULT_PATH_PREFIX },
+      'expvar-path': { type: 'string', default: DEFAULT_EXPVAR_PATH },
+      'cpu-window': { type: 'string', default: `${DEFAULT_CPU_WINDOW_MS / 1000}s` },
+      'top-n': { type: 'string', default: String(DEFAULT_TOP_N) },
     },
   });
   if (positionals.length !== 1) throw new UsageError('scrape takes exactly one URL (http://host:port)');
@@ -130,25 +137,43 @@ async function scrape(args: string[]): Promise<number> {
   const profiles = (values.profiles?.split(',').map((p) => p.trim()) ?? DEFAULT_PROFILES) as ProfileFamily[];
   const unknown = profiles.filter((p) => !PROFILE_FAMILIES.includes(p));
   if (unknown.length > 0) throw new UsageError(`--profiles: unknown ${unknown.join(', ')} (known: ${PROFILE_FAMILIES.join(', ')})`);
-  const { parseDuration } = await import('../core/units.js');
   const timeoutMs = parseDuration(values.timeout ?? '10s');
   if (timeoutMs === undefined) throw new UsageError(`--timeout: "${values.timeout}" is not a duration`);
+
+  const cpuWindowMs = parseDuration(values['cpu-window'] ?? '10s');
+  if (cpuWindowMs === undefined || cpuWindowMs < 1000) throw new UsageError(`--cpu-window: "${values['cpu-window']}" is not a duration of 1s or more`);
+  const topN = Number(values['top-n']);
+  if (!Number.isInteger(topN) || topN < 0) throw new UsageError(`--top-n: "${values['top-n']}" is not a count`);
 
   const scheme = url.protocol.replace(':', '');
   const target = makeTarget('scrape', scheme, url.host, {});
   const http = new HttpScraper({}, process.cwd());
   try {
-    const result = await scrapeTarget(
-      http,
-      target,
-      { pathPrefix: values['path-prefix'] ?? DEFAULT_PATH_PREFIX, profiles, timeoutMs, bodySizeLimit: 64 * 1024 * 1024 },
-      Date.now(),
-    );
+    // One shot: every family is fetched now (no per-family intervals); the cpu window runs beside the rest.
+    const settings = {
+      pathPrefix: values['path-prefix'] ?? DEFAULT_PATH_PREFIX,
+      expvarPath: values['expvar-path'] ?? DEFAULT_EXPVAR_PATH,
+      profiles,
+      timeoutMs,
+      bodySizeLimit: 64 * 1024 * 1024,
+    };
+    const startedMs = Date.now();
+    const [result, cpu] = await Promise.all([
+      scrapeTarget(http, target, settings, startedMs),
+      profiles.includes('cpu') ? scrapeCpu(http, target, settings, cpuWindowMs, startedMs) : undefined,
+    ]);
     const points: Point[] = [];
-    new MetricsDeriver().derive(result, points);
+    const deriver = new MetricsDeriver({ topN });
+    // cpu first, so that the scrape's pprof_up accounts for it.
+    if (cpu !== undefined) deriver.derive(cpu, points);
+    deriver.derive(result, points);
     process.stdout.write(formatExposition(points, { timestamps: false }));
-    for (const r of result.results) if (!r.ok) process.stderr.write(`${r.family}: ${r.reason}: ${r.message}\n`);
-    return result.results.every((r) => r.ok) ? 0 : 1;
+    const all = [...result.results, ...(cpu?.results ?? [])];
+    for (const r of all) {
+      if (r.ok === false) process.stderr.write(`${r.family}: ${r.reason}: ${r.message}\n`);
+      if (r.ok === 'busy') process.stderr.write(`${r.family}: busy (another CPU profile is running): ${r.message}\n`);
+    }
+    return all.every((r) => r.ok !== false) ? 0 : 1;
   } finally {
     await http.close();
   }
