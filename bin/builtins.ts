@@ -5,6 +5,7 @@ import { pprofMetricsProcessorFactory } from '../processors/pprof_metrics/factor
 import { debugExporterFactory } from '../exporters/debug/factory.js';
 import { batchProcessorFactory } from '../processors/batch/factory.js';
 import { prometheusRemoteWriteExporterFactory } from '../exporters/prometheusremotewrite/factory.js';
+import { otlpHttpExporterFactory } from '../exporters/otlphttp/factory.js';
 import { prometheusReceiverFactory } from '../receivers/prometheus/factory.js';
 
 export function registerBuiltins(): void {
@@ -13,5 +14,6 @@ export function registerBuiltins(): void {
   registerComponent(debugExporterFactory);
   registerComponent(batchProcessorFactory);
   registerComponent(prometheusRemoteWriteExporterFactory);
+  registerComponent(otlpHttpExporterFactory);
   registerComponent(prometheusReceiverFactory);
 }

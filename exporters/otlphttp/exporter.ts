@@ -1,0 +1,245 @@
+/**
+ * otlphttp: pushes metric batches to an OTLP/HTTP receiver (`<endpoint>/v1/metrics`), protobuf or JSON.
+ * Three parts kept apart: the converter (points -> SDK ResourceMetrics, pure but for the counters'
+ * start times), the transport (HTTP, classifies answers) and this sending loop (bounded queue, one
+ * request at a time so a series' points arrive in order, retries with backoff). consume() only enqueues.
+ */
+import type { Batch, CreateSettings, Exporter } from '../../core/component.js';
+import { errorMessage } from '../../core/errors.js';
+import type { Logger } from '../../core/logger.js';
+import type { Point } from '../../core/model/metrics.js';
+import type { ResourceMetrics } from '@opentelemetry/sdk-metrics';
+import { metricsUrl, type OtlpHttpExporterConfig } from './config.js';
+import { OtlpConverter } from './convert.js';
+import { OtlpExporterMetrics } from './metrics.js';
+import { JsonTransport, OtlpSendError, ProtoTransport, type OtlpTransport } from './transport.js';
+
+/** Clock and randomness, injectable so tests can pin them. */
+export interface ExporterEnv {
+  now(): number;
+  random(): number;
+}
+const REAL_ENV: ExporterEnv = { now: Date.now, random: Math.random };
+
+export class OtlpHttpExporter implements Exporter {
+  private readonly transport: OtlpTransport;
+  private readonly converter: OtlpConverter;
+  private readonly metrics: OtlpExporterMetrics;
+  private readonly logger: Logger;
+  private readonly env: ExporterEnv;
+  /** Queued batches (oldest first) and their total point count. */
+  private readonly queue: Point[][] = [];
+  private queued = 0;
+  private inFlight = 0;
+  private loop: Promise<void> | undefined;
+  private wakeLoop: (() => void) | undefined;
+  private interruptSleep: (() => void) | undefined;
+  private started = false;
+  private stopping = false;
+  private stopped: Promise<void> | undefined;
+  private queueFullLogged = false;
+  private readonly loggedStatuses = new Set<number>();
+
+  constructor(
+    settings: CreateSettings,
+    private readonly config: OtlpHttpExporterConfig,
+    options: { transport?: OtlpTransport; env?: ExporterEnv } = {},
+  ) {
+    this.env = options.env ?? REAL_ENV;
+    this.logger = settings.logger.child({ exporter: settings.id });
+    const transportOptions = {
+      url: metricsUrl(config.endpoint),
+      headers: config.headers,
+      timeoutMs: config.timeout,
+      compression: config.compression,
+      basic_auth: config.basic_auth,
+      authorization: config.authorization,
+      tls_config: config.tls_config,
+      configDir: settings.configDir,
+    };
+    this.transport = options.transport ?? (config.encoding === 'json' ? new JsonTransport(transportOptions) : new ProtoTransport(transportOptions));
+    this.converter = new OtlpConverter(config.external_labels, () => this.env.now());
+    this.metrics = new OtlpExporterMetrics(settings.telemetry, settings.id);
+  }
+
+  async start(): Promise<void> {
+    if (this.started || this.stopping) return;
+    this.started = true;
+    this.loop = this.run();
+  }
+
+  async consume(batch: Batch): Promise<void> {
+    if (batch.signal !== 'metrics' || batch.points.length === 0) return;
+    if (this.stopping) {
+      this.metrics.samplesDropped('shutdown', batch.points.length);
+      return;
+    }
+    // The batch is ours now: its points are queued as they are, never copied.
+    let points = batch.points;
+    const room = this.config.sending_queue.queue_size - this.queued;
+    if (points.length > room) {
+      const overflow = points.length - Math.max(0, room);
+      this.metrics.samplesDropped('queue_full', overflow);
+      if (!this.queueFullLogged) {
+        this.queueFullLogged = true;
+        this.logger.warn({ queue_size: this.config.sending_queue.queue_size, dropped: overflow }, 'otlphttp queue is full; dropping new points (raise sending_queue.queue_size or check the receiver)');
+      }
+      points = points.slice(0, Math.max(0, room));
+      if (points.length === 0) return;
+    }
+    this.queue.push(points);
+    this.queued += points.length;
+    this.metrics.queueSamples(this.queued + this.inFlight);
+    this.wakeLoop?.();
+  }
+
+  /** Sends what is queued (a failure during shutdown is not retried again), then closes. Idempotent. */
+  shutdown(): Promise<void> {
+    this.stopped ??= (async () => {
+      this.stopping = true;
+      this.wakeLoop?.();
+      this.interruptSleep?.();
+      if (this.loop === undefined && this.queued > 0) this.loop = this.run();
+      await this.loop;
+      await this.transport.close();
+    })();
+    return this.stopped;
+  }
+
+  private async run(): Promise<void> {
+    for (;;) {
+      if (this.queued === 0) {
+        if (this.stopping) break;
+        await new Promise<void>((resolve) => {
+          this.wakeLoop = () => {
+            this.wakeLoop = undefined;
+            resolve();
+          };
+        });
+        continue;
+      }
+      const points = this.take(this.config.sending_queue.max_points_per_request);
+      this.inFlight = points.length;
+      try {
+        await this.sendPoints(points);
+      } catch (err) {
+        this.metrics.samplesDropped('internal', points.length);
+        this.logger.error({ err: errorMessage(err) }, 'otlphttp send failed unexpectedly');
+      }
+      this.inFlight = 0;
+      this.metrics.queueSamples(this.queued);
+    }
+    this.metrics.queueSamples(0);
+  }
+
+  /** Takes up to `max` points, oldest first, splitting a queued batch if needed. */
+  private take(max: number): Point[] {
+    const out: Point[] = [];
+    while (this.queue.length > 0 && out.length < max) {
+      const head = this.queue[0];
+      const n = Math.min(head.length, max - out.length);
+      if (n === head.length) {
+        this.queue.shift();
+        for (let i = 0; i < head.length; i++) out.push(head[i]);
+      } else {
+        for (let i = 0; i < n; i++) out.push(head[i]);
+        this.queue[0] = head.slice(n);
+      }
+    }
+    this.queued -= out.length;
+    return out;
+  }
+
+  private async sendPoints(points: Point[]): Promise<void> {
+    const { resources, stale } = this.converter.convert(points);
+    // OTLP has no stale marker: a series that ends simply stops (see README).
+    this.metrics.samplesDropped('stale', stale);
+    const per = this.transport.resourcesPerRequest;
+    for (let i = 0; i < resources.length; i += per) {
+      const request = per === Number.POSITIVE_INFINITY ? resources : resources.slice(i, i + per);
+      await this.sendRequest(request, countPoints(request));
+      if (per === Number.POSITIVE_INFINITY) break;
+    }
+  }
+
+  /** One request until it is accepted, rejected for good, retried past max_elapsed_time, or given up at shutdown. */
+  private async sendRequest(request: readonly ResourceMetrics[], n: number): Promise<void> {
+    if (n === 0) return;
+    const retry = this.config.retry_on_failure;
+    const began = this.env.now();
+    let interval = retry.initial_interval;
+    for (;;) {
+      try {
+        const outcome = await this.transport.send(request);
+        this.metrics.request('success');
+        this.metrics.samplesSent(n - outcome.rejected);
+        if (outcome.rejected > 0) {
+          this.metrics.samplesDropped('partial_success', outcome.rejected);
+          this.logger.warn({ rejected: outcome.rejected, message: outcome.message }, 'the OTLP receiver rejected some data points (partial success)');
+        }
+        this.queueFullLogged = false;
+        return;
+      } catch (err) {
+        const e = err instanceof OtlpSendError ? err : new OtlpSendError('other', errorMessage(err), { retryable: true, cause: err });
+        if (!e.retryable || !retry.enabled) {
+          this.metrics.request('failed');
+          this.metrics.samplesDropped(e.reason, n);
+          this.logRejected(e, n);
+          return;
+        }
+        this.metrics.request('retry');
+        if (this.stopping) {
+          this.metrics.samplesDropped('shutdown', n);
+          this.logger.warn({ err: e.message, samples: n }, 'otlphttp send failed during shutdown; dropping its points');
+          return;
+        }
+        // Full jitter around the interval: [interval/2, interval*1.5), capped at max_interval.
+        const backoff = Math.min(retry.max_interval, interval * (0.5 + this.env.random()));
+        const delay = e.retryAfterMs ?? backoff;
+        interval = Math.min(retry.max_interval, interval * 2);
+        if (retry.max_elapsed_time > 0 && this.env.now() + delay - began > retry.max_elapsed_time) {
+          this.metrics.request('failed');
+          this.metrics.samplesDropped('retries_exhausted', n);
+          this.logger.error({ err: e.message, samples: n, max_elapsed_time_ms: retry.max_elapsed_time }, 'otlphttp gave up on a request after retry_on_failure.max_elapsed_time');
+          return;
+        }
+        this.metrics.samplesRetried(n);
+        this.logger.warn({ err: e.message, reason: e.reason, samples: n, retry_in_ms: Math.round(delay) }, 'otlphttp send failed; retrying');
+        await this.sleep(delay);
+      }
+    }
+  }
+
+  /** A backoff pause: only shutdown cuts it short. */
+  private sleep(ms: number): Promise<void> {
+    if (this.stopping) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      const self = this;
+      function done(): void {
+        clearTimeout(timer);
+        self.interruptSleep = undefined;
+        resolve();
+      }
+      this.interruptSleep = done;
+    });
+  }
+
+  /** A final rejection: logged at error once per distinct status (with the answer's body), then at debug. */
+  private logRejected(e: OtlpSendError, samples: number): void {
+    const status = e.status ?? 0;
+    const context = { reason: e.reason, status: e.status, samples, body: e.body };
+    if (this.loggedStatuses.has(status)) {
+      this.logger.debug(context, 'the OTLP receiver rejected a request; its points are dropped');
+      return;
+    }
+    this.loggedStatuses.add(status);
+    this.logger.error(context, 'the OTLP receiver rejected a request; its points are dropped, not retried (logged once per status)');
+  }
+}
+
+function countPoints(resources: readonly ResourceMetrics[]): number {
+  let n = 0;
+  for (const r of resources) for (const s of r.scopeMetrics) for (const m of s.metrics) n += m.dataPoints.length;
+  return n;
+}
