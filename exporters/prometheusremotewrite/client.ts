@@ -20,7 +20,17 @@ export interface ClientOptions extends HttpClientConfig {
   timeoutMs: number;
   retryOnHttp429: boolean;
   configDir: string;
+  /** Most connections open at once: one per shard plus one for metadata (default 2). */
+  connections?: number;
 }
+
+/**
+ * What one send came to. The client classifies, the queue decides: `recoverable` failures may be
+ * sent again (network, timeout, 5xx, 429 when retry_on_http_429), the others never.
+ */
+export type SendResult = { ok: true } | { ok: false; error: RemoteWriteError };
+
+const OK: SendResult = { ok: true };
 
 /** A failed send. `retryable` says whether the same request may be sent again. */
 export class RemoteWriteError extends PprofcolError {
@@ -72,8 +82,8 @@ export class RemoteWriteClient {
     const [ca, cert, key] = await Promise.all([read(tls?.ca_file), read(tls?.cert_file), read(tls?.key_file)]);
     return new Agent({
       keepAliveTimeout: 60_000,
-      // One shard sends one request at a time; a second connection serves the metadata request.
-      connections: 2,
+      // Each shard sends one request at a time; one more connection serves the metadata request.
+      connections: this.options.connections ?? 2,
       connect: { ca, cert, key, rejectUnauthorized: !(tls?.insecure_skip_verify ?? false), servername: tls?.server_name },
     });
   }
@@ -97,8 +107,21 @@ export class RemoteWriteClient {
     return undefined;
   }
 
-  /** POSTs one snappy-compressed WriteRequest. Resolves on 2xx; otherwise throws a RemoteWriteError. */
-  async send(body: Buffer): Promise<void> {
+  /**
+   * POSTs one snappy-compressed WriteRequest and classifies the answer. Never throws and never
+   * retries: the queue decides what a failure means.
+   */
+  async send(body: Buffer): Promise<SendResult> {
+    try {
+      await this.post(body);
+      return OK;
+    } catch (err) {
+      const error = err instanceof RemoteWriteError ? err : new RemoteWriteError('other', errorMessage(err), { retryable: true, cause: err });
+      return { ok: false, error };
+    }
+  }
+
+  private async post(body: Buffer): Promise<void> {
     let agent: Agent;
     let headers: Record<string, string>;
     try {

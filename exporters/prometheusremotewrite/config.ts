@@ -5,7 +5,7 @@
  * after parsing.
  */
 import { z } from 'zod';
-import { duration, httpClientKeys, labelSet } from '../../core/config/types.js';
+import { byteSize, duration, httpClientKeys, labelSet } from '../../core/config/types.js';
 
 /** Deadline of one request, connect to last byte of the answer (Prometheus's remote_timeout). */
 export const DEFAULT_TIMEOUT_MS = 30_000;
@@ -25,6 +25,18 @@ export const DEFAULT_MIN_BACKOFF_MS = 30;
 export const DEFAULT_MAX_BACKOFF_MS = 5_000;
 /** 0: samples are retried however old they get. */
 export const DEFAULT_SAMPLE_AGE_LIMIT_MS = 0;
+
+/** isolate_rejected: off, since the spec forbids resending a request answered 4xx. */
+export const DEFAULT_ISOLATE_REJECTED = false;
+
+// buffer
+/** Shards of a durable buffer: fixed, since a series must keep its shard across restarts and replicas. */
+export const DEFAULT_DURABLE_SHARDS = 4;
+/** A disk buffer's bound: 1GiB holds ~10M samples at ~100 bytes per sample compressed with labels. */
+export const DEFAULT_DISK_MAX_SIZE = 1024 * 1024 * 1024;
+export const DEFAULT_REDIS_PREFIX = 'pprofcol';
+/** How long a job's lock lives without renewal: a replica that died is taken over after this. */
+export const DEFAULT_REDIS_LOCK_DURATION_MS = 30_000;
 
 // metadata_config
 export const DEFAULT_METADATA_SEND = true;
@@ -55,7 +67,7 @@ const queueConfig = z
   .object({
     // Samples buffered in memory; when full, new samples are dropped (reason="queue_full").
     capacity: positiveInt.default(DEFAULT_CAPACITY),
-    // Accepted for compatibility with Prometheus; this version sends from one shard (in order), see README.
+    // Most shards sending in parallel; resharding moves between min_shards and max_shards (memory buffer).
     max_shards: positiveInt.default(DEFAULT_MAX_SHARDS),
     min_shards: positiveInt.default(DEFAULT_MIN_SHARDS),
     // Most samples in one request.
@@ -65,6 +77,8 @@ const queueConfig = z
     // Retry delays: exponential from min_backoff, capped at max_backoff, with full jitter.
     min_backoff: duration.default('30ms'),
     max_backoff: duration.default('5s'),
+    // Prometheus's place for retry_on_http_429; when set it wins over the top-level key.
+    retry_on_http_429: z.boolean().optional(),
     // Samples older than this when (re)sent are dropped (reason="too_old"); 0 = never.
     sample_age_limit: duration.default('0'),
   })
@@ -84,6 +98,41 @@ const metadataConfig = z
   })
   .strict()
   .refine((m) => m.send_interval > 0, { path: ['send_interval'], message: 'must be more than 0' });
+
+const memoryBuffer = z.object({ type: z.literal('memory') }).strict();
+
+const diskBuffer = z
+  .object({
+    type: z.literal('disk'),
+    // Folder of the write-ahead log; relative to the config file's folder. Required.
+    directory: z.string({ required_error: 'is required (the folder of the write-ahead log)' }).min(1, 'must not be empty'),
+    // Most bytes of segment files; when full, the oldest segment goes (reason="buffer_full").
+    max_size: byteSize.default('1GiB').refine((n) => n >= 1024 * 1024, 'must be at least 1MiB'),
+    // always: fdatasync before consume() resolves (survives power loss); never: the page cache (survives kill -9).
+    fsync: z.enum(['always', 'never']).default('always'),
+    // Fixed shard count (no resharding with a durable buffer).
+    shards: positiveInt.max(256).default(DEFAULT_DURABLE_SHARDS),
+  })
+  .strict();
+
+const redisBuffer = z
+  .object({
+    type: z.literal('redis'),
+    // redis://[user:password@]host:port[/db]. Required.
+    url: z
+      .string({ required_error: 'is required (redis://host:port)' })
+      .refine((u) => /^rediss?:\/\//i.test(u), 'must be a redis:// or rediss:// URL'),
+    // Key prefix of every BullMQ key, so several pprofcol deployments can share one Redis.
+    prefix: z.string().min(1).default(DEFAULT_REDIS_PREFIX),
+    // Fixed shard count, kept in Redis: the first replica writes it, the others use the stored one.
+    shards: positiveInt.max(256).default(DEFAULT_DURABLE_SHARDS),
+    // A job whose worker stops renewing its lock for this long is taken over by another replica.
+    lock_duration: duration.default('30s').refine((ms) => ms >= 1000, 'must be at least 1s'),
+  })
+  .strict();
+
+export const bufferSchema = z.discriminatedUnion('type', [memoryBuffer, diskBuffer, redisBuffer]);
+export type BufferConfig = z.output<typeof bufferSchema>;
 
 export const configSchema = z
   .object({
@@ -108,6 +157,10 @@ export const configSchema = z
     external_labels: labelSet.default({}),
     retry_on_http_429: z.boolean().default(DEFAULT_RETRY_ON_HTTP_429),
     queue_config: queueConfig.default({}),
+    // On a 400, split the request and send the halves until the rejected samples are isolated.
+    isolate_rejected: z.boolean().default(DEFAULT_ISOLATE_REJECTED),
+    // Where requests wait: memory (default), disk (write-ahead log) or redis (BullMQ, shared by replicas).
+    buffer: bufferSchema.default({ type: 'memory' }),
     metadata_config: metadataConfig.default({}),
     ...httpClientKeys,
   })

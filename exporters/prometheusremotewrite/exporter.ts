@@ -1,60 +1,85 @@
 /**
  * prometheusremotewrite: pushes metric batches to a Prometheus remote-write 1.0 endpoint.
- * Three parts kept apart (style.md): the codec (core/remotewrite, pure), the client (HTTP, classifies
- * answers) and the queue (batching, retries, drops). consume() only enqueues: it never waits on the network.
+ * Parts kept apart (style.md): the codec (core/remotewrite, pure), the client (HTTP, classifies
+ * answers), delivery (retries, backoff, isolate_rejected) and the buffer that holds requests until
+ * they are delivered: memory (sharded queue manager, resharding), disk (write-ahead log) or redis
+ * (BullMQ). With memory, consume() only enqueues; with a durable buffer it resolves once the batch's
+ * requests are cut and written to the buffer ("accepted" means durable).
  */
 import type { Batch, CreateSettings, Exporter } from '../../core/component.js';
-import { WriteRequestEncoder } from '../../core/remotewrite/index.js';
+import type { Point } from '../../core/model/metrics.js';
 import { RemoteWriteClient } from './client.js';
 import type { RemoteWriteExporterConfig } from './config.js';
+import type { QueueEnv, Sender } from './delivery.js';
 import { ExporterMetrics } from './metrics.js';
-import { SendQueue, type QueueEnv, type Sender } from './queue.js';
+import { QueueManager, SHARD_UPDATE_INTERVAL_MS, type QueueOptions } from './queue.js';
+
+/** What every buffer type offers the exporter. */
+export interface OutboundQueue {
+  start(): Promise<void> | void;
+  /** Takes the points; with a durable buffer, resolves once they are durable. */
+  enqueue(points: Point[]): Promise<void> | void;
+  stop(): Promise<void>;
+}
+
+export interface ExporterOptions {
+  sender?: Sender;
+  env?: QueueEnv;
+  /** Shard update interval (ms); Prometheus's 10s unless a test needs it faster. */
+  shardUpdateIntervalMs?: number;
+}
+
+export function queueOptions(config: RemoteWriteExporterConfig, extra: ExporterOptions = {}): QueueOptions {
+  const q = config.queue_config;
+  const m = config.metadata_config;
+  return {
+    capacity: q.capacity,
+    maxSamplesPerSend: q.max_samples_per_send,
+    batchSendDeadlineMs: q.batch_send_deadline,
+    minBackoffMs: q.min_backoff,
+    maxBackoffMs: q.max_backoff,
+    sampleAgeLimitMs: q.sample_age_limit,
+    minShards: q.min_shards,
+    maxShards: q.max_shards,
+    shardUpdateIntervalMs: extra.shardUpdateIntervalMs ?? SHARD_UPDATE_INTERVAL_MS,
+    isolateRejected: config.isolate_rejected,
+    externalLabels: config.external_labels,
+    metadata: { send: m.send, intervalMs: m.send_interval, maxPerSend: m.max_samples_per_send },
+  };
+}
 
 export class RemoteWriteExporter implements Exporter {
   private readonly client: RemoteWriteClient;
-  private readonly queue: SendQueue;
+  readonly queue: OutboundQueue;
   private stopped: Promise<void> | undefined;
 
-  constructor(settings: CreateSettings, config: RemoteWriteExporterConfig, options: { sender?: Sender; env?: QueueEnv } = {}) {
+  constructor(settings: CreateSettings, config: RemoteWriteExporterConfig, options: ExporterOptions = {}) {
     const logger = settings.logger.child({ exporter: settings.id });
     this.client = new RemoteWriteClient({
       endpoint: config.endpoint,
       headers: config.headers,
       timeoutMs: config.timeout,
-      retryOnHttp429: config.retry_on_http_429,
+      retryOnHttp429: config.queue_config.retry_on_http_429 ?? config.retry_on_http_429,
       basic_auth: config.basic_auth,
       authorization: config.authorization,
       tls_config: config.tls_config,
       configDir: settings.configDir,
+      connections: (config.buffer.type === 'memory' ? config.queue_config.max_shards : config.buffer.shards) + 1,
     });
-    const q = config.queue_config;
-    const m = config.metadata_config;
-    this.queue = new SendQueue(
-      {
-        capacity: q.capacity,
-        maxSamplesPerSend: q.max_samples_per_send,
-        batchSendDeadlineMs: q.batch_send_deadline,
-        minBackoffMs: q.min_backoff,
-        maxBackoffMs: q.max_backoff,
-        sampleAgeLimitMs: q.sample_age_limit,
-        metadata: { send: m.send, intervalMs: m.send_interval, maxPerSend: m.max_samples_per_send },
-      },
-      options.sender ?? this.client,
-      new WriteRequestEncoder({ externalLabels: config.external_labels }),
-      new ExporterMetrics(settings.telemetry, settings.id),
-      logger,
-      options.env,
-    );
+    const metrics = new ExporterMetrics(settings.telemetry, settings.id);
+    const sender = options.sender ?? this.client;
+    const opts = queueOptions(config, options);
+    this.queue = new QueueManager(opts, sender, metrics, logger, options.env);
   }
 
   async start(): Promise<void> {
-    this.queue.start();
+    await this.queue.start();
   }
 
   async consume(batch: Batch): Promise<void> {
     if (batch.signal !== 'metrics' || batch.points.length === 0) return;
     // The batch is ours now (one method, ownership passes): its points go into the queue as they are.
-    this.queue.enqueue(batch.points);
+    await this.queue.enqueue(batch.points);
   }
 
   shutdown(): Promise<void> {

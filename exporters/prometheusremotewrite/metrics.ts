@@ -2,7 +2,11 @@
 import type { Counter, Gauge } from 'prom-client';
 import type { Telemetry } from '../../core/telemetry/metrics.js';
 
-/** Why samples were dropped: `queue_full`, `too_old`, `shutdown`, `http_400` (and each other final status), `encode`. */
+/**
+ * Why samples were dropped: `queue_full`, `too_old`, `shutdown`, `http_400` (and each other final
+ * status), `rejected` (isolated by isolate_rejected), `buffer_full` (disk buffer over max_size),
+ * `corrupt` (a disk record that fails its CRC), `internal`.
+ */
 export type DropReason = string;
 export type RequestResult = 'success' | 'retry' | 'failed';
 
@@ -13,6 +17,9 @@ export class ExporterMetrics {
   private readonly queue: Gauge<'exporter'>;
   private readonly requests: Counter<'exporter' | 'result'>;
   private readonly metadata: Counter<'exporter'>;
+  private readonly shardsGauge: Gauge<'exporter'>;
+  private readonly shardsDesiredGauge: Gauge<'exporter'>;
+  private readonly bufferBytesGauge: Gauge<'exporter'>;
 
   constructor(telemetry: Telemetry, private readonly exporter: string) {
     this.sent = telemetry.counter('pprofcol_exporter_samples_sent_total', 'Samples the remote end accepted (2xx).', ['exporter']);
@@ -21,6 +28,9 @@ export class ExporterMetrics {
     this.queue = telemetry.gauge('pprofcol_exporter_queue_samples', 'Samples waiting in the queue or in the request in flight.', ['exporter']);
     this.requests = telemetry.counter('pprofcol_exporter_requests_total', 'Remote-write requests by result: success, retry (recoverable failure), failed (final).', ['exporter', 'result']);
     this.metadata = telemetry.counter('pprofcol_exporter_metadata_sent_total', 'Metadata entries (type, help, unit of a family) the remote end accepted.', ['exporter']);
+    this.shardsGauge = telemetry.gauge('pprofcol_exporter_shards', 'Shards sending in parallel (each sends one request at a time).', ['exporter']);
+    this.shardsDesiredGauge = telemetry.gauge('pprofcol_exporter_shards_desired', 'Shards the resharding rule computed from observed throughput, before bounds and tolerance.', ['exporter']);
+    this.bufferBytesGauge = telemetry.gauge('pprofcol_exporter_buffer_bytes', 'Bytes the durable buffer holds (disk: segment files).', ['exporter']);
     // Present at 0 from the start, so rate() works from the first scrape.
     this.sent.inc({ exporter }, 0);
     this.retried.inc({ exporter }, 0);
@@ -42,6 +52,15 @@ export class ExporterMetrics {
   }
   request(result: RequestResult): void {
     this.requests.inc({ exporter: this.exporter, result });
+  }
+  shards(n: number): void {
+    this.shardsGauge.set({ exporter: this.exporter }, n);
+  }
+  shardsDesired(n: number): void {
+    this.shardsDesiredGauge.set({ exporter: this.exporter }, n);
+  }
+  bufferBytes(n: number): void {
+    this.bufferBytesGauge.set({ exporter: this.exporter }, n);
   }
   metadataSent(n: number): void {
     this.metadata.inc({ exporter: this.exporter }, n);

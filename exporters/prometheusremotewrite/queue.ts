@@ -1,42 +1,56 @@
 /**
- * The queue manager: one bounded in-memory queue of samples, cut into requests of at most
- * max_samples_per_send (or whatever is queued once batch_send_deadline has passed), sent one request
- * at a time so the samples of a series always reach the receiver in order, with retries on
- * recoverable failures (exponential backoff with full jitter, or the server's Retry-After).
- * It owns what to do with a failure; the client only classifies it (Prometheus's queue_manager.go split).
+ * The in-memory queue manager (buffer.type: memory), after Prometheus's storage/remote/queue_manager.go.
+ *
+ * Points are sharded by a hash of their series (name + labels, external labels applied), so all the
+ * samples of a series pass through one shard, which sends one request at a time: each series reaches
+ * the receiver in timestamp order while the shards send in parallel. Each shard owns a bounded ring of
+ * points (`capacity` per shard, as in Prometheus), one reused encoder and one reused batch array.
+ * A request leaves when max_samples_per_send points are queued or batch_send_deadline has passed.
+ *
+ * Resharding, as Prometheus does it: every shard update interval (10s) the manager computes
+ *   desired = timePerSample * (inRate * keptRatio + 0.05 * pending)
+ * from EWMA rates (weight 0.2) of samples in, samples out, drops and send duration, with
+ * pending = delay(s) * inRate * keptRatio and delay = newest timestamp queued - newest sent. It keeps
+ * the count while desired lies within 30% of it, does not shard down while more than 10s behind,
+ * clamps to [min_shards, max_shards], and does not reshard when the last successful send is older than
+ * 2 * batch_send_deadline (the receiver is down; more shards would not help), unless nothing is queued.
+ * Resharding drains: the old shards send everything they hold while the new ones only queue, and the
+ * new ones start sending once the old ones are empty, so order per series holds across a reshard.
  */
 import type { Logger } from '../../core/logger.js';
-import type { MetricFamily, Point } from '../../core/model/metrics.js';
+import type { Labels, MetricFamily, Point } from '../../core/model/metrics.js';
 import { errorMessage } from '../../core/errors.js';
 import { snappyCompress, WriteRequestEncoder } from '../../core/remotewrite/index.js';
-import { RemoteWriteError } from './client.js';
+import { Backoff, Delivery, REAL_ENV, type DeliveryControl, type DeliveryOptions, type OutgoingRequest, type QueueEnv, type Sender } from './delivery.js';
 import type { ExporterMetrics } from './metrics.js';
 
-export interface QueueOptions {
+export { Backoff, type QueueEnv, type Sender } from './delivery.js';
+
+export interface QueueOptions extends DeliveryOptions {
+  /** Points per shard before new ones are dropped. */
   capacity: number;
-  maxSamplesPerSend: number;
   batchSendDeadlineMs: number;
-  minBackoffMs: number;
-  maxBackoffMs: number;
-  /** 0 = off. */
-  sampleAgeLimitMs: number;
+  minShards: number;
+  maxShards: number;
+  /** How often the shard count is reconsidered (Prometheus: 10s). */
+  shardUpdateIntervalMs: number;
+  externalLabels: Labels;
   metadata: { send: boolean; intervalMs: number; maxPerSend: number };
 }
 
-/** What the queue sends through: the client, or a stand-in in tests. */
-export interface Sender {
-  send(body: Buffer): Promise<void>;
-}
-
-/** Clock and randomness, injectable so tests can pin them. */
-export interface QueueEnv {
-  now(): number;
-  random(): number;
-}
-const REAL_ENV: QueueEnv = { now: Date.now, random: Math.random };
+/** Prometheus's shardUpdateDuration. */
+export const SHARD_UPDATE_INTERVAL_MS = 10_000;
+/** Prometheus's shardToleranceFraction: changes within 30% of the current count are ignored. */
+const SHARD_TOLERANCE = 0.3;
+/** Weight of the newest interval in the EWMA rates (Prometheus's ewmaWeight). */
+const EWMA_WEIGHT = 0.2;
+/** Fraction of the backlog to catch up on per second when behind. */
+const BACKLOG_CATCHUP = 0.05;
+/** No sharding down while the newest sent sample is more than this far behind the newest queued (s). */
+const MAX_DELAY_FOR_DOWNSHARD_S = 10;
 
 /** A fixed-size ring: O(1) push and take, no per-sample allocation once built. */
-class Ring<T> {
+export class Ring<T> {
   private readonly items: (T | undefined)[];
   private head = 0;
   length = 0;
@@ -66,122 +80,154 @@ class Ring<T> {
   }
 }
 
+// ---------------------------------------------------------------------------------------------------
+// Series hash
+
+const FNV_OFFSET = 0x811c9dc5;
+const FNV_PRIME = 0x01000193;
+
+function fnv(h0: number, s: string): number {
+  let h = h0;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, FNV_PRIME);
+  }
+  return h;
+}
+
 /**
- * Exponential backoff with full jitter: attempt k waits a uniform time in [min, min * 2^k], the upper
- * end capped at max. Jitter spreads the retries of many senders after a shared outage.
+ * A 32-bit hash of a series: its name and its non-empty labels, with external labels filling the
+ * ones it lacks (as the encoder does). Each label pair is hashed alone and the pair hashes are added,
+ * so the result does not depend on key order and needs no sort per point.
  */
-export class Backoff {
-  private ceiling: number;
-  constructor(
-    private readonly minMs: number,
-    private readonly maxMs: number,
-    private readonly random: () => number,
-  ) {
-    this.ceiling = minMs;
+export function seriesHash(name: string, labels: Labels, external: Labels, externalNames: readonly string[]): number {
+  let sum = 0;
+  for (const k in labels) {
+    const v = labels[k];
+    if (v === '' || k === '__name__') continue;
+    sum = (sum + fnv(fnv(FNV_OFFSET, k) ^ 0xff, v)) | 0;
   }
-  next(): number {
-    const ceiling = this.ceiling;
-    this.ceiling = Math.min(this.maxMs, Math.max(1, ceiling * 2));
-    return this.minMs + this.random() * (ceiling - this.minMs);
+  for (let i = 0; i < externalNames.length; i++) {
+    const k = externalNames[i];
+    const own = labels[k];
+    if (own !== undefined && own !== '') continue;
+    sum = (sum + fnv(fnv(FNV_OFFSET, k) ^ 0xff, external[k])) | 0;
   }
-  reset(): void {
-    this.ceiling = this.minMs;
+  let h = fnv(FNV_OFFSET, name) ^ sum;
+  // murmur3's finaliser: spreads the bits so `h % shards` is even.
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Rates
+
+/** Prometheus's ewmaRate: events per second, smoothed over ticks of a fixed interval. */
+export class EwmaRate {
+  private pending = 0;
+  private rateValue = 0;
+  private init = false;
+  constructor(private readonly intervalS: number) {}
+  add(n: number): void {
+    this.pending += n;
+  }
+  tick(): void {
+    const instant = this.pending / this.intervalS;
+    if (this.init) this.rateValue += EWMA_WEIGHT * (instant - this.rateValue);
+    else if (this.pending > 0) {
+      this.init = true;
+      this.rateValue = instant;
+    }
+    this.pending = 0;
+  }
+  rate(): number {
+    return this.rateValue;
   }
 }
 
-export class SendQueue {
-  private readonly ring: Ring<Point>;
+// ---------------------------------------------------------------------------------------------------
+// Shard
+
+interface ShardHost {
+  readonly options: QueueOptions;
+  readonly metrics: ExporterMetrics;
+  readonly logger: Logger;
+  readonly env: QueueEnv;
+  readonly delivery: (shard: Shard) => Delivery;
+  /** Called after each request with how it went, for the resharding rates. */
+  sent(samples: number, durationMs: number, newestMs: number, ok: boolean): void;
+  queueChanged(): void;
+}
+
+export class Shard implements DeliveryControl {
+  readonly ring: Ring<Point>;
   private readonly encoder: WriteRequestEncoder;
-  /** Every family seen, for the periodic metadata request. */
-  private readonly families = new Map<string, MetricFamily>();
-  private lastFamily: MetricFamily | undefined;
-  /** The request being built or retried; reused between requests. */
-  private batch: Point[] = [];
-  private inFlight = 0;
-  /** When the oldest queued sample arrived (or the last request left): the batch deadline counts from here. */
+  private readonly delivery: Delivery;
+  /** The request being built; reused between requests. */
+  private readonly batch: Point[] = [];
+  inFlight = 0;
   private oldestAt = 0;
-  private readonly backoff: Backoff;
   private loop: Promise<void> | undefined;
-  private stopping = false;
+  /** No sending until released (a new shard while the old ones drain). */
+  private held: boolean;
+  private draining = false;
+  private stoppingFlag = false;
   private gaveUp = false;
   private wakeLoop: (() => void) | undefined;
   private interruptSleep: (() => void) | undefined;
-  private metadataTimer: NodeJS.Timeout | undefined;
-  private metadataDue = false;
-  private queueFullLogged = false;
-  private readonly loggedStatuses = new Set<number>();
 
   constructor(
-    private readonly options: QueueOptions,
-    private readonly sender: Sender,
-    encoder: WriteRequestEncoder,
-    private readonly metrics: ExporterMetrics,
-    private readonly logger: Logger,
-    private readonly env: QueueEnv = REAL_ENV,
+    private readonly host: ShardHost,
+    readonly index: number,
+    held: boolean,
   ) {
-    this.ring = new Ring<Point>(options.capacity);
-    this.encoder = encoder;
-    this.backoff = new Backoff(options.minBackoffMs, options.maxBackoffMs, env.random);
+    this.ring = new Ring<Point>(host.options.capacity);
+    this.encoder = new WriteRequestEncoder({ externalLabels: host.options.externalLabels });
+    this.delivery = host.delivery(this);
+    this.held = held;
+  }
+
+  stopping(): boolean {
+    return this.stoppingFlag;
   }
 
   start(): void {
-    if (this.loop !== undefined || this.stopping) return;
-    this.loop = this.run();
-    if (this.options.metadata.send) {
-      this.metadataTimer = setInterval(() => {
-        this.metadataDue = true;
-        this.wake();
-      }, this.options.metadata.intervalMs);
-      this.metadataTimer.unref();
-    }
+    this.loop ??= this.run();
   }
 
-  /** Takes points into the queue; what does not fit is dropped (reason="queue_full"). Never blocks. */
-  enqueue(points: readonly Point[]): void {
-    if (this.stopping) {
-      this.metrics.samplesDropped('shutdown', points.length);
-      return;
-    }
+  push(p: Point): boolean {
     const ring = this.ring;
-    const wasEmpty = ring.length === 0;
-    const trackFamilies = this.options.metadata.send;
-    let accepted = 0;
-    for (; accepted < points.length; accepted++) {
-      const p = points[accepted];
-      if (!ring.push(p)) break;
-      // Families are shared constants: consecutive points mostly share one, so the map is rarely touched.
-      if (trackFamilies && p.family !== this.lastFamily) {
-        this.lastFamily = p.family;
-        if (!this.families.has(p.family.name)) this.families.set(p.family.name, p.family);
-      }
-    }
-    const overflow = points.length - accepted;
-    if (overflow > 0) {
-      this.metrics.samplesDropped('queue_full', overflow);
-      if (!this.queueFullLogged) {
-        this.queueFullLogged = true;
-        this.logger.warn({ capacity: this.options.capacity, dropped: overflow }, 'remote-write queue is full; dropping new samples (raise queue_config.capacity or check the remote end)');
-      }
-    }
-    if (wasEmpty && accepted > 0) this.oldestAt = this.env.now();
-    this.metrics.queueSamples(ring.length + this.inFlight);
-    if (wasEmpty || ring.length >= this.options.maxSamplesPerSend) this.wake();
+    if (!ring.push(p)) return false;
+    if (ring.length === 1) {
+      this.oldestAt = this.host.env.now();
+      this.wake();
+    } else if (ring.length >= this.host.options.maxSamplesPerSend) this.wake();
+    return true;
   }
 
-  /**
-   * Sends what is queued, then resolves. A request that fails recoverably during stop is not retried
-   * again: its samples and the rest of the queue are dropped (reason="shutdown"). Each request is
-   * bounded by the client's timeout, so this never hangs forever. Idempotent.
-   */
-  async stop(): Promise<void> {
-    if (!this.stopping) {
-      this.stopping = true;
-      if (this.metadataTimer !== undefined) clearInterval(this.metadataTimer);
-      this.wake();
-      this.interruptSleep?.();
-      if (this.loop === undefined && this.ring.length > 0) this.loop = this.run();
-    }
-    await this.loop;
+  release(): void {
+    this.held = false;
+    this.wake();
+  }
+
+  /** Sends everything queued without waiting for deadlines, then ends the loop (resharding). */
+  drain(): Promise<void> {
+    this.draining = true;
+    this.held = false;
+    this.wake();
+    this.start();
+    return this.loop as Promise<void>;
+  }
+
+  /** Like drain, and a recoverable failure gives up instead of retrying (shutdown). */
+  stop(): Promise<void> {
+    this.stoppingFlag = true;
+    this.interruptSleep?.();
+    return this.drain();
   }
 
   private wake(): void {
@@ -189,21 +235,21 @@ export class SendQueue {
   }
 
   private async run(): Promise<void> {
-    const max = this.options.maxSamplesPerSend;
+    const opts = this.host.options;
+    const max = opts.maxSamplesPerSend;
     for (;;) {
-      if (this.metadataDue && !this.stopping) {
-        this.metadataDue = false;
-        await this.sendMetadata();
-        continue;
-      }
       const queued = this.ring.length;
-      if (queued === 0) {
-        if (this.stopping) break;
+      if (this.held) {
         await this.waitForWork(undefined);
         continue;
       }
-      if (!this.stopping && queued < max) {
-        const left = this.oldestAt + this.options.batchSendDeadlineMs - this.env.now();
+      if (queued === 0) {
+        if (this.draining) break;
+        await this.waitForWork(undefined);
+        continue;
+      }
+      if (!this.draining && queued < max) {
+        const left = this.oldestAt + opts.batchSendDeadlineMs - this.host.env.now();
         if (left > 0) {
           await this.waitForWork(left);
           continue;
@@ -213,23 +259,44 @@ export class SendQueue {
       batch.length = 0;
       this.ring.takeInto(batch, max);
       this.inFlight = batch.length;
-      this.oldestAt = this.env.now();
+      this.oldestAt = this.host.env.now();
+      const started = this.host.env.now();
+      let ok = false;
+      let newest = 0;
       try {
-        await this.sendBatch(batch);
+        const req = this.cut(batch);
+        newest = req.newestMs;
+        const outcome = await this.delivery.deliver(req, this);
+        ok = outcome === 'sent' || outcome === 'partly_sent';
+        if (outcome === 'gave_up') this.gaveUp = true;
       } catch (err) {
-        // Nothing in sendBatch should throw; if it does, the loop must survive it.
-        this.metrics.samplesDropped('internal', batch.length);
-        this.logger.error({ err: errorMessage(err) }, 'remote-write send failed unexpectedly');
+        // Nothing in deliver should throw; if it does, the loop must survive it.
+        this.host.metrics.samplesDropped('internal', batch.length);
+        this.host.logger.error({ err: errorMessage(err) }, 'remote-write send failed unexpectedly');
       }
+      this.host.sent(batch.length, this.host.env.now() - started, newest, ok);
       batch.length = 0;
       this.inFlight = 0;
       if (this.gaveUp) {
-        this.metrics.samplesDropped('shutdown', this.ring.length);
+        this.host.metrics.samplesDropped('shutdown', this.ring.length);
         this.ring.clear();
       }
-      this.metrics.queueSamples(this.ring.length);
+      this.host.queueChanged();
     }
-    this.metrics.queueSamples(0);
+  }
+
+  /** Encodes a batch with this shard's encoder (its buffer reused) and compresses it. */
+  private cut(points: Point[]): OutgoingRequest {
+    let oldest = Infinity;
+    let newest = -Infinity;
+    for (let i = 0; i < points.length; i++) {
+      const ts = points[i].timestampMs;
+      if (ts < oldest) oldest = ts;
+      if (ts > newest) newest = ts;
+    }
+    const metadata = this.host.options.metadata.send ? familiesOf(points) : [];
+    const body = snappyCompress(this.encoder.encode(points, metadata));
+    return { body, samples: points.length, metadata: metadata.length, oldestMs: oldest, newestMs: newest };
   }
 
   /** Resolves on new work, on stop, or after `ms` (undefined = no timer). */
@@ -246,8 +313,8 @@ export class SendQueue {
   }
 
   /** A backoff pause: only stop() cuts it short (new samples do not). */
-  private sleep(ms: number): Promise<void> {
-    if (this.stopping) return Promise.resolve();
+  sleep(ms: number): Promise<void> {
+    if (this.stoppingFlag) return Promise.resolve();
     return new Promise((resolve) => {
       const done = (): void => {
         clearTimeout(timer);
@@ -258,103 +325,252 @@ export class SendQueue {
       this.interruptSleep = done;
     });
   }
+}
 
-  private encode(points: readonly Point[], metadata: readonly MetricFamily[]): Buffer {
-    return snappyCompress(this.encoder.encode(points, metadata));
+// ---------------------------------------------------------------------------------------------------
+// Queue manager
+
+export class QueueManager implements ShardHost {
+  private shards: Shard[] = [];
+  /** The shards being drained by a reshard in progress. */
+  private draining: Shard[] = [];
+  private resharding: Promise<void> | undefined;
+  private readonly externalNames: readonly string[];
+  /** Every family seen, for the periodic metadata request. */
+  private readonly families = new Map<string, MetricFamily>();
+  private lastFamily: MetricFamily | undefined;
+  private started = false;
+  private stopped: Promise<void> | undefined;
+  private metadataTimer: NodeJS.Timeout | undefined;
+  private metadataLoop: Promise<void> = Promise.resolve();
+  private metadataEncoder: WriteRequestEncoder | undefined;
+  private shardTimer: NodeJS.Timeout | undefined;
+  private queueFullLogged = false;
+  private stoppingFlag = false;
+
+  // Resharding inputs.
+  private readonly dataIn: EwmaRate;
+  private readonly dataOut: EwmaRate;
+  private readonly dataDropped: EwmaRate;
+  private readonly dataOutDuration: EwmaRate;
+  private highestRecvMs = 0;
+  private highestSentMs = 0;
+  private lastSendOkAt: number;
+
+  readonly delivery: (shard: Shard) => Delivery;
+
+  constructor(
+    readonly options: QueueOptions,
+    private readonly sender: Sender,
+    readonly metrics: ExporterMetrics,
+    readonly logger: Logger,
+    readonly env: QueueEnv = REAL_ENV,
+  ) {
+    this.externalNames = Object.keys(options.externalLabels).filter((k) => options.externalLabels[k] !== '');
+    const intervalS = options.shardUpdateIntervalMs / 1000;
+    this.dataIn = new EwmaRate(intervalS);
+    this.dataOut = new EwmaRate(intervalS);
+    this.dataDropped = new EwmaRate(intervalS);
+    this.dataOutDuration = new EwmaRate(intervalS);
+    this.lastSendOkAt = env.now();
+    this.delivery = () => new Delivery(sender, options, metrics, logger, env);
+    this.shards = this.makeShards(options.minShards, false);
+    this.metrics.shards(this.shards.length);
+    this.metrics.shardsDesired(this.shards.length);
   }
 
-  /** Sends one batch until it is accepted, rejected for good, too old, or given up at shutdown. */
-  private async sendBatch(initial: Point[]): Promise<void> {
-    let points = initial;
-    const metadata = this.options.metadata.send ? familiesOf(points) : [];
-    let body = this.encode(points, metadata);
-    this.backoff.reset();
-    for (;;) {
-      if (this.options.sampleAgeLimitMs > 0) {
-        const oldest = this.env.now() - this.options.sampleAgeLimitMs;
-        const kept = points.filter((p) => p.timestampMs >= oldest);
-        if (kept.length !== points.length) {
-          this.metrics.samplesDropped('too_old', points.length - kept.length);
-          points = kept;
-          if (points.length === 0) return;
-          body = this.encode(points, metadata);
-        }
-      }
-      const n = points.length;
-      try {
-        await this.sender.send(body);
-        this.metrics.request('success');
-        this.metrics.samplesSent(n);
-        this.metrics.metadataSent(metadata.length);
-        this.queueFullLogged = false;
-        return;
-      } catch (err) {
-        const e = err instanceof RemoteWriteError ? err : new RemoteWriteError('other', errorMessage(err), { retryable: true, cause: err });
-        if (!e.retryable) {
-          this.metrics.request('failed');
-          this.metrics.samplesDropped(e.reason, n);
-          this.logRejected(e, n);
-          return;
-        }
-        this.metrics.request('retry');
-        if (this.stopping) {
-          // Shutting down: no more waiting. What is queued behind this request goes too (see run()).
-          this.gaveUp = true;
-          this.metrics.samplesDropped('shutdown', n);
-          this.logger.warn({ err: e.message, samples: n + this.ring.length }, 'remote write failed during shutdown; dropping what is queued');
-          return;
-        }
-        const delay = e.retryAfterMs ?? this.backoff.next();
-        this.metrics.samplesRetried(n);
-        this.logger.warn({ err: e.message, reason: e.reason, samples: n, retry_in_ms: Math.round(delay) }, 'remote write failed; retrying');
-        await this.sleep(delay);
-      }
+  get shardCount(): number {
+    return this.shards.length;
+  }
+
+  private makeShards(n: number, held: boolean): Shard[] {
+    const out: Shard[] = [];
+    for (let i = 0; i < n; i++) out.push(new Shard(this, i, held));
+    return out;
+  }
+
+  start(): void {
+    if (this.started || this.stoppingFlag) return;
+    this.started = true;
+    for (const s of this.shards) s.start();
+    if (this.options.metadata.send) {
+      this.metadataTimer = setInterval(() => {
+        this.metadataLoop = this.metadataLoop.then(() => this.sendMetadata());
+      }, this.options.metadata.intervalMs);
+      this.metadataTimer.unref();
+    }
+    if (this.options.maxShards > this.options.minShards) {
+      this.shardTimer = setInterval(() => this.updateShards(), this.options.shardUpdateIntervalMs);
+      this.shardTimer.unref();
     }
   }
 
-  /** A final rejection: logged at error once per distinct status (with the answer's body), then at debug. */
-  private logRejected(e: RemoteWriteError, samples: number): void {
-    const status = e.status ?? 0;
-    const context = { reason: e.reason, status: e.status, samples, body: e.body };
-    if (this.loggedStatuses.has(status)) {
-      this.logger.debug(context, 'remote write rejected a request; its samples are dropped');
+  /** Takes points into their shards; what does not fit is dropped (reason="queue_full"). Never blocks. */
+  enqueue(points: readonly Point[]): void {
+    if (this.stoppingFlag) {
+      this.metrics.samplesDropped('shutdown', points.length);
       return;
     }
-    this.loggedStatuses.add(status);
-    this.logger.error(context, 'remote write rejected a request; its samples are dropped, not retried (logged once per status)');
+    const shards = this.shards;
+    const n = shards.length;
+    const external = this.options.externalLabels;
+    const externalNames = this.externalNames;
+    const trackFamilies = this.options.metadata.send;
+    let dropped = 0;
+    let highest = this.highestRecvMs;
+    for (let i = 0; i < points.length; i++) {
+      const p = points[i];
+      const shard = n === 1 ? shards[0] : shards[seriesHash(p.name, p.labels, external, externalNames) % n];
+      if (!shard.push(p)) {
+        dropped++;
+        continue;
+      }
+      if (p.timestampMs > highest) highest = p.timestampMs;
+      // Families are shared constants: consecutive points mostly share one, so the map is rarely touched.
+      if (trackFamilies && p.family !== this.lastFamily) {
+        this.lastFamily = p.family;
+        if (!this.families.has(p.family.name)) this.families.set(p.family.name, p.family);
+      }
+    }
+    this.highestRecvMs = highest;
+    this.dataIn.add(points.length - dropped);
+    if (dropped > 0) {
+      this.dataDropped.add(dropped);
+      this.metrics.samplesDropped('queue_full', dropped);
+      if (!this.queueFullLogged) {
+        this.queueFullLogged = true;
+        this.logger.warn({ capacity: this.options.capacity, shards: n, dropped }, 'remote-write queue is full; dropping new samples (raise queue_config.capacity or max_shards, or check the remote end)');
+      }
+    }
+    this.queueChanged();
+  }
+
+  queueChanged(): void {
+    let n = 0;
+    for (const s of this.shards) n += s.ring.length + s.inFlight;
+    for (const s of this.draining) n += s.ring.length + s.inFlight;
+    this.metrics.queueSamples(n);
+  }
+
+  sent(samples: number, durationMs: number, newestMs: number, ok: boolean): void {
+    this.dataOut.add(samples);
+    this.dataOutDuration.add(durationMs / 1000);
+    if (ok) {
+      this.lastSendOkAt = this.env.now();
+      this.queueFullLogged = false;
+      if (newestMs > this.highestSentMs) this.highestSentMs = newestMs;
+    }
+  }
+
+  /** Prometheus's calculateDesiredShards; see the file comment. Returns the count to run. */
+  calculateDesiredShards(): number {
+    this.dataIn.tick();
+    this.dataOut.tick();
+    this.dataDropped.tick();
+    this.dataOutDuration.tick();
+    const current = this.shards.length;
+    const inRate = this.dataIn.rate();
+    const outRate = this.dataOut.rate();
+    if (outRate <= 0) return current;
+    const keptRatio = outRate / (this.dataDropped.rate() + outRate);
+    const outDuration = this.dataOutDuration.rate();
+    const delayS = Math.max(0, (this.highestRecvMs - this.highestSentMs) / 1000);
+    const pending = delayS * inRate * keptRatio;
+    const timePerSample = outDuration / outRate;
+    const desired = timePerSample * (inRate * keptRatio + BACKLOG_CATCHUP * pending);
+    this.metrics.shardsDesired(desired);
+    const rounded = Math.ceil(desired);
+    if (current * (1 - SHARD_TOLERANCE) <= rounded && rounded <= current * (1 + SHARD_TOLERANCE)) return current;
+    if (rounded < current && delayS > MAX_DELAY_FOR_DOWNSHARD_S) return current;
+    return Math.min(this.options.maxShards, Math.max(this.options.minShards, rounded));
+  }
+
+  private updateShards(): void {
+    const desired = this.calculateDesiredShards();
+    if (desired === this.shards.length || this.resharding !== undefined || this.stoppingFlag) return;
+    let queued = 0;
+    for (const s of this.shards) queued += s.ring.length + s.inFlight;
+    if (queued > 0 && this.lastSendOkAt < this.env.now() - 2 * this.options.batchSendDeadlineMs) {
+      this.logger.warn({ from: this.shards.length, to: desired }, 'skipping resharding: no successful send recently');
+      return;
+    }
+    this.reshard(desired);
+  }
+
+  /** Drains the current shards into the receiver while new ones take (and hold) new points. */
+  reshard(n: number): Promise<void> {
+    if (this.resharding !== undefined) return this.resharding;
+    this.logger.info({ from: this.shards.length, to: n }, 'remote-write resharding');
+    const old = this.shards;
+    const fresh = this.makeShards(n, true);
+    for (const s of fresh) s.start();
+    this.shards = fresh;
+    this.draining = old;
+    this.metrics.shards(n);
+    this.resharding = (async () => {
+      await Promise.all(old.map((s) => (this.stoppingFlag ? s.stop() : s.drain())));
+      this.draining = [];
+      for (const s of fresh) s.release();
+      this.resharding = undefined;
+      this.queueChanged();
+    })();
+    return this.resharding;
+  }
+
+  /**
+   * Sends what is queued, then resolves. A request that fails recoverably during stop is not retried
+   * again: its samples and the rest of its shard are dropped (reason="shutdown"). Idempotent.
+   */
+  stop(): Promise<void> {
+    this.stopped ??= (async () => {
+      this.stoppingFlag = true;
+      if (this.metadataTimer !== undefined) clearInterval(this.metadataTimer);
+      if (this.shardTimer !== undefined) clearInterval(this.shardTimer);
+      await Promise.all(this.draining.map((s) => s.stop()));
+      await this.resharding;
+      await Promise.all(this.shards.map((s) => s.stop()));
+      await this.metadataLoop;
+      this.metrics.queueSamples(0);
+    })();
+    return this.stopped;
   }
 
   /** The metadata-only request(s), as Prometheus sends every metadata_config.send_interval. */
   private async sendMetadata(): Promise<void> {
+    if (this.stoppingFlag) return;
+    this.metadataEncoder ??= new WriteRequestEncoder();
     const all = [...this.families.values()];
     const per = this.options.metadata.maxPerSend;
+    const backoff = new Backoff(this.options.minBackoffMs, this.options.maxBackoffMs, this.env.random);
     for (let i = 0; i < all.length; i += per) {
       const chunk = all.slice(i, i + per);
-      const body = this.encode([], chunk);
-      this.backoff.reset();
+      const body = snappyCompress(this.metadataEncoder.encode([], chunk));
       for (;;) {
+        let result;
         try {
-          await this.sender.send(body);
+          result = await this.sender.send(body);
+        } catch (err) {
+          this.logger.debug({ err: errorMessage(err) }, 'metadata send threw');
+          return;
+        }
+        if (result.ok) {
           this.metrics.request('success');
           this.metrics.metadataSent(chunk.length);
           break;
-        } catch (err) {
-          const e = err instanceof RemoteWriteError ? err : new RemoteWriteError('other', errorMessage(err), { retryable: true, cause: err });
-          if (!e.retryable || this.stopping) {
-            this.metrics.request('failed');
-            if (!e.retryable) this.logRejected(e, 0);
-            return;
-          }
-          this.metrics.request('retry');
-          await this.sleep(e.retryAfterMs ?? this.backoff.next());
         }
+        if (!result.error.retryable || this.stoppingFlag) {
+          this.metrics.request('failed');
+          return;
+        }
+        this.metrics.request('retry');
+        await new Promise((r) => setTimeout(r, result.error.retryAfterMs ?? backoff.next()));
       }
     }
   }
 }
 
 /** The distinct families of a batch, for the metadata attached to its request. */
-function familiesOf(points: readonly Point[]): MetricFamily[] {
+export function familiesOf(points: readonly Point[]): MetricFamily[] {
   const out: MetricFamily[] = [];
   const seen = new Set<string>();
   let last: MetricFamily | undefined;
