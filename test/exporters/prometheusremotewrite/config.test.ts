@@ -14,6 +14,12 @@ describe('prometheusremotewrite config', () => {
       batch_send_deadline: 5000, min_backoff: 30, max_backoff: 5000, sample_age_limit: 0,
     });
     assert.deepEqual(c.metadata_config, { send: true, send_interval: 60_000, max_samples_per_send: 2000 });
+    assert.equal(c.isolate_rejected, false);
+    assert.deepEqual(c.buffer, { type: 'memory' });
+    const disk = configSchema.parse({ endpoint: 'http://x/y', buffer: { type: 'disk', directory: 'wal' } });
+    assert.deepEqual(disk.buffer, { type: 'disk', directory: 'wal', max_size: 1024 ** 3, fsync: 'always', shards: 4 });
+    const redis = configSchema.parse({ endpoint: 'http://x/y', buffer: { type: 'redis', url: 'redis://127.0.0.1:6379' } });
+    assert.deepEqual(redis.buffer, { type: 'redis', url: 'redis://127.0.0.1:6379', prefix: 'pprofcol', shards: 4, lock_duration: 30_000 });
   });
 
   it('rejects what it should, naming the key', () => {
@@ -29,6 +35,11 @@ describe('prometheusremotewrite config', () => {
     bad({ endpoint: 'http://x/y', queue_config: { min_shards: 5, max_shards: 2 } }, 'queue_config.min_shards');
     bad({ endpoint: 'http://x/y', queue_config: { batch_send_deadline: '5 s' } }, 'queue_config.batch_send_deadline');
     bad({ endpoint: 'http://x/y', external_labels: { 'bad-name': 'x' } }, 'external_labels.bad-name');
+    bad({ endpoint: 'http://x/y', buffer: { type: 'disk' } }, 'buffer.directory');
+    bad({ endpoint: 'http://x/y', buffer: { type: 'disk', directory: 'd', max_size: '1KiB' } }, 'buffer.max_size');
+    bad({ endpoint: 'http://x/y', buffer: { type: 'tape' } }, 'buffer.type');
+    bad({ endpoint: 'http://x/y', buffer: { type: 'redis', url: 'http://x' } }, 'buffer.url');
+    bad({ endpoint: 'http://x/y', buffer: { type: 'memory', directory: 'd' } }, 'buffer');
   });
 
   it('reads Retry-After as seconds or an HTTP-date', () => {
