@@ -78,14 +78,6 @@ const FUNCTION_ID = 1;
 const FUNCTION_NAME = 2;
 
 /**
- * Ids are looked up through a flat Int32Array when they are dense (Go numbers them 1..n), which costs at
- * most 4 bytes per possible id: allowed while the largest id is below 4x the count plus 1024, so the table
- * stays within 16 bytes per entry. Sparse or huge ids (addresses used as ids) go through a Map.
- */
-const DENSE_SLACK_FACTOR = 4;
-const DENSE_SLACK_CONSTANT = 1024;
-
-/**
  * Go's default runtime-frame filter: runtime.*, runtime/internal/* and internal/* (internal/runtime/*,
  * internal/poll.*, internal/sync.* since Go 1.24) are runtime internals. sync.(*Mutex).Lock/Unlock style
  * lock wrappers are NOT skipped: a contention profile attributed to them says which lock API was used.
@@ -101,7 +93,14 @@ export function decodeProfile(data: Uint8Array, options?: DecodeOptions): Profil
     throw new PprofcolError('ERR_INVALID_OPTION', `maxInflatedBytes must be a positive integer, got ${maxBytes}`);
   }
   const buf = inflate(data, maxBytes);
-  return new Decoder(buf, options?.skipFrame).decode();
+  // One decode at a time uses the shared scratch arrays; a skipFrame that itself decodes gets its own.
+  const scratch = sharedScratch.busy ? new Scratch() : sharedScratch;
+  scratch.busy = true;
+  try {
+    return new Decoder(buf, options?.skipFrame, scratch).decode();
+  } finally {
+    scratch.release();
+  }
 }
 
 function inflate(data: Uint8Array, maxBytes: number): Uint8Array {
@@ -130,12 +129,18 @@ function inflate(data: Uint8Array, maxBytes: number): Uint8Array {
   return out;
 }
 
-/** An append-only list of numbers in a Float64Array that doubles when full (offsets, ids, string indexes). */
-class NumList {
+/**
+ * Append-only lists of numbers (ids, string indexes, byte offsets) in a typed array that doubles when
+ * full. Records of several numbers are pushed one number after the other (a stride). Two classes, not
+ * one generic one, so that each element access site sees one array type and V8 keeps it monomorphic.
+ */
+class F64List {
   data: Float64Array;
   length = 0;
-  constructor(capacity: number) {
-    this.data = new Float64Array(capacity);
+  private readonly initial: number;
+  constructor(initial: number) {
+    this.initial = initial;
+    this.data = new Float64Array(initial);
   }
   push(v: number): void {
     if (this.length === this.data.length) {
@@ -145,37 +150,142 @@ class NumList {
     }
     this.data[this.length++] = v;
   }
+  /** Empties the list; one grown past `retain` entries by a large profile goes back to its initial size. */
+  reset(retain: number): void {
+    this.length = 0;
+    if (this.data.length > retain) this.data = new Float64Array(this.initial);
+  }
 }
 
-/** Id -> index for one table (functions or locations), dense array or Map, built once after pass 1. */
+class U32List {
+  data: Uint32Array;
+  length = 0;
+  private readonly initial: number;
+  constructor(initial: number) {
+    this.initial = initial;
+    this.data = new Uint32Array(initial);
+  }
+  push(v: number): void {
+    if (this.length === this.data.length) {
+      const next = new Uint32Array(this.data.length * 2);
+      next.set(this.data);
+      this.data = next;
+    }
+    this.data[this.length++] = v;
+  }
+  reset(retain: number): void {
+    this.length = 0;
+    if (this.data.length > retain) this.data = new Uint32Array(this.initial);
+  }
+}
+
+/**
+ * Arrays longer than this many entries (8 MiB of Float64) are not kept for the next decode: a one-off huge
+ * profile must not pin its scratch memory, while the profiles of an ordinary service (KBs to a few MBs)
+ * reuse theirs. Allocating typed arrays anew costs more than decoding a small profile does.
+ */
+const RETAIN_ENTRIES = 1 << 20;
+
+/**
+ * The decoder's working memory, reused from one decode to the next: decoding is synchronous, so one set
+ * serves a whole process. Worst case, for adversarial input made only of the smallest possible records,
+ * it takes about 6 bytes per input byte; real profiles take well under 1.
+ */
+class Scratch {
+  busy = false;
+  /** Per string: byte offset of its tag (the payload is re-read for the few strings decoded). */
+  readonly strings = new U32List(1024);
+  /** Per function: id, name string index, byte offset. */
+  readonly functions = new F64List(3 * 256);
+  /** Per location: id, byte offset, index of its first line in `lines`. */
+  readonly locations = new F64List(3 * 256);
+  /** Per line with a function: function id, byte offset. */
+  readonly lines = new F64List(2 * 512);
+  /** Per sample: start and end offsets of its payload. */
+  readonly samples = new U32List(2 * 512);
+  /** Int32 arena for the per-decode tables (see Decoder.summarize). */
+  ints = new Int32Array(8192);
+  /** Float64 arena: totals, the scratch row of one sample, then one row per function with samples. */
+  floats = new Float64Array(1024);
+
+  intArena(n: number): Int32Array {
+    if (this.ints.length < n) this.ints = new Int32Array(Math.max(n, this.ints.length * 2));
+    return this.ints;
+  }
+
+  /** Grows the float arena to at least n entries, keeping its first `keep` entries. */
+  floatArena(n: number, keep: number): Float64Array {
+    if (this.floats.length < n) {
+      const next = new Float64Array(Math.max(n, this.floats.length * 2));
+      next.set(this.floats.subarray(0, keep));
+      this.floats = next;
+    }
+    return this.floats;
+  }
+
+  release(): void {
+    this.busy = false;
+    this.strings.reset(RETAIN_ENTRIES);
+    this.functions.reset(RETAIN_ENTRIES);
+    this.locations.reset(RETAIN_ENTRIES);
+    this.lines.reset(RETAIN_ENTRIES);
+    this.samples.reset(RETAIN_ENTRIES);
+    if (this.ints.length > RETAIN_ENTRIES) this.ints = new Int32Array(8192);
+    if (this.floats.length > RETAIN_ENTRIES) this.floats = new Float64Array(1024);
+  }
+}
+
+const sharedScratch = new Scratch();
+
+/** Marks an Int32 arena entry computed on first use (a location's first kept slot, a slot's skip state). */
+const NOT_YET = -2;
+
+/**
+ * Id -> index for one table (functions or locations): a slice of the Int32 arena indexed by id when ids are
+ * dense (Go numbers them 1..n), else a Map. Dense while the largest id is below 4x the count plus 1024,
+ * so the slice costs at most 16 bytes per entry plus 4 KiB.
+ */
+const DENSE_SLACK_FACTOR = 4;
+const DENSE_SLACK_CONSTANT = 1024;
+
 class IdIndex {
-  private readonly dense: Int32Array | undefined;
+  private readonly arena: Int32Array;
+  private readonly base: number;
+  /** Slice length when dense, -1 when sparse. */
+  private readonly size: number;
   private readonly sparse: Map<number, number> | undefined;
 
-  constructor(ids: NumList, offsets: NumList, what: string) {
-    const n = ids.length;
+  /** Entries the dense slice needs for these ids, or 0 when the ids go to a Map. */
+  static denseSize(list: F64List, stride: number): number {
+    const n = list.length / stride;
     let max = 0;
-    let min = 0;
-    for (let i = 0; i < n; i++) {
-      const id = ids.data[i];
+    for (let i = 0; i < list.length; i += stride) {
+      const id = list.data[i];
+      // Synthetic ids (negative, standing for ids beyond 2^53) always go through the Map.
+      if (id < 0) return 0;
       if (id > max) max = id;
-      if (id < min) min = id;
     }
-    // Synthetic ids (negative, for ids beyond 2^53) always go through the Map.
-    if (min >= 0 && max < DENSE_SLACK_FACTOR * n + DENSE_SLACK_CONSTANT) {
-      const dense = new Int32Array(max + 1).fill(-1);
-      for (let i = 0; i < n; i++) {
-        const id = ids.data[i];
-        if (dense[id] !== -1) throw duplicateId(what, id, offsets.data[i]);
-        dense[id] = i;
+    return max < DENSE_SLACK_FACTOR * n + DENSE_SLACK_CONSTANT ? max + 1 : 0;
+  }
+
+  constructor(list: F64List, stride: number, what: string, arena: Int32Array, base: number, size: number) {
+    this.arena = arena;
+    this.base = base;
+    const data = list.data;
+    if (size > 0) {
+      this.size = size;
+      arena.fill(-1, base, base + size);
+      for (let i = 0, k = 0; i < list.length; i += stride, k++) {
+        const at = base + data[i];
+        if (arena[at] !== -1) throw duplicateId(what, data[i], data[i + 1]);
+        arena[at] = k;
       }
-      this.dense = dense;
     } else {
+      this.size = -1;
       const sparse = new Map<number, number>();
-      for (let i = 0; i < n; i++) {
-        const id = ids.data[i];
-        if (sparse.has(id)) throw duplicateId(what, id, offsets.data[i]);
-        sparse.set(id, i);
+      for (let i = 0, k = 0; i < list.length; i += stride, k++) {
+        if (sparse.has(data[i])) throw duplicateId(what, data[i], data[i + 1]);
+        sparse.set(data[i], k);
       }
       this.sparse = sparse;
     }
@@ -183,7 +293,7 @@ class IdIndex {
 
   /** The index of `id`, or -1. */
   get(id: number): number {
-    if (this.dense !== undefined) return id >= 0 && id < this.dense.length ? this.dense[id] : -1;
+    if (this.size >= 0) return id >= 0 && id < this.size ? this.arena[this.base + id] : -1;
     return this.sparse!.get(id) ?? -1;
   }
 }
@@ -199,39 +309,37 @@ function idText(id: number): string {
 
 class Decoder {
   private readonly r: WireReader;
+  private readonly strings: WireReader;
   private readonly buf: Uint8Array;
   /** The same bytes as a Buffer, for utf8 decoding of the few strings we need. */
   private readonly text: Buffer;
   private readonly skipFrame: ((functionName: string) => boolean) | undefined;
+  private readonly s: Scratch;
 
-  // Pass 1 results.
-  private readonly strStart = new NumList(256);
-  private readonly strEnd = new NumList(256);
-  /** Per sample type: type and unit string indexes, and the offset of the ValueType for messages. */
+  // Pass 1 results besides the scratch lists.
+  /** Per sample type: type and unit string indexes, and the byte offset of the ValueType. */
   private readonly sampleTypeIdx: number[] = [];
   private periodType: [number, number, number] | undefined;
   private period = 0;
   private timeNanos = 0;
   private durationNanos = 0;
-  private readonly fnIds = new NumList(64);
-  private readonly fnNames = new NumList(64);
-  private readonly fnOffsets = new NumList(64);
-  private readonly locIds = new NumList(64);
-  private readonly locOffsets = new NumList(64);
-  /** Lines of all locations, flat: location i owns lines [locLineStart[i], locLineStart[i+1]). */
-  private readonly locLineStart = new NumList(64);
-  private readonly lineFnIds = new NumList(128);
-  private readonly lineOffsets = new NumList(128);
-  private readonly sampleStart = new NumList(256);
-  private readonly sampleEnd = new NumList(256);
   /** Ids beyond 2^53 cannot be numbers exactly; each distinct one gets a negative synthetic id. */
   private largeIds: Map<string, number> | undefined;
 
-  constructor(buf: Uint8Array, skipFrame: ((functionName: string) => boolean) | undefined) {
+  // Set by summarize() for the lazy lookups firstKept(), skipped() and slotName().
+  private ints: Int32Array = new Int32Array(0);
+  private lines: Float64Array = new Float64Array(0);
+  private oSlotName = 0;
+  private oSlotSkip = 0;
+  private slotNames: (string | undefined)[] = [];
+
+  constructor(buf: Uint8Array, skipFrame: ((functionName: string) => boolean) | undefined, scratch: Scratch) {
     this.buf = buf;
     this.text = Buffer.isBuffer(buf) ? buf : Buffer.from(buf.buffer, buf.byteOffset, buf.length);
     this.r = new WireReader(buf);
+    this.strings = new WireReader(buf);
     this.skipFrame = skipFrame;
+    this.s = scratch;
   }
 
   decode(): ProfileSummary {
@@ -247,13 +355,12 @@ class Decoder {
     while (r.pos < end) {
       const tagAt = r.pos;
       const field = r.tag(end);
-      const wt = r.wireType;
       switch (field) {
         case PROFILE_SAMPLE: {
           this.expectWireType(WIRE_LEN, 'Profile.sample', tagAt);
           const sEnd = r.lenEnd(end);
-          this.sampleStart.push(r.pos);
-          this.sampleEnd.push(sEnd);
+          this.s.samples.push(r.pos);
+          this.s.samples.push(sEnd);
           r.pos = sEnd;
           break;
         }
@@ -265,14 +372,11 @@ class Decoder {
           this.expectWireType(WIRE_LEN, 'Profile.function', tagAt);
           this.readFunction(r.lenEnd(end), tagAt);
           break;
-        case PROFILE_STRING_TABLE: {
+        case PROFILE_STRING_TABLE:
           this.expectWireType(WIRE_LEN, 'Profile.string_table', tagAt);
-          const sEnd = r.lenEnd(end);
-          this.strStart.push(r.pos);
-          this.strEnd.push(sEnd);
-          r.pos = sEnd;
+          this.s.strings.push(tagAt);
+          r.pos = r.lenEnd(end);
           break;
-        }
         case PROFILE_SAMPLE_TYPE: {
           this.expectWireType(WIRE_LEN, 'Profile.sample_type', tagAt);
           const vt = this.readValueType(r.lenEnd(end), tagAt);
@@ -296,7 +400,7 @@ class Decoder {
           this.period = r.int64(end);
           break;
         default:
-          r.skip(wt, end, tagAt);
+          r.skip(r.wireType, end, tagAt);
       }
     }
   }
@@ -344,15 +448,17 @@ class Decoder {
       }
     }
     if (id === 0) throw new ProfileDecodeError(`function at byte offset ${at} has no id (ids are nonzero)`);
-    this.fnIds.push(id);
-    this.fnNames.push(name);
-    this.fnOffsets.push(at);
+    const f = this.s.functions;
+    f.push(id);
+    f.push(name);
+    f.push(at);
   }
 
   private readLocation(end: number, at: number): void {
     const r = this.r;
+    const lines = this.s.lines;
     let id = 0;
-    this.locLineStart.push(this.lineFnIds.length);
+    const firstLine = lines.length / 2;
     while (r.pos < end) {
       const tagAt = r.pos;
       const field = r.tag(end);
@@ -372,15 +478,20 @@ class Decoder {
             r.skip(r.wireType, lineEnd, lineTagAt);
           }
         }
-        this.lineFnIds.push(fnId);
-        this.lineOffsets.push(tagAt);
+        // A line without a function (proto3 default 0) names no frame: nothing to keep.
+        if (fnId !== 0) {
+          lines.push(fnId);
+          lines.push(tagAt);
+        }
       } else {
         r.skip(r.wireType, end, tagAt);
       }
     }
     if (id === 0) throw new ProfileDecodeError(`location at byte offset ${at} has no id (ids are nonzero)`);
-    this.locIds.push(id);
-    this.locOffsets.push(at);
+    const l = this.s.locations;
+    l.push(id);
+    l.push(at);
+    l.push(firstLine);
   }
 
   /** A uint64 id as an exact number key: itself below 2^53, else a negative synthetic id. */
@@ -400,16 +511,22 @@ class Decoder {
   // ---- pass 2 and 3 ---------------------------------------------------------------------------------
 
   private checkString(index: number, what: string, at: number): void {
-    if (!(index >= 0 && index < this.strStart.length)) {
+    if (!(index >= 0 && index < this.s.strings.length)) {
       throw new ProfileDecodeError(
-        `${what} at byte offset ${at} references string ${index}, but the string table has ${this.strStart.length} entries`,
+        `${what} at byte offset ${at} references string ${index}, but the string table has ${this.s.strings.length} entries`,
       );
     }
   }
 
   private stringAt(index: number, what: string, at: number): string {
     this.checkString(index, what, at);
-    return this.text.toString('utf8', this.strStart.data[index], this.strEnd.data[index]);
+    // Pass 1 validated this field's tag and length; re-read them to find the payload, with a reader of
+    // its own: names are decoded lazily, in the middle of reading a sample.
+    const r = this.strings;
+    r.pos = this.s.strings.data[index];
+    r.tag(this.buf.length);
+    const end = r.lenEnd(this.buf.length);
+    return this.text.toString('utf8', r.pos, end);
   }
 
   private valueType(t: [number, number, number], what: string): ValueType {
@@ -417,8 +534,10 @@ class Decoder {
   }
 
   private summarize(): ProfileSummary {
-    if (this.strStart.length === 0 || this.strEnd.data[0] !== this.strStart.data[0]) {
-      throw new ProfileDecodeError(`string_table[0] must be the empty string (the string table has ${this.strStart.length} entries)`);
+    const s = this.s;
+    const nStrings = s.strings.length;
+    if (nStrings === 0 || this.stringAt(0, 'string_table[0]', 0) !== '') {
+      throw new ProfileDecodeError(`string_table[0] must be the empty string (the string table has ${nStrings} entries)`);
     }
     const sampleTypes: ValueType[] = [];
     for (let i = 0; i < this.sampleTypeIdx.length; i += 3) {
@@ -426,67 +545,90 @@ class Decoder {
     }
     const periodType = this.periodType === undefined ? undefined : this.valueType(this.periodType, 'period_type');
 
-    // Functions -> name slots: one slot per distinct name string index, named and judged by skipFrame once.
-    const nFn = this.fnIds.length;
-    const fnIndex = new IdIndex(this.fnIds, this.fnOffsets, 'function');
-    const slotOfString = new Int32Array(this.strStart.length).fill(-1);
-    const fnSlot = new Int32Array(nFn);
-    const slotNames: string[] = [];
-    const slotSkipped: boolean[] = [];
-    for (let i = 0; i < nFn; i++) {
-      const nameIdx = this.fnNames.data[i];
-      this.checkString(nameIdx, `function id ${idText(this.fnIds.data[i])}: its name`, this.fnOffsets.data[i]);
-      let slot = slotOfString[nameIdx];
-      if (slot === -1) {
-        const name = this.stringAt(nameIdx, 'function name', this.fnOffsets.data[i]);
-        slot = slotNames.length;
-        slotOfString[nameIdx] = slot;
-        slotNames.push(name);
-        slotSkipped.push(this.skipFrame !== undefined && this.skipFrame(name));
-      }
-      fnSlot[i] = slot;
-    }
-    const unknownSlot = slotNames.length;
-    slotNames.push(UNKNOWN_FUNCTION);
+    // The Int32 arena, laid out as: slot of each string index | slot of each function | dense function
+    // index | dense location index | leaf slot of each location | first kept slot of each location |
+    // per slot: its name's string index, its skip state, its row in the float arena. Linear in the input.
+    const fns = s.functions;
+    const locs = s.locations;
+    const nFn = fns.length / 3;
+    const nLoc = locs.length / 3;
+    const nSlots = nFn + 1; // at most one per function, plus UNKNOWN_FUNCTION
+    const fnDense = IdIndex.denseSize(fns, 3);
+    const locDense = IdIndex.denseSize(locs, 3);
+    const oSlotOfString = 0;
+    const oFnSlot = oSlotOfString + nStrings;
+    const oFnDense = oFnSlot + nFn;
+    const oLocDense = oFnDense + fnDense;
+    const oLocLeaf = oLocDense + locDense;
+    const oLocKept = oLocLeaf + nLoc;
+    const oSlotName = oLocKept + nLoc;
+    const oSlotSkip = oSlotName + nSlots;
+    const oSlotRow = oSlotSkip + nSlots;
+    const ints = s.intArena(oSlotRow + nSlots);
+    ints.fill(-1, oSlotOfString, oSlotOfString + nStrings);
+    ints.fill(NOT_YET, oLocKept, oLocKept + nLoc);
+    ints.fill(NOT_YET, oSlotSkip, oSlotSkip + nSlots);
+    ints.fill(-1, oSlotRow, oSlotRow + nSlots);
+    this.ints = ints;
+    this.oSlotName = oSlotName;
+    this.oSlotSkip = oSlotSkip;
 
-    // Locations -> (leaf slot, first kept slot), -1 where the location has no frame or keeps none.
-    const nLoc = this.locIds.length;
-    const locIndex = new IdIndex(this.locIds, this.locOffsets, 'location');
-    const locLeaf = new Int32Array(nLoc);
-    const locKept = new Int32Array(nLoc);
+    // Functions -> name slots: one per distinct name string index. Names are decoded, and judged by
+    // skipFrame, only when a sample needs them: frames above the first kept one never are.
+    const fnIndex = new IdIndex(fns, 3, 'function', ints, oFnDense, fnDense);
+    let slots = 0;
+    for (let i = 0; i < nFn; i++) {
+      const nameIdx = fns.data[3 * i + 1];
+      if (!(nameIdx >= 0 && nameIdx < nStrings)) this.checkString(nameIdx, `function id ${idText(fns.data[3 * i])}: its name`, fns.data[3 * i + 2]);
+      let slot = ints[oSlotOfString + nameIdx];
+      if (slot === -1) {
+        slot = slots++;
+        ints[oSlotOfString + nameIdx] = slot;
+        ints[oSlotName + slot] = nameIdx;
+      }
+      ints[oFnSlot + i] = slot;
+    }
+    const unknownSlot = slots++;
+    this.slotNames = new Array<string | undefined>(slots);
+    this.slotNames[unknownSlot] = UNKNOWN_FUNCTION;
+    ints[oSlotSkip + unknownSlot] = 0;
+
+    // Lines: every function reference checked now; each line's function id is replaced by its slot, for
+    // firstKept(). Locations: the leaf slot now, the first kept slot when a sample first reaches them.
+    const locIndex = new IdIndex(locs, 3, 'location', ints, oLocDense, locDense);
+    const lines = s.lines;
+    const nLines = lines.length / 2;
+    this.lines = lines.data;
     for (let i = 0; i < nLoc; i++) {
-      const from = this.locLineStart.data[i];
-      const to = i + 1 < nLoc ? this.locLineStart.data[i + 1] : this.lineFnIds.length;
-      let leaf = -1;
-      let kept = -1;
+      const from = locs.data[3 * i + 2];
+      const to = i + 1 < nLoc ? locs.data[3 * i + 5] : nLines;
       for (let l = from; l < to; l++) {
-        const fnId = this.lineFnIds.data[l];
-        if (fnId === 0) continue; // a line without a function (proto3 default): no frame to name
+        const fnId = lines.data[2 * l];
         const fi = fnIndex.get(fnId);
         if (fi === -1) {
           throw new ProfileDecodeError(
-            `location id ${idText(this.locIds.data[i])}: line at byte offset ${this.lineOffsets.data[l]} references missing function id ${idText(fnId)}`,
+            `location id ${idText(locs.data[3 * i])}: line at byte offset ${lines.data[2 * l + 1]} references missing function id ${idText(fnId)}`,
           );
         }
-        const slot = fnSlot[fi];
-        if (leaf === -1) leaf = slot;
-        if (kept === -1 && !slotSkipped[slot]) kept = slot;
+        lines.data[2 * l] = ints[oFnSlot + fi];
       }
-      locLeaf[i] = leaf;
-      locKept[i] = kept;
+      ints[oLocLeaf + i] = from < to ? lines.data[2 * from] : -1;
     }
 
-    // Samples: one scratch row, one accumulator row per slot.
+    // Samples: values go to the scratch row, then into the totals and the row of the attributed slot.
+    // Float arena: totals at [0, n), scratch row at [n, 2n), slot rows from 2n on, added as slots get samples
+    // (so rows x columns never exceeds what the samples themselves take in bytes).
     const nTypes = sampleTypes.length;
-    const totals = new Float64Array(nTypes);
-    const sums = new Float64Array(slotNames.length * nTypes);
-    const used = new Uint8Array(slotNames.length);
-    const scratch = new Float64Array(nTypes);
+    let floats = s.floatArena(2 * nTypes, 0);
+    floats.fill(0, 0, 2 * nTypes);
+    let rows = 0;
+    const usedSlots: number[] = [];
     const r = this.r;
-    const nSamples = this.sampleStart.length;
-    for (let s = 0; s < nSamples; s++) {
-      const start = this.sampleStart.data[s];
-      const end = this.sampleEnd.data[s];
+    const samples = s.samples;
+    const nSamples = samples.length / 2;
+    for (let si = 0; si < nSamples; si++) {
+      const start = samples.data[2 * si];
+      const end = samples.data[2 * si + 1];
       r.pos = start;
       let nValues = 0;
       let leaf = -1;
@@ -499,15 +641,14 @@ class Decoder {
           if (wt === WIRE_LEN) {
             const packedEnd = r.lenEnd(end);
             while (r.pos < packedEnd) {
-              const idAt = r.pos;
-              const li = this.locationIndex(locIndex, packedEnd, idAt);
-              if (leaf === -1) leaf = locLeaf[li];
-              if (kept === -1) kept = locKept[li];
+              const li = this.locationIndex(locIndex, packedEnd, r.pos);
+              if (leaf === -1) leaf = ints[oLocLeaf + li];
+              if (kept === -1) kept = this.firstKept(li, oLocKept + li, locs);
             }
           } else if (wt === WIRE_VARINT) {
             const li = this.locationIndex(locIndex, end, r.pos);
-            if (leaf === -1) leaf = locLeaf[li];
-            if (kept === -1) kept = locKept[li];
+            if (leaf === -1) leaf = ints[oLocLeaf + li];
+            if (kept === -1) kept = this.firstKept(li, oLocKept + li, locs);
           } else {
             this.expectWireType(WIRE_LEN, 'Sample.location_id', tagAt);
           }
@@ -516,11 +657,11 @@ class Decoder {
             const packedEnd = r.lenEnd(end);
             while (r.pos < packedEnd) {
               if (nValues === nTypes) throw tooManyValues(start, nTypes, r.pos);
-              scratch[nValues++] = r.int64(packedEnd);
+              floats[nTypes + nValues++] = r.int64(packedEnd);
             }
           } else if (wt === WIRE_VARINT) {
             if (nValues === nTypes) throw tooManyValues(start, nTypes, r.pos);
-            scratch[nValues++] = r.int64(end);
+            floats[nTypes + nValues++] = r.int64(end);
           } else {
             this.expectWireType(WIRE_LEN, 'Sample.value', tagAt);
           }
@@ -532,25 +673,37 @@ class Decoder {
         throw new ProfileDecodeError(`sample at byte offset ${start} has ${nValues} values, expected ${nTypes} (one per sample_type)`);
       }
       const slot = kept !== -1 ? kept : leaf !== -1 ? leaf : unknownSlot;
-      used[slot] = 1;
-      const row = slot * nTypes;
+      let row = ints[oSlotRow + slot];
+      if (row === -1) {
+        row = (2 + rows++) * nTypes;
+        floats = s.floatArena(row + nTypes, row);
+        floats.fill(0, row, row + nTypes);
+        ints[oSlotRow + slot] = row;
+        usedSlots.push(slot);
+      }
       for (let k = 0; k < nTypes; k++) {
-        const v = scratch[k];
-        totals[k] += v;
-        sums[row + k] += v;
+        const v = floats[nTypes + k];
+        floats[k] += v;
+        floats[row + k] += v;
       }
     }
 
     // Distinct string indexes may hold equal names (a string table need not be deduplicated): merge them.
     const byFunction = new Map<string, number[]>();
-    for (let slot = 0; slot < slotNames.length; slot++) {
-      if (used[slot] === 0) continue;
-      const name = slotNames[slot];
-      const row = Array.from(sums.subarray(slot * nTypes, (slot + 1) * nTypes));
+    for (const slot of usedSlots) {
+      const name = this.slotName(slot);
+      const row = ints[oSlotRow + slot];
       const prior = byFunction.get(name);
-      if (prior === undefined) byFunction.set(name, row);
-      else for (let k = 0; k < nTypes; k++) prior[k] += row[k];
+      if (prior === undefined) {
+        const values = new Array<number>(nTypes);
+        for (let k = 0; k < nTypes; k++) values[k] = floats[row + k];
+        byFunction.set(name, values);
+      } else {
+        for (let k = 0; k < nTypes; k++) prior[k] += floats[row + k];
+      }
     }
+    const totals = new Array<number>(nTypes);
+    for (let k = 0; k < nTypes; k++) totals[k] = floats[k];
 
     return {
       sampleTypes,
@@ -558,10 +711,48 @@ class Decoder {
       period: this.period,
       timeNanos: this.timeNanos,
       durationNanos: this.durationNanos,
-      totals: Array.from(totals),
+      totals,
       byFunction,
       sampleCount: nSamples,
     };
+  }
+
+  /** The first slot among location li's lines that skipFrame keeps, or -1; computed once per location. */
+  private firstKept(li: number, at: number, locs: F64List): number {
+    const ints = this.ints;
+    let kept = ints[at];
+    if (kept !== NOT_YET) return kept;
+    kept = -1;
+    const from = locs.data[3 * li + 2];
+    const to = li + 1 < locs.length / 3 ? locs.data[3 * li + 5] : this.s.lines.length / 2;
+    for (let l = from; l < to; l++) {
+      const slot = this.lines[2 * l];
+      if (!this.skipped(slot)) {
+        kept = slot;
+        break;
+      }
+    }
+    ints[at] = kept;
+    return kept;
+  }
+
+  private skipped(slot: number): boolean {
+    const at = this.oSlotSkip + slot;
+    let state = this.ints[at];
+    if (state === NOT_YET) {
+      state = this.skipFrame !== undefined && this.skipFrame(this.slotName(slot)) ? 1 : 0;
+      this.ints[at] = state;
+    }
+    return state === 1;
+  }
+
+  private slotName(slot: number): string {
+    let name = this.slotNames[slot];
+    if (name === undefined) {
+      name = this.stringAt(this.ints[this.oSlotName + slot], 'function name', 0);
+      this.slotNames[slot] = name;
+    }
+    return name;
   }
 
   private locationIndex(index: IdIndex, limit: number, at: number): number {
