@@ -7,6 +7,7 @@ import { batchProcessorFactory } from '../processors/batch/factory.js';
 import { prometheusRemoteWriteExporterFactory } from '../exporters/prometheusremotewrite/factory.js';
 import { otlpHttpExporterFactory } from '../exporters/otlphttp/factory.js';
 import { prometheusReceiverFactory } from '../receivers/prometheus/factory.js';
+import { gapfillProcessorFactory } from '../processors/gapfill/factory.js';
 
 export function registerBuiltins(): void {
   registerComponent(pprofReceiverFactory);
@@ -16,4 +17,5 @@ export function registerBuiltins(): void {
   registerComponent(prometheusRemoteWriteExporterFactory);
   registerComponent(otlpHttpExporterFactory);
   registerComponent(prometheusReceiverFactory);
+  registerComponent(gapfillProcessorFactory);
 }
