@@ -5,6 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { isAbsolute, resolve } from 'node:path';
+import { buildConnector } from 'undici';
 import type { HttpClientConfig, TlsConfig } from './config/types.js';
 
 /** What Node's TLS connect options need from a `tls_config` (undici's `connect`, https.Agent). */
@@ -49,4 +50,55 @@ export async function authorizationHeader(client: HttpClientConfig, configDir: s
     return `${auth.type} ${credentials}`;
   }
   return undefined;
+}
+
+/** Node's codes for TLS failures: handshake alerts, certificate checks. */
+const TLS_ERROR = /ERR_TLS|ERR_SSL|CERT|SSL|DEPTH_ZERO/;
+/** TLS errors kept for explain(): enough for every connection a pool has open at once. */
+const TLS_ERRORS_KEPT = 64;
+
+/**
+ * Keeps the TLS error that undici hides. With TLS 1.3 a server that refuses the client's certificate
+ * (none, or one from a CA it does not trust) does so after the client's handshake has completed: the
+ * alert arrives while the request is in flight, and undici reports the request as failed with
+ * "other side closed" (UND_ERR_SOCKET), which reads as a connection problem. The connector built
+ * here remembers each connection's TLS error by its local port, so the failure can say what it was.
+ */
+export class TlsErrorTracker {
+  private readonly errors = new Map<number, Error>();
+
+  /** An undici `connect` function for `tls`, with the same defaults as the Agent's own. */
+  connector(tls: TlsOptions): buildConnector.connector {
+    const base = buildConnector({ ...tls });
+    return (options, callback) => {
+      base(options, (...args: Parameters<buildConnector.Callback>) => {
+        const socket = args[1];
+        // Read the port now: a destroyed socket no longer has one.
+        const port = socket?.localPort;
+        if (socket !== null && socket !== undefined && port !== undefined) {
+          socket.on('error', (err: Error & { code?: string }) => {
+            if (!TLS_ERROR.test(err.code ?? '')) return;
+            if (this.errors.size >= TLS_ERRORS_KEPT) this.errors.delete(this.errors.keys().next().value as number);
+            this.errors.set(port, err);
+          });
+        }
+        callback(...args);
+      });
+    };
+  }
+
+  /**
+   * The TLS error behind a socket error of undici's, or undefined when there was none. Waits one turn
+   * of the event loop: the alert can be read just after undici has seen the connection end.
+   */
+  async explain(err: unknown): Promise<Error | undefined> {
+    const e = err as { code?: string; socket?: { localPort?: number }; cause?: { code?: string; socket?: { localPort?: number } } };
+    const socketError = e.code === 'UND_ERR_SOCKET' ? e : e.cause?.code === 'UND_ERR_SOCKET' ? e.cause : undefined;
+    const port = socketError?.socket?.localPort;
+    if (port === undefined) return undefined;
+    if (!this.errors.has(port)) await new Promise<void>((resolve) => setImmediate(resolve));
+    const found = this.errors.get(port);
+    if (found !== undefined) this.errors.delete(port);
+    return found;
+  }
 }

@@ -10,6 +10,7 @@ import { promisify } from 'node:util';
 import { Agent, type Dispatcher } from 'undici';
 import type { HttpClientConfig } from '../config/types.js';
 import { errorMessage, PprofcolError } from '../errors.js';
+import { loadTlsOptions, TlsErrorTracker } from '../httpclient.js';
 import type { FailureReason } from '../model/profiles.js';
 import { USER_AGENT } from '../version.js';
 
@@ -41,6 +42,8 @@ export interface FetchOptions {
 export class HttpScraper {
   /** Resolves once TLS files are read; every request waits on it. */
   private readonly agent: Promise<Agent>;
+  /** Names the TLS alert behind undici's "other side closed" (a refused client certificate). */
+  private readonly tlsErrors = new TlsErrorTracker();
 
   constructor(
     private readonly client: HttpClientConfig,
@@ -52,14 +55,12 @@ export class HttpScraper {
   }
 
   private async createAgent(): Promise<Agent> {
-    const tls = this.client.tls_config;
-    const read = async (file: string | undefined) => (file === undefined ? undefined : readFile(this.path(file)));
-    const [ca, cert, key] = await Promise.all([read(tls?.ca_file), read(tls?.cert_file), read(tls?.key_file)]);
+    const tls = await loadTlsOptions(this.client.tls_config, this.configDir);
     return new Agent({
       keepAliveTimeout: 60_000,
       // Bounded per origin so a burst of profile requests to one target queues instead of opening many sockets.
       connections: 4,
-      connect: { ca, cert, key, rejectUnauthorized: !(tls?.insecure_skip_verify ?? false), servername: tls?.server_name },
+      connect: this.tlsErrors.connector(tls),
     });
   }
 
@@ -114,7 +115,7 @@ export class HttpScraper {
         signal,
       });
     } catch (err) {
-      throw classify(err, deadline, options.timeoutMs, url);
+      throw classify((await this.tlsErrors.explain(err)) ?? err, deadline, options.timeoutMs, url);
     }
     try {
       const limit = options.limitBytes;
@@ -147,7 +148,7 @@ export class HttpScraper {
       return { body: raw, contentType };
     } catch (err) {
       if (err instanceof ScrapeError) throw err;
-      throw classify(err, deadline, options.timeoutMs, url);
+      throw classify((await this.tlsErrors.explain(err)) ?? err, deadline, options.timeoutMs, url);
     }
   }
 
