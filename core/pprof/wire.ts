@@ -131,7 +131,7 @@ export class WireReader {
   skip(wireType: number, limit: number, tagAt: number): void {
     switch (wireType) {
       case WIRE_VARINT:
-        this.uint64(limit);
+        this.skipVarint(limit);
         return;
       case WIRE_FIXED64:
         this.skipBytes(8, limit, tagAt);
@@ -145,6 +145,24 @@ export class WireReader {
       default:
         throw new ProfileDecodeError(`unknown wire type ${wireType} (field ${this.field}) in tag at byte offset ${tagAt}`);
     }
+  }
+
+  /** Steps over a varint without computing it (addresses, line numbers): same checks as uint64(). */
+  skipVarint(limit: number): void {
+    const buf = this.buf;
+    const start = this.pos;
+    const last = start + 9; // the tenth byte
+    for (let pos = start; pos < limit; pos++) {
+      const b = buf[pos];
+      if (b < 0x80) {
+        if (pos === last && b > 1) break;
+        this.pos = pos + 1;
+        return;
+      }
+      if (pos === last) break;
+    }
+    // Truncated or over-long: let uint64() produce the precise error.
+    this.uint64(limit);
   }
 
   private skipBytes(n: number, limit: number, tagAt: number): void {
