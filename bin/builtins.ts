@@ -8,6 +8,7 @@ import { prometheusRemoteWriteExporterFactory } from '../exporters/prometheusrem
 import { otlpHttpExporterFactory } from '../exporters/otlphttp/factory.js';
 import { prometheusReceiverFactory } from '../receivers/prometheus/factory.js';
 import { gapfillProcessorFactory } from '../processors/gapfill/factory.js';
+import { prometheusRemoteWriteReceiverFactory } from '../receivers/prometheusremotewrite/factory.js';
 
 export function registerBuiltins(): void {
   registerComponent(pprofReceiverFactory);
@@ -18,4 +19,5 @@ export function registerBuiltins(): void {
   registerComponent(otlpHttpExporterFactory);
   registerComponent(prometheusReceiverFactory);
   registerComponent(gapfillProcessorFactory);
+  registerComponent(prometheusRemoteWriteReceiverFactory);
 }

@@ -1,0 +1,246 @@
+/**
+ * A hand-written remote write 1.0 decoder (prompb.WriteRequest) straight into points: one pass over the
+ * bytes, no intermediate message objects. The stale marker is recognised from its eight bytes
+ * (0x7ff0000000000002) before the value becomes a JS number, where its payload would be lost.
+ *
+ *   WriteRequest  { repeated TimeSeries timeseries = 1; repeated MetricMetadata metadata = 3; }
+ *   TimeSeries    { repeated Label labels = 1; repeated Sample samples = 2; exemplars = 3; histograms = 4; }
+ *   Label         { string name = 1; string value = 2; }
+ *   Sample        { double value = 1; int64 timestamp = 2; }
+ *   MetricMetadata{ MetricType type = 1; string metric_family_name = 2; string help = 4; string unit = 5; }
+ */
+import { PprofcolError } from '../../core/errors.js';
+import type { Labels, MetricFamily, MetricType, Point } from '../../core/model/metrics.js';
+
+export class DecodeError extends PprofcolError {
+  constructor(message: string) {
+    super('ERR_REMOTE_WRITE_DECODE', message);
+    this.name = 'DecodeError';
+  }
+}
+
+/** prompb.MetricMetadata.MetricType -> the model's type (gaugehistogram: histogram; info, stateset: gauge). */
+const TYPES: MetricType[] = ['untyped', 'counter', 'gauge', 'histogram', 'histogram', 'summary', 'gauge', 'gauge'];
+const SUFFIXES = ['_bucket', '_sum', '_count', '_total', '_created'];
+
+export interface DecodeResult {
+  points: Point[];
+  /** Native histogram samples (field 4), which the metrics model does not carry. */
+  histogramsSkipped: number;
+}
+
+/** Families known to the receiver across requests (Prometheus sends metadata apart from samples, every minute). */
+export class FamilyRegistry {
+  private readonly byName = new Map<string, MetricFamily>();
+  private readonly untyped = new Map<string, MetricFamily>();
+
+  set(name: string, type: MetricType, help: string, unit: string): void {
+    const known = this.byName.get(name);
+    if (known !== undefined && known.type === type && known.help === help && known.unit === unit) return;
+    this.byName.set(name, Object.freeze({ name, type, help, unit }));
+  }
+
+  /** The family of a series name: itself, or the family whose suffix it carries, or an untyped one. */
+  of(name: string): MetricFamily {
+    const own = this.byName.get(name);
+    if (own !== undefined) return own;
+    for (const suffix of SUFFIXES) {
+      if (name.endsWith(suffix)) {
+        const base = this.byName.get(name.slice(0, -suffix.length));
+        if (base !== undefined) return base;
+      }
+    }
+    let u = this.untyped.get(name);
+    if (u === undefined) {
+      u = Object.freeze({ name, type: 'untyped', help: '', unit: '' });
+      this.untyped.set(name, u);
+    }
+    return u;
+  }
+}
+
+class Reader {
+  pos: number;
+  constructor(
+    readonly buf: Buffer,
+    start: number,
+    readonly end: number,
+  ) {
+    this.pos = start;
+  }
+
+  varint(): number {
+    const buf = this.buf;
+    let result = 0;
+    let mul = 1;
+    for (let i = 0; i < 10; i++) {
+      if (this.pos >= this.end) throw new DecodeError('truncated varint');
+      const b = buf[this.pos++];
+      if (i === 9 && b > 1) throw new DecodeError('varint longer than 64 bits');
+      result += (b & 0x7f) * mul;
+      if (b < 0x80) return result;
+      mul *= 128;
+    }
+    throw new DecodeError('varint longer than 10 bytes');
+  }
+
+  /** An int64 varint; negative values (ten bytes, two's complement) come back negative. */
+  int64(): number {
+    const start = this.pos;
+    const v = this.varint();
+    if (this.pos - start === 10) {
+      let big = 0n;
+      for (let i = 9; i >= 0; i--) big = (big << 7n) | BigInt(this.buf[start + i] & 0x7f);
+      return Number(BigInt.asIntN(64, big));
+    }
+    return v;
+  }
+
+  length(): number {
+    const n = this.varint();
+    if (this.pos + n > this.end) throw new DecodeError(`field of ${n} bytes runs past its message`);
+    return n;
+  }
+
+  string(): string {
+    const n = this.length();
+    const s = this.buf.toString('utf8', this.pos, this.pos + n);
+    this.pos += n;
+    return s;
+  }
+
+  skip(wireType: number): void {
+    switch (wireType) {
+      case 0:
+        this.varint();
+        return;
+      case 1:
+        this.pos += 8;
+        break;
+      case 2:
+        this.pos += this.length();
+        return;
+      case 5:
+        this.pos += 4;
+        break;
+      default:
+        throw new DecodeError(`unsupported wire type ${wireType}`);
+    }
+    if (this.pos > this.end) throw new DecodeError('truncated field');
+  }
+}
+
+/** Decodes an uncompressed WriteRequest; metadata goes into `families` first, then the series use it. */
+export function decodeWriteRequest(body: Buffer, families: FamilyRegistry): DecodeResult {
+  // Metadata first (field 3 follows the series on the wire, but the series' points name their family).
+  const top = new Reader(body, 0, body.length);
+  const seriesSpans: number[] = [];
+  while (top.pos < top.end) {
+    const tag = top.varint();
+    const field = tag >>> 3;
+    const wire = tag & 7;
+    if (field === 1 && wire === 2) {
+      const n = top.length();
+      seriesSpans.push(top.pos, top.pos + n);
+      top.pos += n;
+    } else if (field === 3 && wire === 2) {
+      const n = top.length();
+      readMetadata(new Reader(body, top.pos, top.pos + n), families);
+      top.pos += n;
+    } else top.skip(wire);
+  }
+  const points: Point[] = [];
+  let histogramsSkipped = 0;
+  for (let i = 0; i < seriesSpans.length; i += 2) {
+    histogramsSkipped += readSeries(new Reader(body, seriesSpans[i], seriesSpans[i + 1]), families, points);
+  }
+  return { points, histogramsSkipped };
+}
+
+function readMetadata(r: Reader, families: FamilyRegistry): void {
+  let type = 0;
+  let name = '';
+  let help = '';
+  let unit = '';
+  while (r.pos < r.end) {
+    const tag = r.varint();
+    const field = tag >>> 3;
+    const wire = tag & 7;
+    if (field === 1 && wire === 0) type = r.varint();
+    else if (field === 2 && wire === 2) name = r.string();
+    else if (field === 4 && wire === 2) help = r.string();
+    else if (field === 5 && wire === 2) unit = r.string();
+    else r.skip(wire);
+  }
+  if (name !== '') families.set(name, TYPES[type] ?? 'untyped', help, unit);
+}
+
+/** Reads one TimeSeries into points; returns the number of native histogram samples skipped. */
+function readSeries(r: Reader, families: FamilyRegistry, out: Point[]): number {
+  const buf = r.buf;
+  const labels: Labels = {};
+  let name: string | undefined;
+  const first = out.length;
+  let histograms = 0;
+  // Samples are read before labels may be complete (field order is not guaranteed): timestamps and values
+  // are collected, the points built after the loop.
+  const values: number[] = [];
+  const stale: boolean[] = [];
+  const times: number[] = [];
+  while (r.pos < r.end) {
+    const tag = r.varint();
+    const field = tag >>> 3;
+    const wire = tag & 7;
+    if (field === 1 && wire === 2) {
+      const n = r.length();
+      const end = r.pos + n;
+      let ln = '';
+      let lv = '';
+      while (r.pos < end) {
+        const t = r.varint();
+        if (t === 0x0a) ln = r.string();
+        else if (t === 0x12) lv = r.string();
+        else r.skip(t & 7);
+      }
+      if (ln === '') throw new DecodeError('a label with an empty name');
+      if (ln === '__name__') {
+        if (name !== undefined) throw new DecodeError('label __name__ twice in one series');
+        name = lv;
+      } else {
+        if (Object.hasOwn(labels, ln)) throw new DecodeError(`label ${ln} twice in one series`);
+        if (lv !== '') labels[ln] = lv;
+      }
+    } else if (field === 2 && wire === 2) {
+      const n = r.length();
+      const end = r.pos + n;
+      let value = 0;
+      let isStale = false;
+      let ts = 0;
+      while (r.pos < end) {
+        const t = r.varint();
+        if (t === 0x09) {
+          if (r.pos + 8 > end) throw new DecodeError('truncated sample value');
+          // Stale NaN: 0x7ff0000000000002, little-endian.
+          isStale = buf.readUInt32LE(r.pos) === 2 && buf.readUInt32LE(r.pos + 4) === 0x7ff00000;
+          value = buf.readDoubleLE(r.pos);
+          r.pos += 8;
+        } else if (t === 0x10) ts = r.int64();
+        else r.skip(t & 7);
+      }
+      values.push(value);
+      stale.push(isStale);
+      times.push(ts);
+    } else if (field === 4 && wire === 2) {
+      histograms++;
+      r.skip(wire);
+    } else r.skip(wire);
+  }
+  if (name === undefined || name === '') throw new DecodeError(`a series without __name__ (labels ${JSON.stringify(labels)})`);
+  const family = families.of(name);
+  for (let i = 0; i < values.length; i++) {
+    // Each point owns its labels: the next stage may change them.
+    out.push({ family, name, labels: i === 0 ? labels : { ...labels }, value: values[i], timestampMs: times[i], stale: stale[i] });
+  }
+  for (let i = first + 1; i < out.length; i++) if (out[i].timestampMs < out[i - 1].timestampMs) throw new DecodeError(`samples of ${name} out of timestamp order`);
+  return histograms;
+}

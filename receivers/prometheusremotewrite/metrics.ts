@@ -1,0 +1,24 @@
+/** The prometheusremotewrite receiver's own metrics, declared in one place. */
+import type { Telemetry } from '../../core/telemetry/metrics.js';
+
+export function receiverMetrics(telemetry: Telemetry) {
+  return {
+    requests: telemetry.counter(
+      'pprofcol_receiver_write_requests_total',
+      'Remote-write requests answered, by HTTP status code.',
+      ['receiver', 'code'],
+    ),
+    rejected: telemetry.counter(
+      'pprofcol_receiver_write_requests_rejected_total',
+      'Remote-write requests refused, by reason: bad_request, too_large, unsupported, busy (503), downstream (500).',
+      ['receiver', 'reason'],
+    ),
+    samples: telemetry.counter('pprofcol_receiver_write_samples_total', 'Samples received and handed on (stale markers included).', ['receiver']),
+    histogramsSkipped: telemetry.counter(
+      'pprofcol_receiver_write_histograms_dropped_total',
+      'Native histogram samples received, which the metrics model does not carry, by reason.',
+      ['receiver', 'reason'],
+    ),
+  };
+}
+export type ReceiverMetrics = ReturnType<typeof receiverMetrics>;

@@ -1,0 +1,189 @@
+/**
+ * The prometheusremotewrite receiver: an HTTP listener that takes Prometheus remote write 1.0 (snappy
+ * block + protobuf WriteRequest), so that a Prometheus's `remote_write` can point at pprofcol. Each request
+ * becomes one MetricBatch, answered once the next stage has taken it.
+ *
+ * Answers, chosen for what a Prometheus sender does with them (2.42: retries 5xx, drops on 4xx, and drops
+ * on 429 unless told otherwise):
+ * - 204: taken.
+ * - 400 with the reason in the body: a body that does not decode; resending it would not help.
+ * - 413: body over max_request_body_size (compressed) or its decoded size over 8 times that.
+ * - 415: remote write 2.0 or an encoding other than snappy (not spoken here).
+ * - 503 with Retry-After: max_concurrent_requests are being handled; the sender retries, nothing is lost.
+ * - 500: the next stage failed; retryable.
+ */
+import http from 'node:http';
+import type { Consumer, CreateSettings, Receiver } from '../../core/component.js';
+import { errorMessage } from '../../core/errors.js';
+import type { Logger } from '../../core/logger.js';
+import { metricBatch } from '../../core/model/metrics.js';
+import { snappyUncompress } from '../../core/remotewrite/snappy.js';
+import type { RemoteWriteReceiverConfig } from './config.js';
+import { decodeWriteRequest, DecodeError, FamilyRegistry } from './decode.js';
+import { receiverMetrics, type ReceiverMetrics } from './metrics.js';
+
+/** Decoded bytes allowed per compressed byte: snappy rarely beats 5x on WriteRequests. */
+const MAX_EXPANSION = 8;
+
+class HttpAnswer extends Error {
+  constructor(
+    readonly status: number,
+    readonly reason: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export class RemoteWriteReceiver implements Receiver {
+  private server: http.Server | undefined;
+  private inFlight = 0;
+  private readonly families = new FamilyRegistry();
+  private readonly metrics: ReceiverMetrics;
+  private readonly logger: Logger;
+  private stopping: Promise<void> | undefined;
+  private readonly retryAfterSeconds: string;
+
+  constructor(
+    private readonly settings: CreateSettings,
+    private readonly config: RemoteWriteReceiverConfig,
+    private readonly next: Consumer,
+  ) {
+    this.metrics = receiverMetrics(settings.telemetry);
+    this.logger = settings.logger;
+    this.retryAfterSeconds = String(Math.max(1, Math.ceil(config.retry_after / 1000)));
+  }
+
+  /** Where it listens (after start), for tests that bind port 0. */
+  address(): string | undefined {
+    const a = this.server?.address();
+    return a === null || a === undefined || typeof a === 'string' ? undefined : `${a.address}:${a.port}`;
+  }
+
+  async start(): Promise<void> {
+    if (this.server !== undefined) return;
+    const server = http.createServer((req, res) => this.handle(req, res));
+    server.keepAliveTimeout = 65_000;
+    this.server = server;
+    const colon = this.config.endpoint.lastIndexOf(':');
+    const host = this.config.endpoint.slice(0, colon).replace(/^\[|\]$/g, '');
+    const port = Number(this.config.endpoint.slice(colon + 1));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    this.logger.info({ endpoint: this.address(), path: this.config.path }, 'remote-write receiver listening');
+  }
+
+  private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const path = (req.url ?? '').split('?')[0];
+    if (path !== this.config.path) return this.answer(res, 404, 'not_found', `no such path; remote write goes to ${this.config.path}`, req);
+    if (req.method !== 'POST') return this.answer(res, 405, 'bad_request', 'remote write takes POST', req);
+    if (this.stopping !== undefined) return this.answer(res, 503, 'busy', 'shutting down', req);
+    if (this.inFlight >= this.config.max_concurrent_requests) {
+      return this.answer(res, 503, 'busy', `${this.inFlight} requests in flight (max_concurrent_requests); retry later`, req);
+    }
+    this.inFlight++;
+    this.process(req)
+      .then(() => this.answer(res, 204, '', '', req))
+      .catch((err: unknown) => {
+        if (err instanceof HttpAnswer) return this.answer(res, err.status, err.reason, err.message, req);
+        this.logger.error({ err: errorMessage(err) }, 'next stage failed on a remote-write request');
+        return this.answer(res, 500, 'downstream', `next stage failed: ${errorMessage(err)}`, req);
+      })
+      .finally(() => {
+        this.inFlight--;
+      });
+  }
+
+  private async process(req: http.IncomingMessage): Promise<void> {
+    const type = String(req.headers['content-type'] ?? '');
+    if (/proto=io\.prometheus\.write\.v2\.Request/i.test(type)) {
+      throw new HttpAnswer(415, 'unsupported', 'remote write 2.0 (io.prometheus.write.v2.Request) is not supported; send 1.0 (prometheus.WriteRequest)');
+    }
+    const encoding = String(req.headers['content-encoding'] ?? 'snappy').toLowerCase();
+    if (encoding !== 'snappy') throw new HttpAnswer(415, 'unsupported', `Content-Encoding ${encoding}: only snappy is accepted`);
+    const limit = this.config.max_request_body_size;
+    const declared = Number(req.headers['content-length']);
+    if (Number.isFinite(declared) && declared > limit) throw new HttpAnswer(413, 'too_large', `body of ${declared} bytes is over max_request_body_size (${limit})`);
+    const compressed = await readLimited(req, limit);
+    if (compressed === undefined) throw new HttpAnswer(413, 'too_large', `body is over max_request_body_size (${limit} bytes)`);
+    const decodedLength = snappyLength(compressed);
+    if (decodedLength === undefined) throw new HttpAnswer(400, 'bad_request', 'body is not snappy (block format): no length preamble');
+    if (decodedLength > limit * MAX_EXPANSION) {
+      throw new HttpAnswer(413, 'too_large', `body decodes to ${decodedLength} bytes, over ${MAX_EXPANSION} x max_request_body_size`);
+    }
+    let body: Buffer;
+    try {
+      body = snappyUncompress(compressed);
+    } catch (err) {
+      throw new HttpAnswer(400, 'bad_request', `body is not snappy (block format): ${errorMessage(err)}`);
+    }
+    let decoded;
+    try {
+      decoded = decodeWriteRequest(body, this.families);
+    } catch (err) {
+      if (err instanceof DecodeError) throw new HttpAnswer(400, 'bad_request', `not a remote write 1.0 WriteRequest: ${err.message}`);
+      throw err;
+    }
+    if (decoded.histogramsSkipped > 0) this.metrics.histogramsSkipped.inc({ receiver: this.settings.id, reason: 'unsupported' }, decoded.histogramsSkipped);
+    if (decoded.points.length === 0) return;
+    this.metrics.samples.inc({ receiver: this.settings.id }, decoded.points.length);
+    // Answered only once the next stage has the batch: a slow pipeline keeps requests in flight, and past
+    // max_concurrent_requests the sender gets 503 and retries.
+    await this.next.consume(metricBatch(this.settings.id, decoded.points));
+  }
+
+  private answer(res: http.ServerResponse, status: number, reason: string, message: string, req: http.IncomingMessage): void {
+    this.metrics.requests.inc({ receiver: this.settings.id, code: String(status) });
+    if (status >= 400) this.metrics.rejected.inc({ receiver: this.settings.id, reason });
+    const headers: http.OutgoingHttpHeaders = {};
+    if (status === 503) headers['retry-after'] = this.retryAfterSeconds;
+    if (status >= 400) headers['content-type'] = 'text/plain; charset=utf-8';
+    // An unread body (refused before reading) must not be left in the socket: close the connection.
+    if (!req.complete) headers.connection = 'close';
+    res.writeHead(status, headers);
+    res.end(status >= 400 ? `${message}\n` : undefined);
+    if (!req.complete) req.resume();
+  }
+
+  async shutdown(): Promise<void> {
+    const server = this.server;
+    if (server === undefined) return;
+    this.stopping ??= (async () => {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+      });
+    })();
+    return this.stopping;
+  }
+}
+
+/** The body, or undefined when it passes `limit` bytes (reading stops there). */
+async function readLimited(req: http.IncomingMessage, limit: number): Promise<Buffer | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > limit) return undefined;
+    chunks.push(chunk);
+  }
+  return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size);
+}
+
+/** The decoded length a snappy block announces in its varint preamble. */
+function snappyLength(buf: Buffer): number | undefined {
+  let result = 0;
+  let mul = 1;
+  for (let i = 0; i < 5 && i < buf.length; i++) {
+    const b = buf[i];
+    result += (b & 0x7f) * mul;
+    if (b < 0x80) return result;
+    mul *= 128;
+  }
+  return undefined;
+}
