@@ -213,7 +213,8 @@ export async function scrapeTarget(
       return last!;
     }),
   );
-  for (const family of families) state.lastFetchedMs.set(family, startedMs);
+  // A family that failed is asked again next scrape, not a whole interval later.
+  for (const r of results) if (r.ok !== false) state.lastFetchedMs.set(r.family, startedMs);
   // A target that answered nothing: all its series end, so every family is due when it is back.
   if (results.length > 0 && results.every((r) => r.ok === false)) state.resetSchedule();
   return { target, startedMs, durationSeconds: (performance.now() - t0) / 1000, results, kind: 'scrape' };
