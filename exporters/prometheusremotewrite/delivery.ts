@@ -59,6 +59,11 @@ export interface DeliveryControl {
   stopping(): boolean;
   /** A backoff pause that shutdown cuts short. */
   sleep(ms: number): Promise<void>;
+  /**
+   * True for durable buffers: giving up at shutdown keeps the request for the next run, so nothing is
+   * counted dropped (the caller does not acknowledge it).
+   */
+  readonly keepsOnGiveUp?: boolean;
 }
 
 export type Outcome = 'sent' | 'partly_sent' | 'dropped' | 'gave_up';
@@ -140,6 +145,7 @@ export class Delivery {
       if (e.retryable) {
         this.metrics.request('retry');
         if (control.stopping()) {
+          if (control.keepsOnGiveUp === true) return 'gave_up';
           this.metrics.samplesDropped('shutdown', samples);
           this.logger.warn({ err: e.message, samples }, 'remote write failed during shutdown; giving up on this request');
           return 'gave_up';
@@ -220,6 +226,8 @@ export class Delivery {
         if (result.ok || !result.error.retryable) break;
         this.metrics.request('retry');
         if (control.stopping()) {
+          // Durable: the whole request stays and is resent next run (what went already arrives twice).
+          if (control.keepsOnGiveUp === true) return 'gave_up';
           let left = piece.samples;
           for (const p of stack) left += p.samples;
           this.metrics.samplesDropped('shutdown', left);

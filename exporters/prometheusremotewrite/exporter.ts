@@ -11,6 +11,8 @@ import type { Point } from '../../core/model/metrics.js';
 import { RemoteWriteClient } from './client.js';
 import type { RemoteWriteExporterConfig } from './config.js';
 import type { QueueEnv, Sender } from './delivery.js';
+import { isAbsolute, resolve } from 'node:path';
+import { DiskQueue } from './disk.js';
 import { ExporterMetrics } from './metrics.js';
 import { QueueManager, SHARD_UPDATE_INTERVAL_MS, type QueueOptions } from './queue.js';
 
@@ -27,6 +29,8 @@ export interface ExporterOptions {
   env?: QueueEnv;
   /** Shard update interval (ms); Prometheus's 10s unless a test needs it faster. */
   shardUpdateIntervalMs?: number;
+  /** Disk buffer segment size (tests). */
+  segmentBytes?: number;
 }
 
 export function queueOptions(config: RemoteWriteExporterConfig, extra: ExporterOptions = {}): QueueOptions {
@@ -69,7 +73,31 @@ export class RemoteWriteExporter implements Exporter {
     const metrics = new ExporterMetrics(settings.telemetry, settings.id);
     const sender = options.sender ?? this.client;
     const opts = queueOptions(config, options);
-    this.queue = new QueueManager(opts, sender, metrics, logger, options.env);
+    const buffer = config.buffer;
+    switch (buffer.type) {
+      case 'memory':
+        this.queue = new QueueManager(opts, sender, metrics, logger, options.env);
+        break;
+      case 'disk':
+        this.queue = new DiskQueue(
+          {
+            ...opts,
+            directory: isAbsolute(buffer.directory) ? buffer.directory : resolve(settings.configDir, buffer.directory),
+            maxBytes: buffer.max_size,
+            fsync: buffer.fsync === 'always',
+            shards: buffer.shards,
+            sendMetadata: opts.metadata.send,
+            segmentBytes: options.segmentBytes,
+          },
+          sender,
+          metrics,
+          logger,
+          options.env,
+        );
+        break;
+      case 'redis':
+        throw new Error('buffer.type redis: not built yet');
+    }
   }
 
   async start(): Promise<void> {

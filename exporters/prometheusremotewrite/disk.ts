@@ -1,0 +1,246 @@
+/**
+ * buffer.type: disk. consume() shards the points (the same series hash as the memory queue), cuts
+ * each shard's points into requests of at most max_samples_per_send, encodes and compresses them with
+ * the shard's own encoder and appends them to the write-ahead log (core/buffer/wal.ts); it resolves once
+ * they are written (and fdatasync'ed with `fsync: always`). A request is cut from one consume() call:
+ * put the batch processor in front to get full requests.
+ *
+ * One sender loop per shard reads its records in order and delivers each exactly as it was cut (after a
+ * crash, a request in flight is resent byte for byte: Prometheus takes an identical duplicate of a
+ * series' newest sample silently). The shard count is fixed (buffer.shards) and recorded in the log; a
+ * restart with another count drains the old generation before the new one sends, so order per series
+ * holds. Shutdown sends what it can until the first recoverable failure and keeps the rest on disk: no
+ * drops at shutdown.
+ */
+import type { Logger } from '../../core/logger.js';
+import type { Labels, Point } from '../../core/model/metrics.js';
+import { errorMessage, PprofcolError } from '../../core/errors.js';
+import { snappyCompress, WriteRequestEncoder } from '../../core/remotewrite/index.js';
+import { WriteAheadLog, type ShardLog } from '../../core/buffer/wal.js';
+import { Delivery, REAL_ENV, type DeliveryControl, type DeliveryOptions, type OutgoingRequest, type QueueEnv, type Sender } from './delivery.js';
+import type { ExporterMetrics } from './metrics.js';
+import { familiesOf, seriesHash } from './queue.js';
+
+export interface DiskQueueOptions extends DeliveryOptions {
+  directory: string;
+  maxBytes: number;
+  fsync: boolean;
+  shards: number;
+  externalLabels: Labels;
+  sendMetadata: boolean;
+  /** Overrides the WAL's segment size (tests). */
+  segmentBytes?: number;
+}
+
+/** Bytes before the compressed request in a record: oldest (f64), newest (f64), metadata entries (u32). */
+const RECORD_HEAD = 20;
+
+export function encodeRecord(req: OutgoingRequest): Buffer {
+  const out = Buffer.allocUnsafe(RECORD_HEAD + req.body.length);
+  out.writeDoubleLE(req.oldestMs, 0);
+  out.writeDoubleLE(req.newestMs, 8);
+  out.writeUInt32LE(req.metadata, 16);
+  req.body.copy(out, RECORD_HEAD);
+  return out;
+}
+
+export function decodeRecord(payload: Buffer, samples: number): OutgoingRequest {
+  return {
+    oldestMs: payload.readDoubleLE(0),
+    newestMs: payload.readDoubleLE(8),
+    metadata: payload.readUInt32LE(16),
+    body: payload.subarray(RECORD_HEAD),
+    samples,
+  };
+}
+
+export class BufferWriteError extends PprofcolError {
+  constructor(message: string, cause: unknown) {
+    super('ERR_BUFFER_WRITE', message, { cause, retryable: true });
+    this.name = 'BufferWriteError';
+  }
+}
+
+export class DiskQueue implements DeliveryControl {
+  readonly keepsOnGiveUp = true;
+  private wal: WriteAheadLog | undefined;
+  private opened: Promise<WriteAheadLog> | undefined;
+  private readonly encoders: WriteRequestEncoder[] = [];
+  private readonly externalNames: readonly string[];
+  private readonly parts: Point[][] = [];
+  private loops: Promise<void>[] = [];
+  private stoppingFlag = false;
+  private stopped: Promise<void> | undefined;
+  private readonly sleeps = new Set<() => void>();
+  private gaugeTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly options: DiskQueueOptions,
+    private readonly sender: Sender,
+    private readonly metrics: ExporterMetrics,
+    private readonly logger: Logger,
+    private readonly env: QueueEnv = REAL_ENV,
+  ) {
+    for (let i = 0; i < options.shards; i++) {
+      this.encoders.push(new WriteRequestEncoder({ externalLabels: options.externalLabels }));
+      this.parts.push([]);
+    }
+    this.externalNames = Object.keys(options.externalLabels).filter((k) => options.externalLabels[k] !== '');
+    metrics.shards(options.shards);
+    metrics.shardsDesired(options.shards);
+  }
+
+  stopping(): boolean {
+    return this.stoppingFlag;
+  }
+
+  sleep(ms: number): Promise<void> {
+    if (this.stoppingFlag) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.sleeps.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.sleeps.add(done);
+    });
+  }
+
+  start(): Promise<void> {
+    this.opened ??= this.open();
+    return this.opened.then(() => undefined);
+  }
+
+  private async open(): Promise<WriteAheadLog> {
+    const o = this.options;
+    const wal = await WriteAheadLog.open({
+      directory: o.directory,
+      shards: o.shards,
+      maxBytes: o.maxBytes,
+      fsync: o.fsync,
+      segmentBytes: o.segmentBytes,
+      onDrop: (count, reason) => {
+        this.metrics.samplesDropped(reason, count);
+        this.logger.warn({ samples: count, reason, max_size: o.maxBytes }, reason === 'buffer_full' ? 'disk buffer full: dropped its oldest segment' : 'disk buffer record failed its CRC; dropped the rest of its segment');
+      },
+    });
+    this.wal = wal;
+    for (const c of wal.corruptions) this.logger.warn({ file: c.file, offset: c.offset }, 'disk buffer: truncated a segment after its last intact record');
+    const pending = wal.undelivered();
+    if (pending > 0) this.logger.info({ samples: pending, directory: o.directory, old_generations: wal.old.length }, 'disk buffer: resending what a previous run left');
+    this.updateGauges();
+    this.gaugeTimer = setInterval(() => this.updateGauges(), 1000);
+    this.gaugeTimer.unref();
+    this.loops = [this.runAll(wal)];
+    return wal;
+  }
+
+  private updateGauges(): void {
+    if (this.wal === undefined) return;
+    this.metrics.bufferBytes(this.wal.bytes());
+    this.metrics.queueSamples(this.wal.undelivered());
+  }
+
+  /** Old generations first (each drained completely, shards in parallel), then the current one. */
+  private async runAll(wal: WriteAheadLog): Promise<void> {
+    while (wal.old.length > 0 && !this.stoppingFlag) {
+      const g = wal.old[0];
+      await Promise.all(g.shards.map((s) => this.runShard(s, true)));
+      if (g.shards.some((s) => s.undelivered > 0)) return; // stopped while draining
+      this.logger.info({ shards: g.shards.length }, 'disk buffer: drained a generation written with another shard count');
+      await wal.removeGeneration(g);
+    }
+    if (this.stoppingFlag && wal.old.length > 0) return;
+    await Promise.all(wal.current.shards.map((s) => this.runShard(s, false)));
+  }
+
+  private async runShard(log: ShardLog, untilEmpty: boolean): Promise<void> {
+    const delivery = new Delivery(this.sender, this.options, this.metrics, this.logger, this.env);
+    for (;;) {
+      let record;
+      try {
+        record = await log.next();
+      } catch (err) {
+        this.logger.error({ err: errorMessage(err), shard: log.index }, 'disk buffer: cannot read a record; retrying');
+        await this.sleep(1000);
+        if (this.stoppingFlag) return;
+        continue;
+      }
+      if (record === undefined) {
+        if (untilEmpty || this.stoppingFlag) return;
+        await log.waitForAppend();
+        continue;
+      }
+      const outcome = await delivery.deliver(decodeRecord(record.payload, record.count), this);
+      // gave_up: shutdown hit a recoverable failure. The record stays for the next run.
+      if (outcome === 'gave_up') return;
+      await log.ack(record);
+      this.updateGauges();
+    }
+  }
+
+  /** Cuts, encodes and appends; resolves once durable. Throws BufferWriteError when the write fails. */
+  async enqueue(points: Point[]): Promise<void> {
+    if (this.stoppingFlag) {
+      this.metrics.samplesDropped('shutdown', points.length);
+      return;
+    }
+    const wal = await (this.opened ??= this.open());
+    const n = this.options.shards;
+    const parts = this.parts;
+    for (let i = 0; i < points.length; i++) {
+      const p = points[i];
+      parts[n === 1 ? 0 : seriesHash(p.name, p.labels, this.options.externalLabels, this.externalNames) % n].push(p);
+    }
+    const max = this.options.maxSamplesPerSend;
+    const writes: Promise<void>[] = [];
+    for (let shard = 0; shard < n; shard++) {
+      const mine = parts[shard];
+      if (mine.length === 0) continue;
+      const records: Array<{ count: number; payload: Buffer }> = [];
+      for (let at = 0; at < mine.length; at += max) {
+        const chunk = mine.length <= max ? mine : mine.slice(at, at + max);
+        records.push({ count: chunk.length, payload: encodeRecord(this.cut(shard, chunk)) });
+      }
+      mine.length = 0;
+      writes.push(wal.current.shards[shard].append(records));
+    }
+    const results = await Promise.allSettled(writes);
+    this.updateGauges();
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed !== undefined) {
+      this.metrics.samplesDropped('buffer_write', points.length);
+      this.logger.error({ err: errorMessage(failed.reason) }, 'disk buffer: cannot write; the batch is not accepted');
+      throw new BufferWriteError(`disk buffer write failed: ${errorMessage(failed.reason)}`, failed.reason);
+    }
+  }
+
+  private cut(shard: number, points: Point[]): OutgoingRequest {
+    let oldest = Infinity;
+    let newest = -Infinity;
+    for (let i = 0; i < points.length; i++) {
+      const ts = points[i].timestampMs;
+      if (ts < oldest) oldest = ts;
+      if (ts > newest) newest = ts;
+    }
+    const metadata = this.options.sendMetadata ? familiesOf(points) : [];
+    const body = snappyCompress(this.encoders[shard].encode(points, metadata));
+    return { body, samples: points.length, metadata: metadata.length, oldestMs: oldest, newestMs: newest };
+  }
+
+  stop(): Promise<void> {
+    this.stopped ??= (async () => {
+      this.stoppingFlag = true;
+      for (const wake of [...this.sleeps]) wake();
+      const wal = await this.opened?.catch(() => undefined);
+      if (wal === undefined) return;
+      for (const g of [...wal.old, wal.current]) for (const s of g.shards) s.interrupt();
+      await Promise.all(this.loops);
+      if (this.gaugeTimer !== undefined) clearInterval(this.gaugeTimer);
+      this.updateGauges();
+      await wal.close();
+    })();
+    return this.stopped;
+  }
+}
