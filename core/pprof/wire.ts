@@ -103,6 +103,15 @@ export class WireReader {
   /** Reads a tag into `field` and `wireType` and returns the field; field 0 and fields beyond 2^29-1 are errors. */
   tag(limit: number): number {
     const at = this.pos;
+    // Fast path: fields 1..15 have one-byte tags, which is every field Go writes.
+    if (at < limit) {
+      const b = this.buf[at];
+      if (b < 0x80 && b >= 8) {
+        this.pos = at + 1;
+        this.wireType = b & 7;
+        return (this.field = b >>> 3);
+      }
+    }
     const tag = this.uint64(limit);
     if (tag > MAX_TAG || tag < 8) {
       throw new ProfileDecodeError(`invalid field number ${Math.floor(tag / 8)} in tag at byte offset ${at}`);
@@ -118,6 +127,14 @@ export class WireReader {
    */
   lenEnd(limit: number): number {
     const at = this.pos;
+    // Fast path: a one-byte length (< 128), as most lines, functions, locations and strings have.
+    if (at < limit) {
+      const b = this.buf[at];
+      if (b < 0x80 && b < limit - at) {
+        this.pos = at + 1;
+        return at + 1 + b;
+      }
+    }
     const len = this.uint64(limit);
     if (len > limit - this.pos) {
       throw new ProfileDecodeError(
