@@ -14,7 +14,9 @@ import type { QueueEnv, Sender } from './delivery.js';
 import { isAbsolute, resolve } from 'node:path';
 import { DiskQueue } from './disk.js';
 import { ExporterMetrics } from './metrics.js';
+import { RedisQueue } from './redis.js';
 import { QueueManager, SHARD_UPDATE_INTERVAL_MS, type QueueOptions } from './queue.js';
+import { ProtocolNegotiator } from './protocol.js';
 
 /** What every buffer type offers the exporter. */
 export interface OutboundQueue {
@@ -71,7 +73,8 @@ export class RemoteWriteExporter implements Exporter {
       connections: (config.buffer.type === 'memory' ? config.queue_config.max_shards : config.buffer.shards) + 1,
     });
     const metrics = new ExporterMetrics(settings.telemetry, settings.id);
-    const sender = options.sender ?? this.client;
+    // Remote write 2.0: the negotiator transcodes each cut 1.0 request and falls back to 1.0 when the receiver needs it.
+    const sender = options.sender ?? (config.protobuf_message === 'io.prometheus.write.v2.Request' ? new ProtocolNegotiator(this.client, logger) : this.client);
     const opts = queueOptions(config, options);
     const buffer = config.buffer;
     switch (buffer.type) {
@@ -96,7 +99,22 @@ export class RemoteWriteExporter implements Exporter {
         );
         break;
       case 'redis':
-        throw new Error('buffer.type redis: not built yet');
+        this.queue = new RedisQueue(
+          {
+            ...opts,
+            url: buffer.url,
+            prefix: buffer.prefix,
+            name: settings.id,
+            shards: buffer.shards,
+            lockDurationMs: buffer.lock_duration,
+            sendMetadata: opts.metadata.send,
+          },
+          sender,
+          metrics,
+          logger,
+          options.env,
+        );
+        break;
     }
   }
 

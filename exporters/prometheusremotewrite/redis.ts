@@ -1,0 +1,251 @@
+/**
+ * buffer.type: redis. A durable outbox on Redis, shared by every pprofcol replica that points at the
+ * same Redis with the same exporter id: any replica delivers what another enqueued.
+ *
+ * - consume() shards the points (the series hash of the memory queue), cuts requests of at most
+ *   max_samples_per_send, and adds them as BullMQ jobs, one queue per shard; it resolves once Redis
+ *   has them (durability is then Redis's: enable AOF for it to survive a Redis restart).
+ * - The shard count is fixed and kept in Redis (`<prefix>:<exporter>:shards`): the first replica
+ *   writes it, the others read it; a replica configured with another count logs an error and uses the
+ *   stored one, so a series maps to the same queue on every replica.
+ * - Each queue has a global concurrency of 1 (Queue.setGlobalConcurrency(1), across all replicas), so
+ *   one job per shard is in flight anywhere: requests of a shard leave in the order they were added.
+ * - A job's processor retries inside itself (backoff loop, same classification as the other buffers)
+ *   rather than failing and letting BullMQ re-queue it behind later jobs. Final answers complete the job
+ *   (its samples counted dropped).
+ * - A replica that dies mid-job stops renewing the job's lock; after lock_duration another replica's
+ *   stalled check moves the job back to the head of the wait list (BullMQ pushes a stalled job onto the
+ *   end jobs are taken from) and delivers it. maxStalledCount is effectively unbounded, so a stalled job
+ *   is never moved to failed. At shutdown, a job that could not be delivered is left to the same
+ *   takeover (the worker closes without completing it).
+ */
+import { Queue, Worker, type Job } from 'bullmq';
+import { Redis } from 'ioredis';
+import type { Logger } from '../../core/logger.js';
+import type { Labels, Point } from '../../core/model/metrics.js';
+import { errorMessage } from '../../core/errors.js';
+import { snappyCompress, WriteRequestEncoder } from '../../core/remotewrite/index.js';
+import { Delivery, REAL_ENV, type DeliveryControl, type DeliveryOptions, type OutgoingRequest, type QueueEnv, type Sender } from './delivery.js';
+import type { ExporterMetrics } from './metrics.js';
+import { familiesOf, seriesHash } from './queue.js';
+
+export interface RedisQueueOptions extends DeliveryOptions {
+  url: string;
+  prefix: string;
+  /** Exporter id: names the queues, so replicas with the same config share them. */
+  name: string;
+  shards: number;
+  lockDurationMs: number;
+  externalLabels: Labels;
+  sendMetadata: boolean;
+}
+
+/** A job's data: the compressed request as base64 and what delivery needs without decoding it. */
+interface JobData {
+  body: string;
+  samples: number;
+  metadata: number;
+  oldestMs: number;
+  newestMs: number;
+}
+
+/** Stalled recoveries allowed before BullMQ would fail a job: never reached in practice. */
+const MAX_STALLED_COUNT = 1_000_000_000;
+
+function sanitize(id: string): string {
+  return id.replace(/[^A-Za-z0-9_.-]/g, '_');
+}
+
+export class RedisQueue implements DeliveryControl {
+  readonly keepsOnGiveUp = true;
+  private redis: Redis | undefined;
+  private queues: Queue[] = [];
+  private workers: Worker[] = [];
+  private encoders: WriteRequestEncoder[] = [];
+  private shardCount = 0;
+  private opened: Promise<void> | undefined;
+  private stopped: Promise<void> | undefined;
+  private stoppingFlag = false;
+  private readonly sleeps = new Set<() => void>();
+  /** Per-shard chain so the jobs of concurrent consume() calls are added in call order. */
+  private chains: Promise<unknown>[] = [];
+  private readonly externalNames: readonly string[];
+  private gaugeTimer: NodeJS.Timeout | undefined;
+  private readonly base: string;
+
+  constructor(
+    private readonly options: RedisQueueOptions,
+    private readonly sender: Sender,
+    private readonly metrics: ExporterMetrics,
+    private readonly logger: Logger,
+    private readonly env: QueueEnv = REAL_ENV,
+  ) {
+    this.externalNames = Object.keys(options.externalLabels).filter((k) => options.externalLabels[k] !== '');
+    this.base = sanitize(options.name);
+  }
+
+  stopping(): boolean {
+    return this.stoppingFlag;
+  }
+
+  sleep(ms: number): Promise<void> {
+    if (this.stoppingFlag) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.sleeps.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.sleeps.add(done);
+    });
+  }
+
+  start(): Promise<void> {
+    this.opened ??= this.open();
+    return this.opened;
+  }
+
+  private async open(): Promise<void> {
+    const o = this.options;
+    // BullMQ needs maxRetriesPerRequest: null (its blocking commands must not time out).
+    const redis = new Redis(o.url, { maxRetriesPerRequest: null, lazyConnect: false });
+    redis.on('error', (err: Error) => this.logger.warn({ err: err.message }, 'redis connection error'));
+    this.redis = redis;
+    const key = `${o.prefix}:${this.base}:shards`;
+    await redis.set(key, String(o.shards), 'NX');
+    const stored = Number(await redis.get(key));
+    this.shardCount = Number.isInteger(stored) && stored > 0 ? stored : o.shards;
+    if (this.shardCount !== o.shards) {
+      this.logger.error(
+        { configured: o.shards, stored: this.shardCount, key },
+        'buffer.shards differs from the shard count stored in Redis by the first replica; using the stored one so every replica maps a series to the same queue',
+      );
+    }
+    this.metrics.shards(this.shardCount);
+    this.metrics.shardsDesired(this.shardCount);
+    for (let i = 0; i < this.shardCount; i++) {
+      const name = `${this.base}-${i}`;
+      const queue = new Queue(name, { connection: redis, prefix: o.prefix });
+      await queue.setGlobalConcurrency(1);
+      this.queues.push(queue);
+      this.encoders.push(new WriteRequestEncoder({ externalLabels: o.externalLabels }));
+      this.chains.push(Promise.resolve());
+    }
+    for (let i = 0; i < this.shardCount; i++) {
+      const delivery = new Delivery(this.sender, o, this.metrics, this.logger, this.env);
+      const worker = new Worker(`${this.base}-${i}`, (job: Job) => this.process(delivery, job), {
+        connection: redis,
+        prefix: o.prefix,
+        concurrency: 1,
+        lockDuration: o.lockDurationMs,
+        stalledInterval: o.lockDurationMs,
+        maxStalledCount: MAX_STALLED_COUNT,
+        removeOnComplete: { count: 0 },
+        removeOnFail: { count: 10_000 },
+      });
+      worker.on('stalled', (jobId: string) => this.logger.warn({ job: jobId, shard: i }, 'redis buffer: a job whose replica stopped renewing its lock is taken over'));
+      worker.on('failed', (job: Job | undefined, err: Error) => this.logger.error({ job: job?.id, err: err.message }, 'redis buffer: job failed'));
+      worker.on('error', (err: Error) => this.logger.warn({ err: err.message }, 'redis buffer: worker error'));
+      this.workers.push(worker);
+    }
+    this.gaugeTimer = setInterval(() => void this.updateGauge(), 1000);
+    this.gaugeTimer.unref();
+  }
+
+  private async updateGauge(): Promise<void> {
+    const redis = this.redis;
+    if (redis === undefined) return;
+    try {
+      this.metrics.queueSamples(Number((await redis.get(`${this.options.prefix}:${this.base}:queued`)) ?? 0));
+    } catch {
+      // the connection's error handler logs
+    }
+  }
+
+  private async process(delivery: Delivery, job: Job): Promise<void> {
+    const d = job.data as JobData;
+    const req: OutgoingRequest = { body: Buffer.from(d.body, 'base64'), samples: d.samples, metadata: d.metadata, oldestMs: d.oldestMs, newestMs: d.newestMs };
+    const outcome = await delivery.deliver(req, this);
+    if (outcome === 'gave_up') {
+      // Shutting down: leave the job active without completing it. The worker closes without waiting
+      // and the job is taken over (by another replica, or this one after a restart) once its lock lapses.
+      await new Promise<void>(() => undefined);
+    }
+    await this.redis?.decrby(`${this.options.prefix}:${this.base}:queued`, d.samples).catch(() => undefined);
+  }
+
+  /** Cuts requests per shard and adds them as jobs; resolves once Redis has them. */
+  async enqueue(points: Point[]): Promise<void> {
+    if (this.stoppingFlag) {
+      this.metrics.samplesDropped('shutdown', points.length);
+      return;
+    }
+    await (this.opened ??= this.open());
+    const n = this.shardCount;
+    const parts: Point[][] = [];
+    for (let i = 0; i < n; i++) parts.push([]);
+    for (let i = 0; i < points.length; i++) {
+      const p = points[i];
+      parts[n === 1 ? 0 : seriesHash(p.name, p.labels, this.options.externalLabels, this.externalNames) % n].push(p);
+    }
+    const max = this.options.maxSamplesPerSend;
+    const adds: Promise<unknown>[] = [];
+    for (let shard = 0; shard < n; shard++) {
+      const mine = parts[shard];
+      if (mine.length === 0) continue;
+      const jobs: Array<{ name: string; data: JobData; opts: { removeOnComplete: boolean } }> = [];
+      for (let at = 0; at < mine.length; at += max) {
+        const data = this.cut(shard, mine.slice(at, at + max));
+        jobs.push({ name: 'write', data, opts: { removeOnComplete: true } });
+      }
+      const queue = this.queues[shard];
+      const run = this.chains[shard].then(() => queue.addBulk(jobs));
+      this.chains[shard] = run.catch(() => undefined);
+      adds.push(run);
+    }
+    try {
+      await Promise.all(adds);
+      await this.redis?.incrby(`${this.options.prefix}:${this.base}:queued`, points.length);
+    } catch (err) {
+      this.metrics.samplesDropped('buffer_write', points.length);
+      this.logger.error({ err: errorMessage(err) }, 'redis buffer: cannot add jobs; the batch is not accepted');
+      throw err;
+    }
+  }
+
+  private cut(shard: number, points: Point[]): JobData {
+    let oldest = Infinity;
+    let newest = -Infinity;
+    for (let i = 0; i < points.length; i++) {
+      const ts = points[i].timestampMs;
+      if (ts < oldest) oldest = ts;
+      if (ts > newest) newest = ts;
+    }
+    const metadata = this.options.sendMetadata ? familiesOf(points) : [];
+    const body = snappyCompress(this.encoders[shard].encode(points, metadata));
+    return { body: body.toString('base64'), samples: points.length, metadata: metadata.length, oldestMs: oldest, newestMs: newest };
+  }
+
+  stop(): Promise<void> {
+    this.stopped ??= (async () => {
+      this.stoppingFlag = true;
+      for (const wake of [...this.sleeps]) wake();
+      await this.opened?.catch(() => undefined);
+      if (this.gaugeTimer !== undefined) clearInterval(this.gaugeTimer);
+      // Stop taking jobs; a job in flight finishes its current attempt (delivery gives up on a
+      // recoverable failure at once), a job given up stays for takeover.
+      await Promise.all(
+        this.workers.map(async (w) => {
+          const closing = w.close();
+          const timer = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 2000).unref());
+          if ((await Promise.race([closing.then(() => 'closed' as const), timer])) === 'timeout') await w.close(true);
+        }),
+      );
+      await Promise.all(this.chains);
+      await Promise.all(this.queues.map((q) => q.close()));
+      await this.redis?.quit().catch(() => undefined);
+    })();
+    return this.stopped;
+  }
+}
