@@ -28,9 +28,7 @@ export interface ClientOptions extends HttpClientConfig {
  * What one send came to. The client classifies, the queue decides: `recoverable` failures may be
  * sent again (network, timeout, 5xx, 429 when retry_on_http_429), the others never.
  */
-export type SendResult = { ok: true } | { ok: false; error: RemoteWriteError };
-
-const OK: SendResult = { ok: true };
+export type SendResult = { ok: true; headers?: Dispatcher.ResponseData['headers'] } | { ok: false; error: RemoteWriteError };
 
 /** A failed send. `retryable` says whether the same request may be sent again. */
 export class RemoteWriteError extends PprofcolError {
@@ -111,23 +109,25 @@ export class RemoteWriteClient {
    * POSTs one snappy-compressed WriteRequest and classifies the answer. Never throws and never
    * retries: the queue decides what a failure means.
    */
-  async send(body: Buffer): Promise<SendResult> {
+  async send(body: Buffer, protocolHeaders?: Record<string, string>): Promise<SendResult> {
     try {
-      await this.post(body);
-      return OK;
+      // 2xx: the answer's headers go back with it (remote write 2.0 reads its Written headers).
+      return { ok: true, headers: await this.post(body, protocolHeaders) };
     } catch (err) {
       const error = err instanceof RemoteWriteError ? err : new RemoteWriteError('other', errorMessage(err), { retryable: true, cause: err });
       return { ok: false, error };
     }
   }
 
-  private async post(body: Buffer): Promise<void> {
+  private async post(body: Buffer, protocolHeaders?: Record<string, string>): Promise<Dispatcher.ResponseData['headers']> {
     let agent: Agent;
     let headers: Record<string, string>;
     try {
       agent = await this.agent;
       const auth = await this.authorization();
-      headers = auth === undefined ? this.fixedHeaders : { ...this.fixedHeaders, authorization: auth };
+      // protocolHeaders: Content-Type and version of another protobuf_message (protocol.ts).
+      const base = protocolHeaders === undefined ? this.fixedHeaders : { ...this.fixedHeaders, ...protocolHeaders };
+      headers = auth === undefined ? base : { ...base, authorization: auth };
     } catch (err) {
       // A missing TLS or secret file: may be fixed on disk while we retry.
       throw new RemoteWriteError('config_file', `cannot read a tls_config or secret file: ${errorMessage(err)}`, { retryable: true, cause: err });
@@ -146,7 +146,7 @@ export class RemoteWriteClient {
       } catch {
         // The answer was a success; its body does not matter.
       }
-      return;
+      return response.headers;
     }
     let text = '';
     try {

@@ -162,6 +162,8 @@ export const configSchema = z
     // Where requests wait: memory (default), disk (write-ahead log) or redis (BullMQ, shared by replicas).
     buffer: bufferSchema.default({ type: 'memory' }),
     metadata_config: metadataConfig.default({}),
+    // prometheus.WriteRequest (remote write 1.0) or io.prometheus.write.v2.Request (2.0, with fallback to 1.0).
+    protobuf_message: z.enum(['prometheus.WriteRequest', 'io.prometheus.write.v2.Request']).default('prometheus.WriteRequest'),
     ...httpClientKeys,
   })
   .strict()
