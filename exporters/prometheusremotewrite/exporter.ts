@@ -14,6 +14,7 @@ import type { QueueEnv, Sender } from './delivery.js';
 import { isAbsolute, resolve } from 'node:path';
 import { DiskQueue } from './disk.js';
 import { ExporterMetrics } from './metrics.js';
+import { RedisQueue } from './redis.js';
 import { QueueManager, SHARD_UPDATE_INTERVAL_MS, type QueueOptions } from './queue.js';
 import { ProtocolNegotiator } from './protocol.js';
 
@@ -98,7 +99,22 @@ export class RemoteWriteExporter implements Exporter {
         );
         break;
       case 'redis':
-        throw new Error('buffer.type redis: not built yet');
+        this.queue = new RedisQueue(
+          {
+            ...opts,
+            url: buffer.url,
+            prefix: buffer.prefix,
+            name: settings.id,
+            shards: buffer.shards,
+            lockDurationMs: buffer.lock_duration,
+            sendMetadata: opts.metadata.send,
+          },
+          sender,
+          metrics,
+          logger,
+          options.env,
+        );
+        break;
     }
   }
 
