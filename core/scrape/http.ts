@@ -3,14 +3,12 @@
  * request, and `body_size_limit` enforced while reading (no trust in Content-Length) and again on
  * what a gzip body inflates to, so a hostile target costs at most `limit` bytes of memory.
  */
-import { readFile } from 'node:fs/promises';
-import { isAbsolute, resolve } from 'node:path';
 import { gunzip } from 'node:zlib';
 import { promisify } from 'node:util';
 import { Agent, type Dispatcher } from 'undici';
 import type { HttpClientConfig } from '../config/types.js';
 import { errorMessage, PprofcolError } from '../errors.js';
-import { loadTlsOptions, TlsErrorTracker } from '../httpclient.js';
+import { authorizationHeader, loadTlsOptions, TlsErrorTracker } from '../httpclient.js';
 import type { FailureReason } from '../model/profiles.js';
 import { USER_AGENT } from '../version.js';
 
@@ -64,25 +62,6 @@ export class HttpScraper {
     });
   }
 
-  private path(file: string): string {
-    return isAbsolute(file) ? file : resolve(this.configDir, file);
-  }
-
-  /** Authorization header from basic_auth or authorization, secrets re-read from files each time (they rotate). */
-  async authHeader(): Promise<string | undefined> {
-    const basic = this.client.basic_auth;
-    if (basic !== undefined) {
-      const password = basic.password_file !== undefined ? (await readFile(this.path(basic.password_file), 'utf8')).trim() : (basic.password ?? '');
-      return `Basic ${Buffer.from(`${basic.username}:${password}`).toString('base64')}`;
-    }
-    const auth = this.client.authorization;
-    if (auth !== undefined) {
-      const credentials = auth.credentials_file !== undefined ? (await readFile(this.path(auth.credentials_file), 'utf8')).trim() : (auth.credentials ?? '');
-      return `${auth.type} ${credentials}`;
-    }
-    return undefined;
-  }
-
   /** GETs `url` and returns the (inflated) body; every failure is a ScrapeError with its reason. */
   async get(url: string, options: FetchOptions): Promise<Buffer> {
     return (await this.fetch(url, options)).body;
@@ -105,7 +84,8 @@ export class HttpScraper {
     };
     let response: Dispatcher.ResponseData;
     try {
-      const auth = await this.authHeader();
+      // Secrets re-read from their files on every request: they rotate.
+      const auth = await authorizationHeader(this.client, this.configDir);
       if (auth !== undefined) headers.authorization = auth;
       response = await agent.request({
         origin: new URL(url).origin,

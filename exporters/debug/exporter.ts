@@ -5,7 +5,7 @@ import type { DebugExporterConfig } from './config.js';
 
 export class DebugExporter implements Exporter {
   constructor(
-    private readonly settings: CreateSettings,
+    _settings: CreateSettings,
     private readonly config: DebugExporterConfig,
     private readonly write: (text: string) => void = (text) => process.stdout.write(text),
   ) {}

@@ -11,7 +11,7 @@ export class PprofMetricsProcessor implements Processor {
   private readonly deriver: MetricsDeriver;
 
   constructor(
-    private readonly settings: CreateSettings,
+    _settings: CreateSettings,
     config: PprofMetricsConfig,
     private readonly next: Consumer,
   ) {
