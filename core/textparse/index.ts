@@ -36,7 +36,15 @@ export interface ParsedSample {
   timestampMs: number | undefined;
   /** Name plus the label block as written: the same text identifies the same series on the next scrape. */
   rawKey: string;
+  /** True when `labels` is a copy of what `known` returned for rawKey (the page's label block was not parsed). */
+  known: boolean;
 }
+
+/**
+ * Labels already worked out for a series seen before, by its raw key. When it answers, the parser skips
+ * building the label set (the text is the same as last time, so it was valid then) and hands on a copy.
+ */
+export type KnownLabels = (rawKey: string) => Labels | undefined;
 
 /** The format a Content-Type announces; Prometheus falls back to text 0.0.4 for anything else. */
 export function formatOf(contentType: string | undefined): ExpositionFormat {
@@ -143,6 +151,7 @@ class PageParser {
     private readonly text: string,
     format: ExpositionFormat,
     private readonly cache: FamilyCache,
+    private readonly knownLabels: KnownLabels | undefined,
   ) {
     this.om = format === 'openmetrics';
   }
@@ -225,19 +234,30 @@ class PageParser {
     i++;
     while (i < end && isNameChar(text.charCodeAt(i))) i++;
     const name = text.slice(start, i);
-    const labels: Labels = {};
+    let labels: Labels | undefined;
     let labelsEnd = i;
+    let known = false;
     // The text format allows blanks between the name and its label set; OpenMetrics does not.
     if (!this.om) {
       let b = i;
       while (b < end && (text.charCodeAt(b) === CH_SP || text.charCodeAt(b) === CH_TAB)) b++;
       if (b < end && text.charCodeAt(b) === CH_LBRACE) i = b;
     }
-    if (i < end && text.charCodeAt(i) === CH_LBRACE) {
-      i = this.parseLabels(i + 1, end, labels);
+    const braceAt = i < end && text.charCodeAt(i) === CH_LBRACE ? i : -1;
+    if (braceAt !== -1) {
+      i = this.skipLabels(braceAt + 1, end);
       labelsEnd = i;
     }
-    const rawKey = labelsEnd === start + name.length ? name : name + text.slice(start + name.length, labelsEnd).trimStart();
+    // One slice of the page when the label block follows the name directly (no concatenation to flatten).
+    const rawKey = braceAt === -1 ? name : braceAt === start + name.length ? text.slice(start, labelsEnd) : name + text.slice(braceAt, labelsEnd);
+    const cached = this.knownLabels?.(rawKey);
+    if (cached !== undefined) {
+      labels = { ...cached };
+      known = true;
+    } else {
+      labels = {};
+      if (braceAt !== -1) this.parseLabels(braceAt + 1, end, labels);
+    }
     // Value, then an optional timestamp, separated by blanks (one space in OpenMetrics).
     if (i >= end || (text.charCodeAt(i) !== CH_SP && text.charCodeAt(i) !== CH_TAB)) {
       throw new TextParseError(this.line, `expected a value after "${truncate(text.slice(start, i))}"`);
@@ -262,7 +282,7 @@ class PageParser {
       if (!this.om || text.charCodeAt(j) !== CH_HASH) throw new TextParseError(this.line, `unexpected text after the value of ${name}`);
       this.checkExemplar(j + 1, end, name);
     }
-    this.samples.push({ family: this.familyOf(name), name, labels, value, timestampMs, rawKey });
+    this.samples.push({ family: this.familyOf(name), name, labels, value, timestampMs, rawKey, known });
   }
 
   private parseTimestamp(text: string, name: string): number {
@@ -284,6 +304,27 @@ class PageParser {
     i = this.parseLabels(i + 1, end, scratch);
     const rest = text.slice(i, end).trim().split(/[ \t]+/);
     if (rest.length < 1 || rest.length > 2 || parseValue(rest[0]) === undefined) throw new TextParseError(this.line, `invalid exemplar of ${name}`);
+  }
+
+  /** Finds the end of a label block starting after `{` without building it: the index after `}`. */
+  private skipLabels(start: number, end: number): number {
+    const text = this.text;
+    let i = start;
+    while (i < end) {
+      const c = text.charCodeAt(i);
+      if (c === CH_RBRACE) return i + 1;
+      if (c === CH_QUOTE) {
+        i++;
+        while (i < end) {
+          const q = text.charCodeAt(i);
+          if (q === CH_BSLASH) i += 2;
+          else if (q === CH_QUOTE) break;
+          else i++;
+        }
+      }
+      i++;
+    }
+    throw new TextParseError(this.line, 'unterminated label set');
   }
 
   /** Parses `name="value",...}` starting after `{`; returns the index after `}`. */
@@ -408,6 +449,6 @@ function truncate(s: string): string {
  * Parses one page. Throws TextParseError (with the line) on anything Prometheus would reject.
  * `cache` keeps families across calls (pass the same map for the same target).
  */
-export function parseExposition(body: string, format: ExpositionFormat, cache: FamilyCache = new Map()): ParsedSample[] {
-  return new PageParser(body, format, cache).run();
+export function parseExposition(body: string, format: ExpositionFormat, cache: FamilyCache = new Map(), known?: KnownLabels): ParsedSample[] {
+  return new PageParser(body, format, cache, known).run();
 }

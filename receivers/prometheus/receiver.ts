@@ -87,7 +87,7 @@ export class PrometheusReceiver implements Receiver {
         accept: SCRAPE_ACCEPT_HEADER,
         signal,
       });
-      const samples = parseExposition(body.toString('utf8'), formatOf(contentType), series.families);
+      const samples = parseExposition(body.toString('utf8'), formatOf(contentType), series.families, series.knownLabels);
       if (config.sample_limit > 0 && samples.length > config.sample_limit) {
         failure = { reason: 'sample_limit', message: `${samples.length} samples, over sample_limit ${config.sample_limit}` };
       } else {

@@ -46,6 +46,12 @@ export class TargetSeries {
     this.targetPairs = Object.entries(target.labels).filter(([, v]) => v !== '');
   }
 
+  /**
+   * For the parser: the final labels (target labels applied) of a series the last scrape had, by raw key.
+   * The same label text gives the same labels, so the page's label block need not be parsed again.
+   */
+  readonly knownLabels = (rawKey: string): Labels | undefined => this.series.get(rawKey)?.labels;
+
   /** Points of a successful scrape: the samples, stale markers for vanished series, the report series. */
   scraped(samples: ParsedSample[], startedMs: number, durationSeconds: number, out: Point[]): void {
     const gen = ++this.gen;
@@ -53,7 +59,8 @@ export class TargetSeries {
     const { honorTimestamps } = this.options;
     for (let i = 0; i < samples.length; i++) {
       const s = samples[i];
-      const labels = this.applyTargetLabels(s.labels);
+      // Labels of a known series come final from the parser (see `knownLabels`).
+      const labels = s.known ? s.labels : this.applyTargetLabels(s.labels);
       const explicit = honorTimestamps && s.timestampMs !== undefined;
       out.push({ family: s.family, name: s.name, labels, value: s.value, timestampMs: explicit ? s.timestampMs! : startedMs, stale: false });
       // Prometheus does not track staleness of samples with their own timestamps: the exporter of such
@@ -61,13 +68,12 @@ export class TargetSeries {
       if (explicit) continue;
       const known = this.series.get(s.rawKey);
       if (known === undefined) {
-        this.series.set(s.rawKey, { family: s.family, name: s.name, labels, gen });
+        // A private copy: the point's labels belong to the next stage, which may change them.
+        this.series.set(s.rawKey, { family: s.family, name: s.name, labels: { ...labels }, gen });
         added++;
       } else {
-        if (known.gen !== gen - 1) added++;
         known.gen = gen;
         known.family = s.family;
-        known.labels = labels;
       }
     }
     this.endVanished(gen, startedMs, out);
@@ -99,7 +105,6 @@ export class TargetSeries {
     for (const [key, entry] of this.series) {
       if (entry.gen === gen) continue;
       this.series.delete(key);
-      // The labels object went downstream with an earlier point: a copy, since that point is the callee's.
       out.push({ family: entry.family, name: entry.name, labels: { ...entry.labels }, value: NaN, timestampMs, stale: true });
     }
   }
