@@ -45,6 +45,13 @@ export interface PromServer extends ManagedServer {
   metricsText(): Promise<string>;
   /** The temporary directory that holds the config and the TSDB. */
   dataDir: string;
+  /**
+   * Stops the process (SIGTERM, SIGKILL after 5s) but keeps its data directory and its port, so that
+   * restart() brings the same server back: an outage, not a new server. `pid` and `logs()` follow.
+   */
+  stopProcess(): Promise<void>;
+  /** Starts the server again on the same port and data directory (stopping it first if it runs); resolves once ready. */
+  restart(): Promise<void>;
 }
 
 export interface VMServer extends ManagedServer {
@@ -55,6 +62,10 @@ export interface VMServer extends ManagedServer {
   query(expr: string): Promise<PromVectorSample[]>;
   queryRange(expr: string, startSec: number, endSec: number, stepSec: number): Promise<PromMatrixSeries[]>;
   dataDir: string;
+  /** As PromServer.stopProcess: the process stops, data directory and port are kept. */
+  stopProcess(): Promise<void>;
+  /** As PromServer.restart: the same port and data directory again; resolves once ready. */
+  restart(): Promise<void>;
 }
 
 export interface RedisServer extends ManagedServer {
@@ -87,9 +98,19 @@ interface Tracked {
 }
 
 const running = new Set<Tracked>();
+/** Data directories of restartable servers: they outlive each process, and go when the server is stopped or at exit. */
+const ownedDirs = new Set<string>();
 let exitHooksInstalled = false;
 
 function killAllSync(): void {
+  for (const dir of ownedDirs) {
+    try {
+      rmSync(dir, { recursive: true, force: true });
+    } catch {
+      // best effort
+    }
+  }
+  ownedDirs.clear();
   for (const t of running) {
     try {
       if (t.child.exitCode === null && t.child.signalCode === null) t.child.kill("SIGKILL");
@@ -334,6 +355,56 @@ async function startWithPortRetry<T>(start: (port: number) => Promise<T>): Promi
   throw lastErr;
 }
 
+/**
+ * A server whose process can be stopped and started again on the same port and data directory. The
+ * processes are spawned without a directory of their own (so stopping one keeps the data); the
+ * directory is removed by stop() or at exit. logs() joins the output of every process it ran.
+ */
+interface RestartableProcess {
+  pid(): number;
+  logs(): string;
+  stopProcess(): Promise<void>;
+  restart(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+async function startRestartable(what: string, dir: string, launch: () => Spawned, probe: () => Promise<boolean>): Promise<RestartableProcess> {
+  installExitHooks();
+  ownedDirs.add(dir);
+  const earlier: string[] = [];
+  let current = launch();
+  let running = true;
+  try {
+    await waitReady(what, current, probe);
+  } catch (err) {
+    ownedDirs.delete(dir);
+    await rm(dir, { recursive: true, force: true });
+    throw err;
+  }
+  const stopProcess = async (): Promise<void> => {
+    if (!running) return;
+    running = false;
+    await current.stop();
+    earlier.push(current.tail.text());
+  };
+  return {
+    pid: () => current.child.pid ?? -1,
+    logs: () => [...earlier, running ? current.tail.text() : ''].filter((t) => t !== '').join('\n'),
+    stopProcess,
+    restart: async () => {
+      await stopProcess();
+      current = launch();
+      running = true;
+      await waitReady(`${what} (restarted)`, current, probe);
+    },
+    stop: async () => {
+      await stopProcess();
+      ownedDirs.delete(dir);
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
 // ---------------------------------------------------------------------------------------------------
 // Prometheus-compatible query API
 
@@ -422,12 +493,13 @@ export async function startPrometheus(opts: StartPrometheusOptions = {}): Promis
       ...(opts.remoteWriteReceiver ? ["--web.enable-remote-write-receiver"] : []),
       ...(opts.extraArgs ?? []),
     ];
-    const sp = spawnTracked(bin, args, dir);
-    await waitReady(`prometheus on ${hostPort}`, sp, () => httpOk(`${url}/-/ready`));
+    const proc = await startRestartable(`prometheus on ${hostPort}`, dir, () => spawnTracked(bin, args, undefined, dir), () => httpOk(`${url}/-/ready`));
     return {
       url,
       hostPort,
-      pid: sp.child.pid ?? -1,
+      get pid() {
+        return proc.pid();
+      },
       dataDir: dir,
       query: (expr: string) => instantQuery(url, expr),
       queryRange: (expr: string, s: number, e: number, step: number) => rangeQuery(url, expr, s, e, step),
@@ -436,8 +508,10 @@ export async function startPrometheus(opts: StartPrometheusOptions = {}): Promis
         if (res.status !== 200) throw new Error(`${url}/metrics: HTTP ${res.status}`);
         return res.text();
       },
-      stop: sp.stop,
-      logs: () => sp.tail.text(),
+      stop: proc.stop,
+      stopProcess: proc.stopProcess,
+      restart: proc.restart,
+      logs: proc.logs,
     };
   });
 }
@@ -467,18 +541,21 @@ export async function startVictoriaMetrics(extraArgs: string[] = []): Promise<VM
       "-search.disableCache",
       ...extraArgs,
     ];
-    const sp = spawnTracked(bin, args, dir);
-    await waitReady(`victoria-metrics on ${hostPort}`, sp, () => httpOk(`${url}/health`));
+    const proc = await startRestartable(`victoria-metrics on ${hostPort}`, dir, () => spawnTracked(bin, args, undefined, dir), () => httpOk(`${url}/health`));
     return {
       url,
       hostPort,
       writeUrl: `${url}/api/v1/write`,
-      pid: sp.child.pid ?? -1,
+      get pid() {
+        return proc.pid();
+      },
       dataDir: dir,
       query: (expr: string) => instantQuery(url, expr),
       queryRange: (expr: string, s: number, e: number, step: number) => rangeQuery(url, expr, s, e, step),
-      stop: sp.stop,
-      logs: () => sp.tail.text(),
+      stop: proc.stop,
+      stopProcess: proc.stopProcess,
+      restart: proc.restart,
+      logs: proc.logs,
     };
   });
 }
