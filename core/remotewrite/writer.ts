@@ -131,18 +131,53 @@ export class ProtoWriter {
     this.buf[at] = v;
   }
 
+  /** Bytes as they are (already encoded fields, e.g. a series' cached labels). */
+  bytes(src: Uint8Array): void {
+    const n = src.length;
+    this.ensure(n);
+    this.buf.set(src, this.pos);
+    this.pos += n;
+  }
+
   /** The bytes written so far: a view, valid until the next write or reset. */
   view(): Buffer {
     return this.buf.subarray(0, this.pos);
   }
 }
 
+/** Bytes of the varint of a non-negative integer up to 2^53: comparisons, no division. */
 export function uvarintSize(value: number): number {
-  let size = 1;
-  let v = value;
-  while (v > 0x7f) {
-    v = Math.floor(v / 128);
-    size++;
+  if (value < 0x80) return 1;
+  if (value < 0x4000) return 2;
+  if (value < 0x200000) return 3;
+  if (value < 0x10000000) return 4;
+  if (value < 0x800000000) return 5; // 2^35
+  if (value < 0x40000000000) return 6; // 2^42: millisecond timestamps until 2109
+  if (value < 0x2000000000000) return 7; // 2^49
+  return 8; // up to 2^56
+}
+
+/**
+ * Writes the varint of a non-negative integer up to 2^53 at `pos` (room must be there) and returns
+ * the position after it. Above 32 bits it splits the number into two 32-bit halves instead of
+ * dividing per byte: millisecond timestamps (~2^41) are the common case.
+ */
+export function putUvarint(buf: Uint8Array, pos: number, value: number): number {
+  let lo: number;
+  if (value >= TWO_POW_32) {
+    lo = value >>> 0;
+    const hi = (value - lo) / TWO_POW_32; // exact: both are integers below 2^53
+    // Four 7-bit groups come from the low half alone; the fifth takes its last 4 bits and 3 of the high half.
+    buf[pos++] = (lo & 0x7f) | 0x80;
+    buf[pos++] = ((lo >>> 7) & 0x7f) | 0x80;
+    buf[pos++] = ((lo >>> 14) & 0x7f) | 0x80;
+    buf[pos++] = ((lo >>> 21) & 0x7f) | 0x80;
+    lo = ((lo >>> 28) | (hi << 4)) >>> 0; // hi < 2^21, so this fits in 32 bits
+  } else lo = value;
+  while (lo > 0x7f) {
+    buf[pos++] = (lo & 0x7f) | 0x80;
+    lo >>>= 7;
   }
-  return size;
+  buf[pos++] = lo;
+  return pos;
 }
