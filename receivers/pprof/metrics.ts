@@ -1,19 +1,10 @@
-/** The pprof receiver's own metrics, declared in one place. */
+/** The pprof receiver's own metrics: the ones every scraping receiver has, and its own. */
+import { scrapeMetrics } from '../../core/scrape/metrics.js';
 import type { Telemetry } from '../../core/telemetry/metrics.js';
 
 export function receiverMetrics(telemetry: Telemetry) {
   return {
-    scrapes: telemetry.counter(
-      'pprofcol_receiver_scrapes_total',
-      'Scrapes of a target, by result (success: every configured profile fetched and parsed).',
-      ['receiver', 'job', 'result'],
-    ),
-    failures: telemetry.counter(
-      'pprofcol_receiver_scrape_failures_total',
-      'Profile fetches that failed, by reason (timeout, connect, http_status, too_large, decode, tls, other).',
-      ['receiver', 'job', 'reason'],
-    ),
-    targets: telemetry.gauge('pprofcol_receiver_targets', 'Targets currently scraped.', ['receiver', 'job']),
+    ...scrapeMetrics(telemetry),
     sourceRequests: telemetry.counter(
       'pprofcol_receiver_source_requests_total',
       'Requests sent to targets, by source (index, expvar, heap_debug1, goroutine_debug1, goroutine_debug2, threadcreate_debug1, allocs, mutex, block, cpu).',

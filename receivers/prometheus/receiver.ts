@@ -13,7 +13,7 @@ import { ScrapePool } from '../../core/scrape/pool.js';
 import type { Target } from '../../core/scrape/targets.js';
 import { formatOf, parseExposition, SCRAPE_ACCEPT_HEADER, TextParseError } from '../../core/textparse/index.js';
 import type { PrometheusReceiverConfig, PrometheusScrapeConfig } from './config.js';
-import { receiverMetrics, type ReceiverMetrics } from './metrics.js';
+import { scrapeMetrics, type ScrapeMetrics } from '../../core/scrape/metrics.js';
 import { TargetSeries } from './scrape.js';
 
 /** What to check, by failure reason: goes into the note on `up` 0 and into the log. */
@@ -31,7 +31,7 @@ const HINTS: Record<string, string> = {
 export class PrometheusReceiver implements Receiver {
   private readonly pools: ScrapePool[] = [];
   private readonly clients: HttpScraper[] = [];
-  private readonly metrics: ReceiverMetrics;
+  private readonly metrics: ScrapeMetrics;
   private readonly state = new Map<string, TargetSeries>();
   /** Last logged state per target key: 'up' or the failure reason. */
   private readonly lastState = new Map<string, string>();
@@ -42,7 +42,7 @@ export class PrometheusReceiver implements Receiver {
     private readonly config: PrometheusReceiverConfig,
     private readonly next: Consumer,
   ) {
-    this.metrics = receiverMetrics(settings.telemetry);
+    this.metrics = scrapeMetrics(settings.telemetry);
   }
 
   async start(): Promise<void> {
