@@ -1,6 +1,7 @@
-// The otlphttp exporter against a capture server of our own that decodes OTLP/HTTP (protobuf with a
-// schema written from the official OTLP protos, and JSON): resources per target, metric types,
-// temporality, start times, values, the GC summary's mapping, retries and drops.
+// The otlphttp exporter against a capture server of our own that decodes OTLP/HTTP with the official
+// OTLP protos (opentelemetry-proto's generated code, see helpers.ts; protobuf and JSON bodies alike):
+// resources per target, metric types, temporality, start times, values, the GC summary's mapping,
+// retries and drops.
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 
@@ -12,13 +13,14 @@ import { USER_AGENT } from '../../../core/version.js';
 import { configSchema } from '../../../exporters/otlphttp/config.js';
 import { OtlpHttpExporter } from '../../../exporters/otlphttp/exporter.js';
 import { metric, waitFor } from '../prometheusremotewrite/helpers.js';
-import { encodePartialSuccess, startOtlpCaptureServer, type OtlpAnswer, type OtlpCaptureServer, type OtlpMetric, type OtlpResource } from './helpers.js';
+import { AGGREGATION_TEMPORALITY, encodePartialSuccess, otlpProto, startOtlpCaptureServer, type OtlpAnswer, type OtlpCaptureServer, type OtlpMetric, type OtlpResource } from './helpers.js';
 
 const SENT = 'pprofcol_exporter_samples_sent_total';
 const RETRIED = 'pprofcol_exporter_samples_retried_total';
 const DROPPED = 'pprofcol_exporter_samples_dropped_total';
 
-const CUMULATIVE = 2;
+/** From opentelemetry-proto's enum, not a literal. */
+const CUMULATIVE = AGGREGATION_TEMPORALITY.AGGREGATION_TEMPORALITY_CUMULATIVE;
 
 const goroutines: MetricFamily = { name: 'go_goroutines', type: 'gauge', help: 'Number of goroutines that currently exist.', unit: '' };
 const allocTotal: MetricFamily = { name: 'go_memstats_alloc_bytes_total', type: 'counter', help: 'Total number of bytes allocated, even if freed.', unit: 'bytes' };
@@ -184,6 +186,66 @@ for (const encoding of ['proto', 'json'] as const) {
 }
 
 describe('otlphttp exporter, protobuf specifics', () => {
+  it('the body is an ExportMetricsServiceRequest of opentelemetry-proto, field for field', async () => {
+    const server = await capture();
+    const s = settings('otlphttp/official');
+    const exp = new OtlpHttpExporter(s, configSchema.parse({ endpoint: server.url, compression: 'none', retry_on_failure: FAST_RETRY }));
+    await exp.start();
+    const t0 = Date.now() - 5_000;
+    await exp.consume(metricBatch('pprof', scrape({ job: 'api', instance: '10.0.0.1:6060', zone: 'a' }, t0, 7)));
+    await waitFor('the request', () => server.requests.length >= 1);
+    await exp.shutdown();
+    const body = server.requests[0].body;
+    const { ExportMetricsServiceRequest } = otlpProto.opentelemetry.proto.collector.metrics.v1;
+    const message = ExportMetricsServiceRequest.decode(body);
+    // Every byte is a field the official schema knows: decoding drops unknown fields, so re-encoding
+    // what was decoded gives the same bytes only if nothing was unknown or misplaced.
+    assert.ok(Buffer.from(ExportMetricsServiceRequest.encode(message).finish()).equals(body), 'decode + encode with the official types is the identity');
+    // oneofs: true names the member each oneof holds (data: gauge | sum | ..., value: asDouble | asInt).
+    const o = ExportMetricsServiceRequest.toObject(message, { longs: String, enums: Number, oneofs: true, arrays: true }) as {
+      resourceMetrics: Array<{
+        resource: { attributes: Array<{ key: string; value: { value: string; stringValue?: string } }> };
+        scopeMetrics: Array<{
+          scope: { name: string; version: string };
+          metrics: Array<{ name: string; unit: string; data: string; sum?: { aggregationTemporality: number; isMonotonic: boolean; dataPoints: Array<{ value: string; asDouble: number }> }; gauge?: { dataPoints: Array<{ value: string; asDouble: number; timeUnixNano: string; startTimeUnixNano?: string }> } }>;
+        }>;
+      }>;
+    };
+    assert.equal(o.resourceMetrics.length, 1);
+    const rm = o.resourceMetrics[0];
+    assert.deepEqual(
+      Object.fromEntries(rm.resource.attributes.map((a) => [a.key, [a.value.value, a.value.stringValue]])),
+      { 'service.name': ['stringValue', 'api'], 'service.instance.id': ['stringValue', '10.0.0.1:6060'], zone: ['stringValue', 'a'] },
+    );
+    assert.equal(rm.scopeMetrics.length, 1);
+    assert.equal(rm.scopeMetrics[0].scope.name, 'pprofcol');
+    const byName = new Map(rm.scopeMetrics[0].metrics.map((m) => [m.name, m]));
+    assert.deepEqual([...byName.keys()].sort(), ['go_gc_duration_seconds', 'go_gc_duration_seconds_count', 'go_gc_duration_seconds_sum', 'go_goroutines', 'go_memstats_alloc_bytes_total', 'pprof_up']);
+    const types = Object.fromEntries([...byName].map(([name, m]) => [name, m.data]));
+    assert.deepEqual(types, {
+      pprof_up: 'gauge',
+      go_goroutines: 'gauge',
+      go_memstats_alloc_bytes_total: 'sum',
+      go_gc_duration_seconds: 'gauge',
+      go_gc_duration_seconds_sum: 'sum',
+      go_gc_duration_seconds_count: 'sum',
+    });
+    for (const m of byName.values()) {
+      const points = m.sum?.dataPoints ?? m.gauge?.dataPoints ?? [];
+      assert.ok(points.length > 0, m.name);
+      for (const p of points) assert.equal(p.value, 'asDouble', `${m.name}: values are doubles`);
+      if (m.sum !== undefined) {
+        assert.equal(m.sum.aggregationTemporality, CUMULATIVE, m.name);
+        assert.equal(m.sum.isMonotonic, true, m.name);
+      }
+    }
+    const goroutinesPoint = byName.get('go_goroutines')?.gauge?.dataPoints[0];
+    assert.equal(goroutinesPoint?.asDouble, 42);
+    assert.equal(goroutinesPoint?.timeUnixNano, nanos(t0));
+    assert.equal(byName.get('go_memstats_alloc_bytes_total')?.unit, 'By');
+    assert.equal(byName.get('go_memstats_alloc_bytes_total')?.sum?.dataPoints[0].asDouble, 7);
+  });
+
   it('counts the data points a partial success rejects', async () => {
     const server = await capture(() => ({ status: 200, headers: { 'content-type': 'application/x-protobuf' }, body: encodePartialSuccess(1, 'one point too old') }));
     const s = settings('otlphttp/partial');

@@ -1,57 +1,42 @@
-// Shared by the otlphttp tests: a capture server that decodes OTLP/HTTP requests (protobuf through the
-// schema below, written from opentelemetry-proto's metrics.proto, common.proto, resource.proto and
-// metrics_service.proto for the fields pprofcol sends, or JSON), and a protobufjs decoder.
+// Shared by the otlphttp tests: a capture server that decodes OTLP/HTTP requests with the official
+// OTLP protos, and normalises them for assertions. The decoder is the protobufjs code generated from
+// open-telemetry/opentelemetry-proto (collector/metrics/v1/metrics_service.proto and what it imports)
+// that @opentelemetry/otlp-transformer shipped up to 0.217 (installed as the devDependency
+// otlp-transformer-protos; later releases serialize by hand and ship no decoder). No schema is written
+// here: a field pprofcol put under a wrong number or wire type would not decode into its name.
+// Protobuf bodies go through ExportMetricsServiceRequest.decode; JSON bodies (OTLP/JSON: the proto3
+// JSON mapping with lowerCamelCase names) through ExportMetricsServiceRequest.fromObject, so both
+// encodings meet the same message type.
+import { createRequire } from 'node:module';
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { gunzipSync } from 'node:zlib';
-import protobuf from 'protobufjs';
 
-export const OTLP_METRICS_PROTO = `
-syntax = "proto3";
-package opentelemetry.proto;
+/** The parts of a pbjs static-module message class the tests use. */
+interface GeneratedMessage<T = object> {
+  decode(reader: Uint8Array): T;
+  encode(message: T): { finish(): Uint8Array };
+  fromObject(object: Record<string, unknown>): T;
+  toObject(message: T, options: { longs?: StringConstructor; enums?: NumberConstructor; defaults?: boolean; arrays?: boolean; oneofs?: boolean }): Record<string, unknown>;
+}
 
-message AnyValue {
-  oneof value {
-    string string_value = 1;
-    bool bool_value = 2;
-    int64 int_value = 3;
-    double double_value = 4;
-    bytes bytes_value = 7;
-  }
+interface OtlpGeneratedRoot {
+  opentelemetry: {
+    proto: {
+      collector: { metrics: { v1: { ExportMetricsServiceRequest: GeneratedMessage; ExportMetricsServiceResponse: GeneratedMessage } } };
+      metrics: { v1: { AggregationTemporality: Record<string, number> } };
+    };
+  };
 }
-message KeyValue { string key = 1; AnyValue value = 2; }
-message Resource { repeated KeyValue attributes = 1; uint32 dropped_attributes_count = 2; }
-message InstrumentationScope { string name = 1; string version = 2; repeated KeyValue attributes = 3; uint32 dropped_attributes_count = 4; }
 
-enum AggregationTemporality {
-  AGGREGATION_TEMPORALITY_UNSPECIFIED = 0;
-  AGGREGATION_TEMPORALITY_DELTA = 1;
-  AGGREGATION_TEMPORALITY_CUMULATIVE = 2;
-}
-message NumberDataPoint {
-  repeated KeyValue attributes = 7;
-  fixed64 start_time_unix_nano = 2;
-  fixed64 time_unix_nano = 3;
-  oneof value { double as_double = 4; sfixed64 as_int = 6; }
-  uint32 flags = 8;
-}
-message Gauge { repeated NumberDataPoint data_points = 1; }
-message Sum { repeated NumberDataPoint data_points = 1; AggregationTemporality aggregation_temporality = 2; bool is_monotonic = 3; }
-message SummaryDataPoint { fixed64 time_unix_nano = 3; }
-message Summary { repeated SummaryDataPoint data_points = 1; }
-message Metric {
-  string name = 1;
-  string description = 2;
-  string unit = 3;
-  oneof data { Gauge gauge = 5; Sum sum = 7; Summary summary = 11; }
-}
-message ScopeMetrics { InstrumentationScope scope = 1; repeated Metric metrics = 2; string schema_url = 3; }
-message ResourceMetrics { Resource resource = 1; repeated ScopeMetrics scope_metrics = 2; string schema_url = 3; }
-message ExportMetricsServiceRequest { repeated ResourceMetrics resource_metrics = 1; }
-message ExportMetricsPartialSuccess { int64 rejected_data_points = 1; string error_message = 2; }
-message ExportMetricsServiceResponse { ExportMetricsPartialSuccess partial_success = 1; }
-`;
+const require = createRequire(import.meta.url);
+/** opentelemetry-proto's generated code (see the file comment). */
+export const otlpProto = require('otlp-transformer-protos/build/src/generated/root.js') as OtlpGeneratedRoot;
+const { ExportMetricsServiceRequest, ExportMetricsServiceResponse } = otlpProto.opentelemetry.proto.collector.metrics.v1;
+
+/** The enum's values as opentelemetry-proto defines them (2 = cumulative). */
+export const AGGREGATION_TEMPORALITY = otlpProto.opentelemetry.proto.metrics.v1.AggregationTemporality;
 
 /** The decoded request, normalised: attributes as plain maps, times in nanoseconds as bigint strings. */
 export interface OtlpPoint {
@@ -65,7 +50,7 @@ export interface OtlpMetric {
   name: string;
   description: string;
   unit: string;
-  type: 'gauge' | 'sum' | 'summary' | 'none';
+  type: 'gauge' | 'sum' | 'summary' | 'histogram' | 'exponentialHistogram' | 'none';
   temporality: number;
   monotonic: boolean;
   points: OtlpPoint[];
@@ -74,12 +59,6 @@ export interface OtlpResource {
   attributes: Record<string, string>;
   scope: { name: string; version: string };
   metrics: OtlpMetric[];
-}
-
-let root: protobuf.Root | undefined;
-function types(): protobuf.Root {
-  root ??= protobuf.parse(OTLP_METRICS_PROTO, { keepCase: true }).root;
-  return root;
 }
 
 interface RawKeyValue {
@@ -96,8 +75,8 @@ function attrs(list: RawKeyValue[] | undefined): Record<string, string> {
   return out;
 }
 
-// Both decoders map onto one shape; JSON uses lowerCamelCase names (the OTLP/JSON mapping), protobufjs
-// with keepCase the proto's snake_case ones.
+// The generated code's objects use lowerCamelCase names (as OTLP/JSON does); pick() also takes the
+// proto's snake_case names, for objects built by hand.
 type Loose = Record<string, unknown>;
 function pick(o: Loose, snake: string, camel: string): unknown {
   return o[snake] ?? o[camel];
@@ -114,7 +93,9 @@ function normalise(request: Loose): OtlpResource[] {
         const gauge = m.gauge as Loose | undefined;
         const sum = m.sum as Loose | undefined;
         const summary = m.summary as Loose | undefined;
-        const data = gauge ?? sum ?? summary ?? {};
+        const histogram = m.histogram as Loose | undefined;
+        const exponential = m.exponentialHistogram as Loose | undefined;
+        const data = gauge ?? sum ?? summary ?? histogram ?? exponential ?? {};
         const points = ((pick(data, 'data_points', 'dataPoints') as Loose[] | undefined) ?? []).map((p) => ({
           attributes: attrs(p.attributes as RawKeyValue[] | undefined),
           startTimeUnixNano: String(pick(p, 'start_time_unix_nano', 'startTimeUnixNano') ?? '0'),
@@ -126,7 +107,7 @@ function normalise(request: Loose): OtlpResource[] {
           name: String(m.name),
           description: String(m.description ?? ''),
           unit: String(m.unit ?? ''),
-          type: gauge !== undefined ? 'gauge' : sum !== undefined ? 'sum' : summary !== undefined ? 'summary' : 'none',
+          type: gauge !== undefined ? 'gauge' : sum !== undefined ? 'sum' : summary !== undefined ? 'summary' : histogram !== undefined ? 'histogram' : exponential !== undefined ? 'exponentialHistogram' : 'none',
           temporality: Number(sum === undefined ? 0 : pick(sum, 'aggregation_temporality', 'aggregationTemporality') ?? 0),
           monotonic: Boolean(sum === undefined ? false : pick(sum, 'is_monotonic', 'isMonotonic')),
           points,
@@ -138,19 +119,31 @@ function normalise(request: Loose): OtlpResource[] {
   return out;
 }
 
+/** The generated message as a plain object: lowerCamelCase names, 64-bit integers as decimal strings, enums as numbers. */
+function plain(message: object): Loose {
+  return ExportMetricsServiceRequest.toObject(message, { longs: String, enums: Number, defaults: false, arrays: true, oneofs: false });
+}
+
+/** Decodes an OTLP/HTTP protobuf body with the official ExportMetricsServiceRequest. */
 export function decodeOtlpProto(body: Uint8Array): OtlpResource[] {
-  const type = types().lookupType('opentelemetry.proto.ExportMetricsServiceRequest');
-  const obj = type.toObject(type.decode(body), { longs: String, enums: Number, defaults: false, arrays: true, oneofs: false }) as Loose;
-  return normalise(obj);
+  return normalise(plain(ExportMetricsServiceRequest.decode(body)));
 }
 
+/**
+ * Reads an OTLP/JSON body into the official ExportMetricsServiceRequest (fromObject) and normalises it
+ * like a protobuf body. Not verify(): it refuses the decimal strings the proto3 JSON mapping requires
+ * for 64-bit integers (the timestamps). A field under a name the proto lacks is left out by fromObject,
+ * so the assertions on the decoded metrics see it missing.
+ */
 export function decodeOtlpJson(body: Uint8Array): OtlpResource[] {
-  return normalise(JSON.parse(Buffer.from(body).toString('utf8')) as Loose);
+  const object = JSON.parse(Buffer.from(body).toString('utf8')) as Record<string, unknown>;
+  return normalise(plain(ExportMetricsServiceRequest.fromObject(object)));
 }
 
+/** An ExportMetricsServiceResponse carrying a partial success, encoded with the official type. */
 export function encodePartialSuccess(rejected: number, message: string): Buffer {
-  const type = types().lookupType('opentelemetry.proto.ExportMetricsServiceResponse');
-  return Buffer.from(type.encode(type.fromObject({ partial_success: { rejected_data_points: rejected, error_message: message } })).finish());
+  const response = ExportMetricsServiceResponse.fromObject({ partialSuccess: { rejectedDataPoints: rejected, errorMessage: message } });
+  return Buffer.from(ExportMetricsServiceResponse.encode(response).finish());
 }
 
 export interface OtlpCaptured {
