@@ -1,5 +1,5 @@
 // Encode + snappy of remote-write requests, samples per second on one core: pprofcol's hand-written
-// encoder side by side, in one process and interleaved rounds, with the npm package
+// encoder with its JS snappy compressor (core/remotewrite/compress.ts) side by side, in one process and interleaved rounds, with the npm package
 // `prometheus-remote-write` on its own path (protobufjs verify + encode, then snappyjs) and with
 // protobufjs encoding the same WriteRequest beside our native snappy. Prints figures, then one JSON line.
 //
@@ -12,7 +12,8 @@
 // can be reused.
 import { createRequire } from 'node:module';
 import type { MetricFamily, Point } from '../core/model/metrics.js';
-import { decodeWriteRequest, remoteWriteTypes, snappyCompress, WriteRequestEncoder } from '../core/remotewrite/index.js';
+import { SnappyCompressor } from '../core/remotewrite/compress.js';
+import { decodeWriteRequest, remoteWriteTypes, snappyCompress, snappyUncompress, WriteRequestEncoder } from '../core/remotewrite/index.js';
 
 const SERIES = Number(process.argv[2] ?? 2_000);
 const BATCHES = Number(process.argv[3] ?? 16);
@@ -100,6 +101,7 @@ for (let b = 0; b < BATCHES; b++) {
 }
 
 const encoder = new WriteRequestEncoder();
+const compressor = new SnappyCompressor();
 
 // Same bytes: prometheus-remote-write's protobuf equals our WriteRequest (no metadata) on each scrape.
 {
@@ -115,6 +117,7 @@ const encoder = new WriteRequestEncoder();
     );
     if (!ours.equals(theirs)) throw new Error(`scrape ${b}: our WriteRequest differs from prometheus-remote-write's`);
     if (decodeWriteRequest(ours).timeseries.length !== SERIES) throw new Error('series count');
+    if (!snappyUncompress(compressor.compress(ours)).equals(ours)) throw new Error('SnappyCompressor round trip');
   }
 }
 
@@ -145,11 +148,11 @@ async function round(fn: Run): Promise<Figures> {
 
 const { WriteRequest } = remoteWriteTypes();
 const contenders: { name: string; fn: Run }[] = [
-  { name: 'pprofcol encoder + snappy', fn: (b) => snappyCompress(encoder.encode(scrapes[b])).length },
+  { name: 'pprofcol encoder + JS snappy', fn: (b) => compressor.compress(encoder.encode(scrapes[b])).length },
   {
     // The first scrape of every series: a new encoder each time, nothing cached.
     name: 'pprofcol, cold (new encoder per batch)',
-    fn: (b) => snappyCompress(new WriteRequestEncoder().encode(scrapes[b])).length,
+    fn: (b) => compressor.compress(new WriteRequestEncoder().encode(scrapes[b])).length,
   },
   { name: 'prometheus-remote-write', fn: (b) => prwEncode(prwInput[b]) },
   {
@@ -163,6 +166,9 @@ const contenders: { name: string; fn: Run }[] = [
         ).finish(),
       ).length,
   },
+  // The pieces: our encoder alone, and with the native snappy binding (core/remotewrite/snappy.ts).
+  { name: 'pprofcol encoder alone', fn: (b) => encoder.encode(scrapes[b]).length },
+  { name: 'pprofcol encoder + native snappy', fn: (b) => snappyCompress(encoder.encode(scrapes[b])).length },
 ];
 
 // Warm-up, then ROUNDS interleaved rounds; the best round of each is kept (load from other processes
@@ -181,6 +187,8 @@ const ours = best.get(contenders[0].name)!;
 const cold = best.get(contenders[1].name)!;
 const theirs = best.get(contenders[2].name)!;
 const pbjs = best.get(contenders[3].name)!;
+const alone = best.get(contenders[4].name)!;
+const native = best.get(contenders[5].name)!;
 for (const c of contenders) {
   const f = best.get(c.name)!;
   console.log(
@@ -191,7 +199,7 @@ for (const c of contenders) {
 const ratio = ours.samplesPerSec / theirs.samplesPerSec;
 console.log(
   `pprofcol is ${ratio.toFixed(1)}x prometheus-remote-write (cold: ${(cold.samplesPerSec / theirs.samplesPerSec).toFixed(1)}x; ` +
-    `${(ours.samplesPerSec / pbjs.samplesPerSec).toFixed(1)}x protobufjs + native snappy), ${SERIES} series x 4 labels per batch, best of ${ROUNDS} interleaved rounds`,
+    `${(ours.samplesPerSec / pbjs.samplesPerSec).toFixed(1)}x protobufjs + native snappy; with native snappy ${(native.samplesPerSec / theirs.samplesPerSec).toFixed(1)}x), ${SERIES} series x 4 labels per batch, best of ${ROUNDS} interleaved rounds`,
 );
 console.log(
   JSON.stringify({
@@ -203,6 +211,9 @@ console.log(
     pprofcol_cold_samples_per_s: Math.round(cold.samplesPerSec),
     prometheus_remote_write_samples_per_s: Math.round(theirs.samplesPerSec),
     protobufjs_native_snappy_samples_per_s: Math.round(pbjs.samplesPerSec),
+    pprofcol_encode_only_samples_per_s: Math.round(alone.samplesPerSec),
+    pprofcol_native_snappy_samples_per_s: Math.round(native.samplesPerSec),
+    native_snappy_speedup_vs_prometheus_remote_write: Number((native.samplesPerSec / theirs.samplesPerSec).toFixed(2)),
     speedup_vs_prometheus_remote_write: Number(ratio.toFixed(2)),
     cold_speedup_vs_prometheus_remote_write: Number((cold.samplesPerSec / theirs.samplesPerSec).toFixed(2)),
     speedup_vs_protobufjs: Number((ours.samplesPerSec / pbjs.samplesPerSec).toFixed(2)),
