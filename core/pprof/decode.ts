@@ -3,15 +3,22 @@
  * proto/profile.proto) that computes only what the derivations need: sample types, period, times, the
  * total of each value column and the sums per attributed function.
  *
- * It walks the wire format by hand in two passes over the inflated bytes, without building an object per
- * sample, location or string:
+ * It walks the wire format by hand over the inflated bytes, without building an object per sample,
+ * location or string:
  *   1. every top-level field once: string table offsets (no string is decoded yet), functions (id, name
- *      index), locations (id, the function ids of their lines in order), sample_type, period and times;
- *      samples are only remembered by their byte range, since Go writes them before the tables they use.
- *   2. resolution: ids to dense indexes, each distinct function name decoded once and passed once to
- *      skipFrame, and each location reduced to two numbers (its leaf function, its first kept function).
- *   3. the samples: each one's values go into one reused scratch row, then are added to the totals and to
- *      the row of the function it is attributed to.
+ *      index), locations (id and byte range only: their lines are not read yet), sample_type, period and
+ *      times; samples are only remembered by their byte range, since Go writes them before the tables.
+ *   2. resolution: ids to dense indexes, functions to name slots (one per distinct name string).
+ *   3. the samples: each one's locations are resolved, leaf first, only until the first kept frame: a
+ *      location's lines are read the first time a sample reaches it, and reduced to two numbers (its leaf
+ *      function, its first kept function); a name is decoded and judged by skipFrame the first time a
+ *      location reaches it. Frames past the attributed one (main, goexit, most of every stack) are never
+ *      read, and neither are the locations no sample reaches before its attributed frame. The sample's
+ *      values go into one reused scratch row, then are added to the totals and to the row of its function.
+ *
+ * Laziness has one visible effect on malformed input: only what the result depends on is checked. A
+ * location id, line or function reference past a sample's attributed frame is not looked up, so a
+ * dangling one there is no error (pprof-format does not check references at all).
  *
  * Numbers: int64 values are read into JavaScript numbers, exact within ±2^53 (9.0e15; for bytes that is
  * 8 PiB, for nanoseconds 104 days of CPU per sample). Beyond that they lose precision, as sums do once
@@ -193,14 +200,12 @@ const RETAIN_ENTRIES = 1 << 20;
  */
 class Scratch {
   busy = false;
-  /** Per string: byte offset of its tag (the payload is re-read for the few strings decoded). */
-  readonly strings = new U32List(1024);
+  /** Per string: start and end offsets of its payload (only the few strings needed are decoded). */
+  readonly strings = new U32List(2 * 1024);
   /** Per function: id, name string index, byte offset. */
   readonly functions = new F64List(3 * 256);
-  /** Per location: id, byte offset, index of its first line in `lines`. */
+  /** Per location: id, start and end offsets of its payload (its lines are read when a sample needs them). */
   readonly locations = new F64List(3 * 256);
-  /** Per line with a function: function id, byte offset. */
-  readonly lines = new F64List(2 * 512);
   /** Per sample: start and end offsets of its payload. */
   readonly samples = new U32List(2 * 512);
   /** Int32 arena for the per-decode tables (see Decoder.summarize). */
@@ -228,7 +233,6 @@ class Scratch {
     this.strings.reset(RETAIN_ENTRIES);
     this.functions.reset(RETAIN_ENTRIES);
     this.locations.reset(RETAIN_ENTRIES);
-    this.lines.reset(RETAIN_ENTRIES);
     this.samples.reset(RETAIN_ENTRIES);
     if (this.ints.length > RETAIN_ENTRIES) this.ints = new Int32Array(8192);
     if (this.floats.length > RETAIN_ENTRIES) this.floats = new Float64Array(1024);
@@ -248,6 +252,98 @@ function utf8Slice(buf: Buffer, start: number, end: number): string {
   if (hasUtf8Slice) return (buf as unknown as Required<Utf8Sliceable>).utf8Slice(start, end);
   return buf.toString('utf8', start, end);
 }
+
+/** A decoded function name and what the last skipFrame it met said of it. */
+interface CachedName {
+  readonly bytes: Uint8Array;
+  readonly name: string;
+  skipFrame: ((functionName: string) => boolean) | undefined;
+  skip: boolean;
+  /** The next name with the same hash. */
+  next: CachedName | undefined;
+}
+
+/**
+ * Function names by their UTF-8 bytes, shared by every decode in the process. A target's profiles, one
+ * scrape after another, name the same functions (its binary's), and so do different targets built from
+ * the same code (the runtime, net/http): a hit costs a hash and a compare of the bytes in place, where a
+ * miss costs a string allocation, UTF-8 decoding and skipFrame's checks, and gives the Maps downstream a
+ * string whose hash V8 has not computed yet. Measured on the recorded profiles, names were 15-20% of
+ * decoding (bench/pprof-decode.ts).
+ *
+ * The key hashes the length and up to 16 bytes (the first 4, 4 from the middle, the last 8: Go names share
+ * prefixes like "runtime." and differ at their end), and every hit is confirmed by comparing all bytes.
+ * Bounded by two generations: names go into `young`; when it holds NAME_CACHE_GENERATION names it
+ * becomes `old` and the previous `old` is dropped; a hit in `old` moves the name back to `young`. So at most
+ * 2 x NAME_CACHE_GENERATION names (~100 bytes each) are held, and the names still in use survive.
+ */
+const NAME_CACHE_GENERATION = 8192;
+/** Names with one hash beyond this many are decoded but not cached: a crafted profile cannot build long chains. */
+const NAME_CACHE_MAX_CHAIN = 8;
+
+class NameCache {
+  private young = new Map<number, CachedName>();
+  private old = new Map<number, CachedName>();
+  private youngSize = 0;
+
+  get(buf: Buffer, start: number, end: number): CachedName {
+    const len = end - start;
+    let h = Math.imul(len, 0x9e3779b1);
+    if (len >= 8) {
+      const mid = start + (len >>> 1) - 2;
+      h = mix(h, buf[start] | (buf[start + 1] << 8) | (buf[start + 2] << 16) | (buf[start + 3] << 24));
+      h = mix(h, buf[mid] | (buf[mid + 1] << 8) | (buf[mid + 2] << 16) | (buf[mid + 3] << 24));
+      h = mix(h, buf[end - 8] | (buf[end - 7] << 8) | (buf[end - 6] << 16) | (buf[end - 5] << 24));
+      h = mix(h, buf[end - 4] | (buf[end - 3] << 8) | (buf[end - 2] << 16) | (buf[end - 1] << 24));
+    } else {
+      for (let i = start; i < end; i++) h = mix(h, buf[i]);
+    }
+    // 30 bits: a small integer (Smi) in V8, so the Map neither boxes the key nor hashes a heap number.
+    h &= 0x3fffffff;
+    let chain = 0;
+    for (let e = this.young.get(h); e !== undefined; e = e.next, chain++) {
+      if (sameBytes(e.bytes, buf, start, len)) return e;
+    }
+    const head = this.young.get(h);
+    for (let e = this.old.get(h); e !== undefined; e = e.next) {
+      if (sameBytes(e.bytes, buf, start, len)) {
+        if (chain >= NAME_CACHE_MAX_CHAIN) return e;
+        // Promote a copy: the old chain's links stay as they are until that generation is dropped.
+        const moved: CachedName = { bytes: e.bytes, name: e.name, skipFrame: e.skipFrame, skip: e.skip, next: head };
+        this.insert(h, moved);
+        return moved;
+      }
+    }
+    const name = utf8Slice(buf, start, end);
+    const entry: CachedName = { bytes: buf.slice(start, end), name, skipFrame: undefined, skip: false, next: head };
+    if (chain < NAME_CACHE_MAX_CHAIN) this.insert(h, entry);
+    return entry;
+  }
+
+  private insert(h: number, entry: CachedName): void {
+    if (this.youngSize >= NAME_CACHE_GENERATION) {
+      this.old = this.young;
+      this.young = new Map();
+      this.youngSize = 0;
+      entry.next = undefined;
+    }
+    this.young.set(h, entry);
+    this.youngSize++;
+  }
+}
+
+function mix(h: number, k: number): number {
+  h = Math.imul(h ^ k, 0x85ebca6b);
+  return h ^ (h >>> 13);
+}
+
+function sameBytes(a: Uint8Array, buf: Uint8Array, start: number, len: number): boolean {
+  if (a.length !== len) return false;
+  for (let i = 0; i < len; i++) if (a[i] !== buf[start + i]) return false;
+  return true;
+}
+
+const nameCache = new NameCache();
 
 /** Marks an Int32 arena entry computed on first use (a location's first kept slot, a slot's skip state). */
 const NOT_YET = -2;
@@ -321,7 +417,8 @@ function idText(id: number): string {
 
 class Decoder {
   private readonly r: WireReader;
-  private readonly strings: WireReader;
+  /** Reads a location's lines in the middle of a sample (r is in the sample). */
+  private readonly lr: WireReader;
   private readonly buf: Uint8Array;
   /** The same bytes as a Buffer, for utf8 decoding of the few strings we need. */
   private readonly text: Buffer;
@@ -338,9 +435,12 @@ class Decoder {
   /** Ids beyond 2^53 cannot be numbers exactly; each distinct one gets a negative synthetic id. */
   private largeIds: Map<string, number> | undefined;
 
-  // Set by summarize() for the lazy lookups firstKept(), skipped() and slotName().
+  // Set by summarize() for the lazy lookups resolveLocation(), skipped() and slotName().
   private ints: Int32Array = new Int32Array(0);
-  private lines: Float64Array = new Float64Array(0);
+  private fnIndex: IdIndex | undefined;
+  private oFnSlot = 0;
+  private oLocLeaf = 0;
+  private oLocKept = 0;
   private oSlotName = 0;
   private oSlotSkip = 0;
   private slotNames: (string | undefined)[] = [];
@@ -349,7 +449,7 @@ class Decoder {
     this.buf = buf;
     this.text = Buffer.isBuffer(buf) ? buf : Buffer.from(buf.buffer, buf.byteOffset, buf.length);
     this.r = new WireReader(buf);
-    this.strings = new WireReader(buf);
+    this.lr = new WireReader(buf);
     this.skipFrame = skipFrame;
     this.s = scratch;
   }
@@ -376,19 +476,28 @@ class Decoder {
           r.pos = sEnd;
           break;
         }
-        case PROFILE_LOCATION:
+        case PROFILE_LOCATION: {
           this.expectWireType(WIRE_LEN, 'Profile.location', tagAt);
-          this.readLocation(r.lenEnd(end), tagAt);
+          const lEnd = r.lenEnd(end);
+          this.readLocationId(lEnd, tagAt);
+          r.pos = lEnd;
           break;
-        case PROFILE_FUNCTION:
+        }
+        case PROFILE_FUNCTION: {
           this.expectWireType(WIRE_LEN, 'Profile.function', tagAt);
-          this.readFunction(r.lenEnd(end), tagAt);
+          const fEnd = r.lenEnd(end);
+          this.readFunction(fEnd, tagAt);
+          r.pos = fEnd;
           break;
-        case PROFILE_STRING_TABLE:
+        }
+        case PROFILE_STRING_TABLE: {
           this.expectWireType(WIRE_LEN, 'Profile.string_table', tagAt);
-          this.s.strings.push(tagAt);
-          r.pos = r.lenEnd(end);
+          const sEnd = r.lenEnd(end);
+          this.s.strings.push(r.pos);
+          this.s.strings.push(sEnd);
+          r.pos = sEnd;
           break;
+        }
         case PROFILE_SAMPLE_TYPE: {
           this.expectWireType(WIRE_LEN, 'Profile.sample_type', tagAt);
           const vt = this.readValueType(r.lenEnd(end), tagAt);
@@ -418,9 +527,7 @@ class Decoder {
   }
 
   private expectWireType(expected: number, what: string, tagAt: number): void {
-    if (this.r.wireType !== expected) {
-      throw new ProfileDecodeError(`${what} has wire type ${this.r.wireType}, expected ${expected}, in tag at byte offset ${tagAt}`);
-    }
+    if (this.r.wireType !== expected) throw wireTypeError(what, this.r.wireType, expected, tagAt);
   }
 
   /** [type string index, unit string index, offset]; proto3 absent fields are 0, i.e. "". */
@@ -446,15 +553,20 @@ class Decoder {
     const r = this.r;
     let id = 0;
     let name = 0;
-    while (r.pos < end) {
+    // Go writes id, name, system_name, filename, start_line: stop once id and name are read (the first
+    // of each counts). The caller moves on to `end`.
+    let seen = 0;
+    while (seen !== 3 && r.pos < end) {
       const tagAt = r.pos;
       const field = r.tag(end);
-      if (field === FUNCTION_ID) {
+      if (field === FUNCTION_ID && (seen & 1) === 0) {
         this.expectWireType(WIRE_VARINT, 'Function.id', tagAt);
-        id = this.readId(end);
-      } else if (field === FUNCTION_NAME) {
+        id = this.readId(r, end);
+        seen |= 1;
+      } else if (field === FUNCTION_NAME && (seen & 2) === 0) {
         this.expectWireType(WIRE_VARINT, 'Function.name', tagAt);
         name = r.int64(end);
+        seen |= 2;
       } else {
         r.skip(r.wireType, end, tagAt);
       }
@@ -466,51 +578,35 @@ class Decoder {
     f.push(at);
   }
 
-  private readLocation(end: number, at: number): void {
+  /**
+   * Pass 1 of a location: its id only (Go writes it first, so this reads one field), and its byte range.
+   * The first id field counts. Its lines wait for resolveLocation().
+   */
+  private readLocationId(end: number, at: number): void {
     const r = this.r;
-    const lines = this.s.lines;
+    const start = r.pos;
     let id = 0;
-    const firstLine = lines.length / 2;
     while (r.pos < end) {
       const tagAt = r.pos;
-      const field = r.tag(end);
-      if (field === LOCATION_ID) {
+      if (r.tag(end) === LOCATION_ID) {
         this.expectWireType(WIRE_VARINT, 'Location.id', tagAt);
-        id = this.readId(end);
-      } else if (field === LOCATION_LINE) {
-        this.expectWireType(WIRE_LEN, 'Location.line', tagAt);
-        const lineEnd = r.lenEnd(end);
-        let fnId = 0;
-        while (r.pos < lineEnd) {
-          const lineTagAt = r.pos;
-          if (r.tag(lineEnd) === LINE_FUNCTION_ID) {
-            this.expectWireType(WIRE_VARINT, 'Line.function_id', lineTagAt);
-            fnId = this.readId(lineEnd);
-          } else {
-            r.skip(r.wireType, lineEnd, lineTagAt);
-          }
-        }
-        // A line without a function (proto3 default 0) names no frame: nothing to keep.
-        if (fnId !== 0) {
-          lines.push(fnId);
-          lines.push(tagAt);
-        }
-      } else {
-        r.skip(r.wireType, end, tagAt);
+        id = this.readId(r, end);
+        break;
       }
+      r.skip(r.wireType, end, tagAt);
     }
     if (id === 0) throw new ProfileDecodeError(`location at byte offset ${at} has no id (ids are nonzero)`);
     const l = this.s.locations;
     l.push(id);
-    l.push(at);
-    l.push(firstLine);
+    l.push(start);
+    l.push(end);
   }
 
   /** A uint64 id as an exact number key: itself below 2^53, else a negative synthetic id. */
-  private readId(limit: number): number {
-    const id = this.r.uint64(limit);
+  private readId(r: WireReader, limit: number): number {
+    const id = r.uint64(limit);
     if (id <= Number.MAX_SAFE_INTEGER) return id;
-    const key = `${this.r.hi}:${this.r.lo}`;
+    const key = `${r.hi}:${r.lo}`;
     this.largeIds ??= new Map();
     let synthetic = this.largeIds.get(key);
     if (synthetic === undefined) {
@@ -523,22 +619,16 @@ class Decoder {
   // ---- pass 2 and 3 ---------------------------------------------------------------------------------
 
   private checkString(index: number, what: string, at: number): void {
-    if (!(index >= 0 && index < this.s.strings.length)) {
-      throw new ProfileDecodeError(
-        `${what} at byte offset ${at} references string ${index}, but the string table has ${this.s.strings.length} entries`,
-      );
+    const n = this.s.strings.length / 2;
+    if (!(index >= 0 && index < n)) {
+      throw new ProfileDecodeError(`${what} at byte offset ${at} references string ${index}, but the string table has ${n} entries`);
     }
   }
 
   private stringAt(index: number, what: string, at: number): string {
     this.checkString(index, what, at);
-    // Pass 1 validated this field's tag and length; re-read them to find the payload, with a reader of
-    // its own: names are decoded lazily, in the middle of reading a sample.
-    const r = this.strings;
-    r.pos = this.s.strings.data[index];
-    r.tag(this.buf.length);
-    const end = r.lenEnd(this.buf.length);
-    return utf8Slice(this.text, r.pos, end);
+    const offsets = this.s.strings.data;
+    return utf8Slice(this.text, offsets[2 * index], offsets[2 * index + 1]);
   }
 
   private valueType(t: [number, number, number], what: string): ValueType {
@@ -547,7 +637,7 @@ class Decoder {
 
   private summarize(): ProfileSummary {
     const s = this.s;
-    const nStrings = s.strings.length;
+    const nStrings = s.strings.length / 2;
     if (nStrings === 0 || this.stringAt(0, 'string_table[0]', 0) !== '') {
       throw new ProfileDecodeError(`string_table[0] must be the empty string (the string table has ${nStrings} entries)`);
     }
@@ -582,12 +672,15 @@ class Decoder {
     ints.fill(NOT_YET, oSlotSkip, oSlotSkip + nSlots);
     ints.fill(-1, oSlotRow, oSlotRow + nSlots);
     this.ints = ints;
+    this.oFnSlot = oFnSlot;
+    this.oLocLeaf = oLocLeaf;
+    this.oLocKept = oLocKept;
     this.oSlotName = oSlotName;
     this.oSlotSkip = oSlotSkip;
 
     // Functions -> name slots: one per distinct name string index. Names are decoded, and judged by
     // skipFrame, only when a sample needs them: frames above the first kept one never are.
-    const fnIndex = new IdIndex(fns, 3, 'function', ints, oFnDense, fnDense);
+    this.fnIndex = new IdIndex(fns, 3, 'function', ints, oFnDense, fnDense);
     let slots = 0;
     for (let i = 0; i < nFn; i++) {
       const nameIdx = fns.data[3 * i + 1];
@@ -605,27 +698,8 @@ class Decoder {
     this.slotNames[unknownSlot] = UNKNOWN_FUNCTION;
     ints[oSlotSkip + unknownSlot] = 0;
 
-    // Lines: every function reference checked now; each line's function id is replaced by its slot, for
-    // firstKept(). Locations: the leaf slot now, the first kept slot when a sample first reaches them.
+    // Locations: resolved (leaf slot, first kept slot) when a sample first reaches them.
     const locIndex = new IdIndex(locs, 3, 'location', ints, oLocDense, locDense);
-    const lines = s.lines;
-    const nLines = lines.length / 2;
-    this.lines = lines.data;
-    for (let i = 0; i < nLoc; i++) {
-      const from = locs.data[3 * i + 2];
-      const to = i + 1 < nLoc ? locs.data[3 * i + 5] : nLines;
-      for (let l = from; l < to; l++) {
-        const fnId = lines.data[2 * l];
-        const fi = fnIndex.get(fnId);
-        if (fi === -1) {
-          throw new ProfileDecodeError(
-            `location id ${idText(locs.data[3 * i])}: line at byte offset ${lines.data[2 * l + 1]} references missing function id ${idText(fnId)}`,
-          );
-        }
-        lines.data[2 * l] = ints[oFnSlot + fi];
-      }
-      ints[oLocLeaf + i] = from < to ? lines.data[2 * from] : -1;
-    }
 
     // Samples: values go to the scratch row, then into the totals and the row of the attributed slot.
     // Float arena: totals at [0, n), scratch row at [n, 2n), slot rows from 2n on, added as slots get samples
@@ -652,15 +726,23 @@ class Decoder {
         if (field === SAMPLE_LOCATION_ID) {
           if (wt === WIRE_LEN) {
             const packedEnd = r.lenEnd(end);
-            while (r.pos < packedEnd) {
+            // Leaf first until a kept frame: the rest of the stack is not read.
+            while (kept === -1 && r.pos < packedEnd) {
               const li = this.locationIndex(locIndex, packedEnd, r.pos);
+              if (ints[oLocKept + li] === NOT_YET) this.resolveLocation(li);
               if (leaf === -1) leaf = ints[oLocLeaf + li];
-              if (kept === -1) kept = this.firstKept(li, oLocKept + li, locs);
+              kept = ints[oLocKept + li];
             }
+            r.pos = packedEnd;
           } else if (wt === WIRE_VARINT) {
-            const li = this.locationIndex(locIndex, end, r.pos);
-            if (leaf === -1) leaf = ints[oLocLeaf + li];
-            if (kept === -1) kept = this.firstKept(li, oLocKept + li, locs);
+            if (kept !== -1) {
+              r.skipVarint(end);
+            } else {
+              const li = this.locationIndex(locIndex, end, r.pos);
+              if (ints[oLocKept + li] === NOT_YET) this.resolveLocation(li);
+              if (leaf === -1) leaf = ints[oLocLeaf + li];
+              kept = ints[oLocKept + li];
+            }
           } else {
             this.expectWireType(WIRE_LEN, 'Sample.location_id', tagAt);
           }
@@ -729,50 +811,99 @@ class Decoder {
     };
   }
 
-  /** The first slot among location li's lines that skipFrame keeps, or -1; computed once per location. */
-  private firstKept(li: number, at: number, locs: F64List): number {
+  /**
+   * Reads location li's lines, innermost first, until one whose function skipFrame keeps, and records
+   * its leaf slot (the first line's, or -1 without lines) and its first kept slot (or -1). Once per location.
+   */
+  private resolveLocation(li: number): void {
+    const r = this.lr;
     const ints = this.ints;
-    let kept = ints[at];
-    if (kept !== NOT_YET) return kept;
-    kept = -1;
-    const from = locs.data[3 * li + 2];
-    const to = li + 1 < locs.length / 3 ? locs.data[3 * li + 5] : this.s.lines.length / 2;
-    for (let l = from; l < to; l++) {
-      const slot = this.lines[2 * l];
+    const locs = this.s.locations.data;
+    const end = locs[3 * li + 2];
+    r.pos = locs[3 * li + 1];
+    let leaf = -1;
+    let kept = -1;
+    while (r.pos < end) {
+      const tagAt = r.pos;
+      const field = r.tag(end);
+      if (field !== LOCATION_LINE) {
+        r.skip(r.wireType, end, tagAt);
+        continue;
+      }
+      const wt = r.wireType;
+      if (wt !== WIRE_LEN) throw wireTypeError('Location.line', wt, WIRE_LEN, tagAt);
+      const lineEnd = r.lenEnd(end);
+      let fnId = 0;
+      while (r.pos < lineEnd) {
+        const lineTagAt = r.pos;
+        if (r.tag(lineEnd) === LINE_FUNCTION_ID) {
+          const lineWt = r.wireType;
+          if (lineWt !== WIRE_VARINT) throw wireTypeError('Line.function_id', lineWt, WIRE_VARINT, lineTagAt);
+          fnId = this.readId(r, lineEnd);
+        } else {
+          r.skip(r.wireType, lineEnd, lineTagAt);
+        }
+      }
+      // A line without a function (proto3 default 0) names no frame.
+      if (fnId === 0) continue;
+      const fi = this.fnIndex!.get(fnId);
+      if (fi === -1) {
+        throw new ProfileDecodeError(`location id ${idText(locs[3 * li])}: line at byte offset ${tagAt} references missing function id ${idText(fnId)}`);
+      }
+      const slot = ints[this.oFnSlot + fi];
+      if (leaf === -1) leaf = slot;
       if (!this.skipped(slot)) {
         kept = slot;
         break;
       }
     }
-    ints[at] = kept;
-    return kept;
+    ints[this.oLocLeaf + li] = leaf;
+    ints[this.oLocKept + li] = kept;
   }
 
   private skipped(slot: number): boolean {
     const at = this.oSlotSkip + slot;
     let state = this.ints[at];
     if (state === NOT_YET) {
-      state = this.skipFrame !== undefined && this.skipFrame(this.slotName(slot)) ? 1 : 0;
+      const skipFrame = this.skipFrame;
+      if (skipFrame === undefined) {
+        state = 0;
+      } else {
+        const name = this.slotEntry(slot);
+        if (name.skipFrame !== skipFrame) {
+          name.skip = skipFrame(name.name);
+          name.skipFrame = skipFrame;
+        }
+        state = name.skip ? 1 : 0;
+      }
       this.ints[at] = state;
     }
     return state === 1;
   }
 
   private slotName(slot: number): string {
-    let name = this.slotNames[slot];
-    if (name === undefined) {
-      name = this.stringAt(this.ints[this.oSlotName + slot], 'function name', 0);
-      this.slotNames[slot] = name;
-    }
-    return name;
+    return this.slotNames[slot] ?? this.slotEntry(slot).name;
+  }
+
+  /** The cached name of a slot (not the unknown slot, whose name is set up front), via the name cache. */
+  private slotEntry(slot: number): CachedName {
+    const index = this.ints[this.oSlotName + slot];
+    const offsets = this.s.strings.data;
+    const entry = nameCache.get(this.text, offsets[2 * index], offsets[2 * index + 1]);
+    this.slotNames[slot] = entry.name;
+    return entry;
   }
 
   private locationIndex(index: IdIndex, limit: number, at: number): number {
-    const id = this.readId(limit);
+    const id = this.readId(this.r, limit);
     const li = index.get(id);
     if (li === -1) throw new ProfileDecodeError(`sample references missing location id ${idText(id)} at byte offset ${at}`);
     return li;
   }
+}
+
+function wireTypeError(what: string, actual: number, expected: number, tagAt: number): ProfileDecodeError {
+  return new ProfileDecodeError(`${what} has wire type ${actual}, expected ${expected}, in tag at byte offset ${tagAt}`);
 }
 
 function tooManyValues(sampleAt: number, nTypes: number, at: number): ProfileDecodeError {

@@ -103,7 +103,8 @@ export class WireReader {
   /** Reads a tag into `field` and `wireType` and returns the field; field 0 and fields beyond 2^29-1 are errors. */
   tag(limit: number): number {
     const at = this.pos;
-    // Fast path: fields 1..15 have one-byte tags, which is every field Go writes.
+    // Fast path: fields 1..15 have one-byte tags, which is every field Go writes. The rest is a method
+    // of its own so that this one stays small enough for V8 to inline at every call site.
     if (at < limit) {
       const b = this.buf[at];
       if (b < 0x80 && b >= 8) {
@@ -112,6 +113,10 @@ export class WireReader {
         return (this.field = b >>> 3);
       }
     }
+    return this.longTag(limit, at);
+  }
+
+  private longTag(limit: number, at: number): number {
     const tag = this.uint64(limit);
     if (tag > MAX_TAG || tag < 8) {
       throw new ProfileDecodeError(`invalid field number ${Math.floor(tag / 8)} in tag at byte offset ${at}`);
@@ -135,6 +140,10 @@ export class WireReader {
         return at + 1 + b;
       }
     }
+    return this.longLenEnd(limit, at);
+  }
+
+  private longLenEnd(limit: number, at: number): number {
     const len = this.uint64(limit);
     if (len > limit - this.pos) {
       throw new ProfileDecodeError(

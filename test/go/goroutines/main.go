@@ -1,6 +1,6 @@
 // Command goroutines is a small Go program used by pprofcol's tests: it serves
 // net/http/pprof and expvar, and can park goroutines, contend on a mutex,
-// block on channels and allocate garbage so that every profile has content.
+// block on channels, allocate garbage and burn CPU so that every profile has content.
 package main
 
 import (
@@ -89,11 +89,45 @@ func allocateGarbage() {
 	}
 }
 
+// burnSpin and burnSleep make burnCPU's duty cycle: 5ms of arithmetic, then 5ms asleep, i.e. about
+// half of one core (less when the machine is loaded: the sleep is wall time, the spin is too). Go's CPU
+// profiler takes a sample per 10ms of CPU, so a 2s window at 50% holds about 100 samples of burnCPU.
+// Half a core rather than a whole one leaves room for the other processes of a test run.
+const (
+	burnSpin  = 5 * time.Millisecond
+	burnSleep = 5 * time.Millisecond
+)
+
+// burnSink keeps the arithmetic observable so the compiler cannot drop the loop.
+var burnSink uint64
+
+// burnCPU spins in pure arithmetic (no calls, no allocation) so that every CPU sample taken while it
+// runs has burnCPU itself as its leaf frame.
+//
+//go:noinline
+func burnCPU() {
+	x := uint64(88172645463325252)
+	for {
+		deadline := time.Now().Add(burnSpin)
+		for time.Now().Before(deadline) {
+			// xorshift64: a few thousand rounds between clock reads keep time.Now out of the profile.
+			for i := 0; i < 4096; i++ {
+				x ^= x << 13
+				x ^= x >> 7
+				x ^= x << 17
+			}
+		}
+		burnSink = x
+		time.Sleep(burnSleep)
+	}
+}
+
 func main() {
 	listen := flag.String("listen", "127.0.0.1:6060", "address to serve /debug/pprof on")
 	goroutines := flag.Int("goroutines", 0, "number of extra goroutines parked in parkedWorker")
 	mutex := flag.Bool("mutex", false, "enable mutex and block profiling and create contention")
 	alloc := flag.Bool("alloc", false, "keep allocating so that GC runs")
+	burn := flag.Bool("burn", false, "burn about half a core in burnCPU (5ms spin, 5ms sleep)")
 	flag.Parse()
 
 	var p parker
@@ -122,6 +156,9 @@ func main() {
 	}
 	if *alloc {
 		go allocateGarbage()
+	}
+	if *burn {
+		go burnCPU()
 	}
 
 	http.HandleFunc("/goroutines", func(w http.ResponseWriter, r *http.Request) {
