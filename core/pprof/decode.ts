@@ -74,6 +74,8 @@ const PROFILE_TIME_NANOS = 9;
 const PROFILE_DURATION_NANOS = 10;
 const PROFILE_PERIOD_TYPE = 11;
 const PROFILE_PERIOD = 12;
+/** The tag byte of Profile.string_table: field 6, wire type 2 (length-delimited). */
+const STRING_TABLE_TAG = (PROFILE_STRING_TABLE << 3) | WIRE_LEN;
 const VALUE_TYPE_TYPE = 1;
 const VALUE_TYPE_UNIT = 2;
 const SAMPLE_LOCATION_ID = 1;
@@ -463,9 +465,23 @@ class Decoder {
 
   private readProfile(): void {
     const r = this.r;
-    const end = this.buf.length;
+    const buf = this.buf;
+    const end = buf.length;
+    const strings = this.s.strings;
     while (r.pos < end) {
       const tagAt = r.pos;
+      // The string table is most of a profile's fields (a third to a half): its usual form, a one-byte tag
+      // and a one-byte length, is taken here without a call.
+      if (buf[tagAt] === STRING_TABLE_TAG && tagAt + 1 < end) {
+        const len = buf[tagAt + 1];
+        const sEnd = tagAt + 2 + len;
+        if (len < 0x80 && sEnd <= end) {
+          strings.push(tagAt + 2);
+          strings.push(sEnd);
+          r.pos = sEnd;
+          continue;
+        }
+      }
       const field = r.tag(end);
       switch (field) {
         case PROFILE_SAMPLE: {
