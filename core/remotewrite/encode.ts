@@ -55,9 +55,11 @@ const TAG_META_UNIT = 0x2a; // MetricMetadata.unit, 5:LEN
 const LABEL_LENGTH_RESERVE = 1;
 
 /**
- * Series kept with their encoded labels, per generation: 50k series is ~25 MiB at ~500 bytes each
- * (trie nodes, the key string, ~150 bytes of labels). The exporter keeps one encoder per shard and
- * shards split the series, so the bound is per shard.
+ * Series kept with their encoded labels (both generations together). Each costs up to ~1.6 KiB of heap
+ * (bench/queue-memory: the disk buffer's fixed heap for 10k series of four labels; mostly the trie's
+ * one-entry Maps below a high-cardinality label, then the key string and ~150 bytes of labels), so
+ * 50k is up to ~80 MiB. The exporter keeps one encoder per shard and shards split the series by hash,
+ * so all encoders together hold about the number of distinct series.
  */
 export const DEFAULT_MAX_CACHED_SERIES = 50_000;
 
