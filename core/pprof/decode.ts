@@ -257,8 +257,9 @@ function utf8Slice(buf: Buffer, start: number, end: number): string {
 
 /** A decoded function name and what the last skipFrame it met said of it. */
 interface CachedName {
-  readonly bytes: Uint8Array;
   readonly name: string;
+  /** A copy of the name's UTF-8 bytes when it is not ASCII; ASCII names (Go's) compare with `name` itself. */
+  readonly bytes: Uint8Array | undefined;
   skipFrame: ((functionName: string) => boolean) | undefined;
   skip: boolean;
   /** The next name with the same hash. */
@@ -304,11 +305,11 @@ class NameCache {
     h &= 0x3fffffff;
     let chain = 0;
     for (let e = this.young.get(h); e !== undefined; e = e.next, chain++) {
-      if (sameBytes(e.bytes, buf, start, len)) return e;
+      if (sameName(e, buf, start, len)) return e;
     }
     const head = this.young.get(h);
     for (let e = this.old.get(h); e !== undefined; e = e.next) {
-      if (sameBytes(e.bytes, buf, start, len)) {
+      if (sameName(e, buf, start, len)) {
         if (chain >= NAME_CACHE_MAX_CHAIN) return e;
         // Promote a copy: the old chain's links stay as they are until that generation is dropped.
         const moved: CachedName = { bytes: e.bytes, name: e.name, skipFrame: e.skipFrame, skip: e.skip, next: head };
@@ -317,7 +318,10 @@ class NameCache {
       }
     }
     const name = utf8Slice(buf, start, end);
-    const entry: CachedName = { bytes: buf.slice(start, end), name, skipFrame: undefined, skip: false, next: head };
+    // Not a view of `buf` (Buffer.slice shares memory): the profile's buffer must neither be pinned nor,
+    // once reused by its owner, change a cached key.
+    const bytes = name.length === len ? undefined : Uint8Array.prototype.slice.call(buf, start, end);
+    const entry: CachedName = { name, bytes, skipFrame: undefined, skip: false, next: head };
     if (chain < NAME_CACHE_MAX_CHAIN) this.insert(h, entry);
     return entry;
   }
@@ -339,13 +343,34 @@ function mix(h: number, k: number): number {
   return h ^ (h >>> 13);
 }
 
-function sameBytes(a: Uint8Array, buf: Uint8Array, start: number, len: number): boolean {
-  if (a.length !== len) return false;
-  for (let i = 0; i < len; i++) if (a[i] !== buf[start + i]) return false;
+/**
+ * Whether buf[start, start+len) holds e's name. A name decoded from as many bytes as it has UTF-16 units
+ * is compared unit for unit with the bytes: a match means the bytes are ASCII and the very same, since
+ * other code points take more bytes than units and invalid bytes decode to U+FFFD, which no byte equals
+ * (such a name then never matches: a miss every time, not a wrong hit).
+ */
+function sameName(e: CachedName, buf: Uint8Array, start: number, len: number): boolean {
+  const bytes = e.bytes;
+  if (bytes === undefined) {
+    const name = e.name;
+    if (name.length !== len) return false;
+    for (let i = 0; i < len; i++) if (name.charCodeAt(i) !== buf[start + i]) return false;
+    return true;
+  }
+  if (bytes.length !== len) return false;
+  for (let i = 0; i < len; i++) if (bytes[i] !== buf[start + i]) return false;
   return true;
 }
 
-const nameCache = new NameCache();
+let nameCache = new NameCache();
+
+/**
+ * Empties the process's function-name cache, so that the next decode starts cold, as a process's first
+ * scrape of a binary does. For benchmarks and tests; decoding never needs it.
+ */
+export function resetNameCache(): void {
+  nameCache = new NameCache();
+}
 
 /** Marks an Int32 arena entry computed on first use (a location's first kept slot, a slot's skip state). */
 const NOT_YET = -2;
