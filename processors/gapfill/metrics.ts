@@ -23,6 +23,18 @@ export function gapfillMetrics(telemetry: Telemetry) {
         'into a series the target exports), native_stale_filled (a native stale marker where pprofcol fills), out_of_order.',
       ['processor', 'reason'],
     ),
+    queries: telemetry.counter(
+      'pprofcol_gapfill_queries_total',
+      'Queries to query_api (one per target and poll), by result (success, failure).',
+      ['processor', 'result'],
+    ),
+    queryFailures: telemetry.counter(
+      'pprofcol_gapfill_query_failures_total',
+      'Failed queries to query_api, by reason (timeout, connect, http_status, decode, tls).',
+      ['processor', 'reason'],
+    ),
+    targets: telemetry.gauge('pprofcol_gapfill_targets', 'Targets whose state gapfill keeps (forgotten after forget_after_intervals).', ['processor']),
+    series: telemetry.gauge('pprofcol_gapfill_series', 'Native series whose last-seen times gapfill keeps, over all targets.', ['processor']),
   };
 }
 export type GapfillMetrics = ReturnType<typeof gapfillMetrics>;
