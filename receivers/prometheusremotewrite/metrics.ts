@@ -13,6 +13,11 @@ export function receiverMetrics(telemetry: Telemetry) {
       'Remote-write requests refused, by reason: bad_request, too_large, unsupported, busy (503), downstream (500).',
       ['receiver', 'reason'],
     ),
+    decoded: telemetry.counter(
+      'pprofcol_receiver_write_decoded_requests_total',
+      'Remote-write requests decoded, by protocol (1.0: prometheus.WriteRequest, 2.0: io.prometheus.write.v2.Request).',
+      ['receiver', 'protocol'],
+    ),
     samples: telemetry.counter('pprofcol_receiver_write_samples_total', 'Samples received and handed on (stale markers included).', ['receiver']),
     histogramsSkipped: telemetry.counter(
       'pprofcol_receiver_write_histograms_dropped_total',

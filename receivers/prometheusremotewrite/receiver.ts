@@ -1,14 +1,16 @@
 /**
  * The prometheusremotewrite receiver: an HTTP listener that takes Prometheus remote write 1.0 (snappy
- * block + protobuf WriteRequest), so that a Prometheus's `remote_write` can point at pprofcol. Each request
- * becomes one MetricBatch, answered once the next stage has taken it.
+ * block + protobuf prometheus.WriteRequest) and 2.0 (io.prometheus.write.v2.Request, told by its
+ * Content-Type), so that a Prometheus's `remote_write` can point at pprofcol. Each request becomes one
+ * MetricBatch, answered once the next stage has taken it; a 2.0 request's answer carries the
+ * X-Prometheus-Remote-Write-*-Written headers the 2.0 spec requires.
  *
  * Answers, chosen for what a Prometheus sender does with them (2.42: retries 5xx, drops on 4xx, and drops
  * on 429 unless told otherwise):
  * - 204: taken.
  * - 400 with the reason in the body: a body that does not decode; resending it would not help.
  * - 413: body over max_request_body_size (compressed) or its decoded size over 8 times that.
- * - 415: remote write 2.0 or an encoding other than snappy (not spoken here).
+ * - 415: a protobuf message other than the two, or an encoding other than snappy.
  * - 503 with Retry-After: max_concurrent_requests are being handled; the sender retries, nothing is lost.
  * - 500: the next stage failed; retryable.
  */
@@ -16,14 +18,28 @@ import http from 'node:http';
 import type { Consumer, CreateSettings, Receiver } from '../../core/component.js';
 import { errorMessage } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
-import { metricBatch } from '../../core/model/metrics.js';
+import { metricBatch, type Point } from '../../core/model/metrics.js';
 import { snappyUncompress } from '../../core/remotewrite/snappy.js';
 import type { RemoteWriteReceiverConfig } from './config.js';
-import { decodeWriteRequest, DecodeError, FamilyRegistry } from './decode.js';
+import { decodeWriteRequest, DecodeError, FamilyRegistry } from '../../core/remotewrite/decode-v1.js';
+import { decodeV2Request } from '../../core/remotewrite/v2decode.js';
 import { receiverMetrics, type ReceiverMetrics } from './metrics.js';
 
 /** Decoded bytes allowed per compressed byte: snappy rarely beats 5x on WriteRequests. */
 const MAX_EXPANSION = 8;
+
+/** What a 2.0 answer reports (spec 2.0: the receiver MUST say what it wrote; here histograms and exemplars are not). */
+interface Written {
+  samples: number;
+  histograms: number;
+  exemplars: number;
+}
+
+/** The protobuf message a Content-Type names: `proto=` absent means 1.0, as the 2.0 spec says. */
+function protoOf(contentType: string): string {
+  const m = /;\s*proto=([^;\s]+)/i.exec(contentType);
+  return m === null ? 'prometheus.WriteRequest' : m[1];
+}
 
 class HttpAnswer extends Error {
   constructor(
@@ -88,7 +104,7 @@ export class RemoteWriteReceiver implements Receiver {
     }
     this.inFlight++;
     this.process(req)
-      .then(() => this.answer(res, 204, '', '', req))
+      .then((written) => this.answer(res, 204, '', '', req, written))
       .catch((err: unknown) => {
         if (err instanceof HttpAnswer) return this.answer(res, err.status, err.reason, err.message, req);
         this.logger.error({ err: errorMessage(err) }, 'next stage failed on a remote-write request');
@@ -99,10 +115,12 @@ export class RemoteWriteReceiver implements Receiver {
       });
   }
 
-  private async process(req: http.IncomingMessage): Promise<void> {
-    const type = String(req.headers['content-type'] ?? '');
-    if (/proto=io\.prometheus\.write\.v2\.Request/i.test(type)) {
-      throw new HttpAnswer(415, 'unsupported', 'remote write 2.0 (io.prometheus.write.v2.Request) is not supported; send 1.0 (prometheus.WriteRequest)');
+  /** Reads, decodes and hands on one request; for 2.0 returns what was written (the answer's headers). */
+  private async process(req: http.IncomingMessage): Promise<Written | undefined> {
+    const proto = protoOf(String(req.headers['content-type'] ?? ''));
+    const v2 = proto === 'io.prometheus.write.v2.Request';
+    if (!v2 && proto !== 'prometheus.WriteRequest') {
+      throw new HttpAnswer(415, 'unsupported', `protobuf message ${proto} is not spoken here; send prometheus.WriteRequest (1.0) or io.prometheus.write.v2.Request (2.0)`);
     }
     const encoding = String(req.headers['content-encoding'] ?? 'snappy').toLowerCase();
     if (encoding !== 'snappy') throw new HttpAnswer(415, 'unsupported', `Content-Encoding ${encoding}: only snappy is accepted`);
@@ -122,27 +140,38 @@ export class RemoteWriteReceiver implements Receiver {
     } catch (err) {
       throw new HttpAnswer(400, 'bad_request', `body is not snappy (block format): ${errorMessage(err)}`);
     }
-    let decoded;
+    let decoded: { points: Point[]; histogramsSkipped: number; exemplarsSkipped?: number };
     try {
-      decoded = decodeWriteRequest(body, this.families);
+      decoded = v2 ? decodeV2Request(body, this.families) : decodeWriteRequest(body, this.families);
     } catch (err) {
-      if (err instanceof DecodeError) throw new HttpAnswer(400, 'bad_request', `not a remote write 1.0 WriteRequest: ${err.message}`);
+      if (err instanceof DecodeError) {
+        throw new HttpAnswer(400, 'bad_request', v2 ? `not a remote write 2.0 Request: ${err.message}` : `not a remote write 1.0 WriteRequest: ${err.message}`);
+      }
       throw err;
     }
-    if (decoded.histogramsSkipped > 0) this.metrics.histogramsSkipped.inc({ receiver: this.settings.id, reason: 'unsupported' }, decoded.histogramsSkipped);
-    if (decoded.points.length === 0) return;
-    this.metrics.samples.inc({ receiver: this.settings.id }, decoded.points.length);
+    const receiver = this.settings.id;
+    this.metrics.decoded.inc({ receiver, protocol: v2 ? '2.0' : '1.0' });
+    if (decoded.histogramsSkipped > 0) this.metrics.histogramsSkipped.inc({ receiver, reason: 'unsupported' }, decoded.histogramsSkipped);
+    const written: Written | undefined = v2 ? { samples: decoded.points.length, histograms: 0, exemplars: 0 } : undefined;
+    if (decoded.points.length === 0) return written;
+    this.metrics.samples.inc({ receiver }, decoded.points.length);
     // Answered only once the next stage has the batch: a slow pipeline keeps requests in flight, and past
     // max_concurrent_requests the sender gets 503 and retries.
-    await this.next.consume(metricBatch(this.settings.id, decoded.points));
+    await this.next.consume(metricBatch(receiver, decoded.points));
+    return written;
   }
 
-  private answer(res: http.ServerResponse, status: number, reason: string, message: string, req: http.IncomingMessage): void {
+  private answer(res: http.ServerResponse, status: number, reason: string, message: string, req: http.IncomingMessage, written?: Written): void {
     this.metrics.requests.inc({ receiver: this.settings.id, code: String(status) });
     if (status >= 400) this.metrics.rejected.inc({ receiver: this.settings.id, reason });
     const headers: http.OutgoingHttpHeaders = {};
     if (status === 503) headers['retry-after'] = this.retryAfterSeconds;
     if (status >= 400) headers['content-type'] = 'text/plain; charset=utf-8';
+    if (written !== undefined) {
+      headers['x-prometheus-remote-write-samples-written'] = String(written.samples);
+      headers['x-prometheus-remote-write-histograms-written'] = String(written.histograms);
+      headers['x-prometheus-remote-write-exemplars-written'] = String(written.exemplars);
+    }
     // An unread body (refused before reading) must not be left in the socket: close the connection.
     if (!req.complete) headers.connection = 'close';
     res.writeHead(status, headers);

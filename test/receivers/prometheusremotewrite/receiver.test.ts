@@ -56,7 +56,7 @@ describe('prometheusremotewrite receiver', () => {
     assert.notEqual(got[0].labels, got[1].labels, 'each point owns its labels');
   });
 
-  it('answers 400 with a reason, 413 past the size cap, 415 for remote write 2.0, 404 elsewhere', async () => {
+  it('answers 400 with a reason, 413 past the size cap, 415 for an unknown protobuf message, 404 elsewhere', async () => {
     let res = await post(Buffer.from('not snappy at all'));
     assert.equal(res.status, 400);
     assert.match(await res.text(), /snappy|WriteRequest/);
@@ -70,8 +70,11 @@ describe('prometheusremotewrite receiver', () => {
     assert.equal(res.status, 413);
     res = await post(snappyCompress(Buffer.alloc(9000)));
     assert.equal(res.status, 413, 'decoded size is capped too');
-    res = await post(snappyCompress(encodeWriteRequest([point(1, 1)])), { 'content-type': 'application/x-protobuf;proto=io.prometheus.write.v2.Request' });
-    assert.equal(res.status, 415);
+    res = await post(snappyCompress(encodeWriteRequest([point(1, 1)])), { 'content-type': 'application/x-protobuf;proto=io.prometheus.write.v3.Request' });
+    assert.equal(res.status, 415, 'a protobuf message it does not speak');
+    res = await post(snappyCompress(Buffer.from([0x2a, 0x03, 0x0a, 0x01, 0x07])), { 'content-type': 'application/x-protobuf;proto=io.prometheus.write.v2.Request' });
+    assert.equal(res.status, 400, 'a 2.0 label ref past the symbol table');
+    assert.match(await res.text(), /not a remote write 2.0 Request/);
     res = await fetch(url.replace('/api/v1/write', '/other'), { method: 'POST', body: 'x' });
     assert.equal(res.status, 404);
   });

@@ -1,6 +1,7 @@
 /**
  * A hand-written remote write 1.0 decoder (prompb.WriteRequest) straight into points: one pass over the
- * bytes, no intermediate message objects. The stale marker is recognised from its eight bytes
+ * bytes, no intermediate message objects. The receiving side of the codec (the prometheusremotewrite
+ * receiver); `decode.ts` beside it is the protobufjs decoder the tests check the encoder with. The stale marker is recognised from its eight bytes
  * (0x7ff0000000000002) before the value becomes a JS number, where its payload would be lost.
  *
  *   WriteRequest  { repeated TimeSeries timeseries = 1; repeated MetricMetadata metadata = 3; }
@@ -9,8 +10,8 @@
  *   Sample        { double value = 1; int64 timestamp = 2; }
  *   MetricMetadata{ MetricType type = 1; string metric_family_name = 2; string help = 4; string unit = 5; }
  */
-import { PprofcolError } from '../../core/errors.js';
-import type { Labels, MetricFamily, MetricType, Point } from '../../core/model/metrics.js';
+import { PprofcolError } from '../errors.js';
+import type { Labels, MetricFamily, MetricType, Point } from '../model/metrics.js';
 
 export class DecodeError extends PprofcolError {
   constructor(message: string) {
@@ -20,7 +21,7 @@ export class DecodeError extends PprofcolError {
 }
 
 /** prompb.MetricMetadata.MetricType -> the model's type (gaugehistogram: histogram; info, stateset: gauge). */
-const TYPES: MetricType[] = ['untyped', 'counter', 'gauge', 'histogram', 'histogram', 'summary', 'gauge', 'gauge'];
+export const METRIC_TYPES: MetricType[] = ['untyped', 'counter', 'gauge', 'histogram', 'histogram', 'summary', 'gauge', 'gauge'];
 const SUFFIXES = ['_bucket', '_sum', '_count', '_total', '_created'];
 
 export interface DecodeResult {
@@ -59,7 +60,8 @@ export class FamilyRegistry {
   }
 }
 
-class Reader {
+/** A bounds-checked protobuf wire reader over one message's bytes (shared with the 2.0 decoder). */
+export class Reader {
   pos: number;
   constructor(
     readonly buf: Buffer,
@@ -172,7 +174,7 @@ function readMetadata(r: Reader, families: FamilyRegistry): void {
     else if (field === 5 && wire === 2) unit = r.string();
     else r.skip(wire);
   }
-  if (name !== '') families.set(name, TYPES[type] ?? 'untyped', help, unit);
+  if (name !== '') families.set(name, METRIC_TYPES[type] ?? 'untyped', help, unit);
 }
 
 /** Reads one TimeSeries into points; returns the number of native histogram samples skipped. */

@@ -1,0 +1,151 @@
+/**
+ * A hand-written remote write 2.0 decoder (`io.prometheus.write.v2.Request`, spec 2.0-rc.4) straight
+ * into points, the receiving side of `v2.ts`: one pass over the bytes for the spans, then the series.
+ *
+ *   Request    { repeated string symbols = 4; repeated TimeSeries timeseries = 5; }   (1 to 3 reserved)
+ *   TimeSeries { repeated uint32 labels_refs = 1; repeated Sample samples = 2; repeated Histogram histograms = 3;
+ *                repeated Exemplar exemplars = 4; Metadata metadata = 5; int64 created_timestamp = 6; }
+ *   Sample     { double value = 1; int64 timestamp = 2; int64 start_timestamp = 3; }
+ *   Metadata   { MetricType type = 1; uint32 help_ref = 3; uint32 unit_ref = 4; }
+ *
+ * - labels_refs are pairs of indexes into symbols (name, value), packed (proto3's default) or not; a ref
+ *   past the symbol table, an odd count, a repeated label name or a missing `__name__` reject the request.
+ * - The stale marker is recognised from its eight bytes, as in 1.0.
+ * - Metadata comes with each series: it goes into the same FamilyRegistry as 1.0's field 3, under the
+ *   family's name (a histogram's or summary's `_bucket`, `_sum`, `_count` series name their family).
+ * - Native histograms and exemplars are not carried by the metrics model: counted, not written (the
+ *   Written headers say so to the sender).
+ */
+import type { Labels, Point } from '../model/metrics.js';
+import { DecodeError, FamilyRegistry, METRIC_TYPES, Reader } from './decode-v1.js';
+
+export interface V2DecodeResult {
+  points: Point[];
+  /** Native histogram samples received (field 3), not written. */
+  histogramsSkipped: number;
+  /** Exemplars received (field 4), not written. */
+  exemplarsSkipped: number;
+}
+
+/** Series names that belong to a family of another name, for the types that have such series. */
+const FAMILY_SUFFIXES: Record<string, readonly string[]> = {
+  histogram: ['_bucket', '_sum', '_count', '_created'],
+  summary: ['_sum', '_count', '_created'],
+};
+
+function familyName(seriesName: string, type: string): string {
+  for (const suffix of FAMILY_SUFFIXES[type] ?? []) if (seriesName.endsWith(suffix)) return seriesName.slice(0, -suffix.length);
+  return seriesName;
+}
+
+/** Decodes an uncompressed 2.0 Request. */
+export function decodeV2Request(body: Buffer, families: FamilyRegistry): V2DecodeResult {
+  const top = new Reader(body, 0, body.length);
+  const symbols: string[] = [];
+  const seriesSpans: number[] = [];
+  while (top.pos < top.end) {
+    const tag = top.varint();
+    if (tag === 0x22) symbols.push(top.string());
+    else if (tag === 0x2a) {
+      const n = top.length();
+      seriesSpans.push(top.pos, top.pos + n);
+      top.pos += n;
+    } else top.skip(tag & 7);
+  }
+  // Symbols may follow the series on the wire (field order is not guaranteed): series are read after.
+  const out: V2DecodeResult = { points: [], histogramsSkipped: 0, exemplarsSkipped: 0 };
+  const refs: number[] = [];
+  for (let i = 0; i < seriesSpans.length; i += 2) readSeries(new Reader(body, seriesSpans[i], seriesSpans[i + 1]), symbols, families, refs, out);
+  return out;
+}
+
+function symbol(symbols: string[], ref: number): string {
+  if (ref >= symbols.length) throw new DecodeError(`symbol ref ${ref} past the ${symbols.length} symbols`);
+  return symbols[ref];
+}
+
+function readSeries(r: Reader, symbols: string[], families: FamilyRegistry, refs: number[], out: V2DecodeResult): void {
+  const buf = r.buf;
+  refs.length = 0;
+  const values: number[] = [];
+  const stale: boolean[] = [];
+  const times: number[] = [];
+  let metaType = 0;
+  let helpRef = 0;
+  let unitRef = 0;
+  let hasMeta = false;
+  while (r.pos < r.end) {
+    const tag = r.varint();
+    if (tag === 0x0a) {
+      // Packed labels_refs.
+      const n = r.length();
+      const end = r.pos + n;
+      while (r.pos < end) refs.push(r.varint());
+    } else if (tag === 0x08) {
+      refs.push(r.varint()); // unpacked form
+    } else if (tag === 0x12) {
+      const n = r.length();
+      const end = r.pos + n;
+      let value = 0;
+      let isStale = false;
+      let ts = 0;
+      while (r.pos < end) {
+        const t = r.varint();
+        if (t === 0x09) {
+          if (r.pos + 8 > end) throw new DecodeError('truncated sample value');
+          isStale = buf.readUInt32LE(r.pos) === 2 && buf.readUInt32LE(r.pos + 4) === 0x7ff00000;
+          value = buf.readDoubleLE(r.pos);
+          r.pos += 8;
+        } else if (t === 0x10) ts = r.int64();
+        else r.skip(t & 7);
+      }
+      values.push(value);
+      stale.push(isStale);
+      times.push(ts);
+    } else if (tag === 0x1a) {
+      out.histogramsSkipped++;
+      r.skip(2);
+    } else if (tag === 0x22) {
+      out.exemplarsSkipped++;
+      r.skip(2);
+    } else if (tag === 0x2a) {
+      const n = r.length();
+      const end = r.pos + n;
+      hasMeta = true;
+      while (r.pos < end) {
+        const t = r.varint();
+        if (t === 0x08) metaType = r.varint();
+        else if (t === 0x18) helpRef = r.varint();
+        else if (t === 0x20) unitRef = r.varint();
+        else r.skip(t & 7);
+      }
+    } else r.skip(tag & 7);
+  }
+  if (refs.length % 2 !== 0) throw new DecodeError(`labels_refs holds ${refs.length} refs: not name/value pairs`);
+  const labels: Labels = {};
+  let name: string | undefined;
+  for (let i = 0; i < refs.length; i += 2) {
+    const ln = symbol(symbols, refs[i]);
+    const lv = symbol(symbols, refs[i + 1]);
+    if (ln === '') throw new DecodeError('a label with an empty name');
+    if (ln === '__name__') {
+      if (name !== undefined) throw new DecodeError('label __name__ twice in one series');
+      name = lv;
+    } else {
+      if (Object.hasOwn(labels, ln)) throw new DecodeError(`label ${ln} twice in one series`);
+      if (lv !== '') labels[ln] = lv;
+    }
+  }
+  if (name === undefined || name === '') throw new DecodeError(`a series without __name__ (labels ${JSON.stringify(labels)})`);
+  if (hasMeta && (metaType !== 0 || helpRef !== 0 || unitRef !== 0)) {
+    const type = METRIC_TYPES[metaType] ?? 'untyped';
+    families.set(familyName(name, type), type, symbol(symbols, helpRef), symbol(symbols, unitRef));
+  }
+  const family = families.of(name);
+  const points = out.points;
+  const first = points.length;
+  for (let i = 0; i < values.length; i++) {
+    points.push({ family, name, labels: i === 0 ? labels : { ...labels }, value: values[i], timestampMs: times[i], stale: stale[i] });
+  }
+  for (let i = first + 1; i < points.length; i++) if (points[i].timestampMs < points[i - 1].timestampMs) throw new DecodeError(`samples of ${name} out of timestamp order`);
+}
