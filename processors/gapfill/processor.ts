@@ -70,8 +70,11 @@ class TargetState {
   lastSlotAt = Date.now();
   /** query_api: native sample timestamps per series in the last answer (pprofcol's own excluded). */
   nativeTimes = new Map<string, Set<number>>();
-  /** Wall-clock ms of the last point of either stream (or answer of query_api) for this target: when it is forgotten. */
-  lastActivity = 0;
+  /**
+   * Newest timestamp (ms) of any point of either stream, or of query_api's answer, for this target: when it
+   * is forgotten. Sample time, not arrival time: a stream that delivers late but current data keeps it.
+   */
+  lastActivity = -Infinity;
   /** Last timestamp written per series that both streams write. */
   readonly written = new Map<string, number>();
   readonly meters = new Map<string, Meter>();
@@ -206,7 +209,6 @@ export class GapfillProcessor implements Processor {
 
   /** What an answer of query_api tells: native samples (those pprofcol did not write), and `up` as the watermark. */
   private learn(st: TargetState, answer: RawSeries[]): void {
-    if (answer.length > 0) st.lastActivity = Date.now();
     st.nativeTimes = new Map();
     for (const s of answer) {
       const job = s.labels.job;
@@ -217,6 +219,7 @@ export class GapfillProcessor implements Processor {
       for (const t of s.timestampsMs) {
         // A sample at a time pprofcol wrote into this series is pprofcol's own, not the target's.
         if (own !== undefined && own.includes(t)) continue;
+        if (t > st.lastActivity) st.lastActivity = t;
         if (s.name === 'up' && t > st.watermark) st.watermark = t;
         let times = st.nativeTimes.get(id);
         if (times === undefined) st.nativeTimes.set(id, (times = new Set()));
@@ -262,7 +265,7 @@ export class GapfillProcessor implements Processor {
     const processor = this.settings.id;
     const interval = this.config.interval;
     for (const p of batch.points) {
-      const st = this.mapTarget(p.labels);
+      const st = this.mapTarget(p.labels, p.timestampMs);
       if (this.config.align_timestamps) p.timestampMs -= ((p.timestampMs % interval) + interval) % interval;
       const id = identity(p.name, p.labels);
       const prev = st.derived.get(id);
@@ -384,12 +387,12 @@ export class GapfillProcessor implements Processor {
         lastKey = key;
         last.nativeJob = p.labels.job;
         last.nativeInstance = p.labels.instance;
-        last.lastActivity = Date.now();
         touched.add(last);
       }
       const st = last;
       const t = p.timestampMs;
       if (t > st.watermark) st.watermark = t;
+      if (t > st.lastActivity) st.lastActivity = t;
       const id = identity(p.name, p.labels);
       states[i] = st;
       ids[i] = id;
@@ -423,7 +426,7 @@ export class GapfillProcessor implements Processor {
   }
 
   /** Rewrites derived job/instance to the native ones (job_map, instance_map, port_map, match_labels). */
-  private mapTarget(labels: Labels): TargetState {
+  private mapTarget(labels: Labels, timestampMs: number): TargetState {
     const cfg = this.config;
     let job = labels.job;
     let instance = labels.instance;
@@ -440,7 +443,7 @@ export class GapfillProcessor implements Processor {
     const st = this.state(this.targetKey(job, instance));
     st.queryJob = job;
     st.queryInstance = instance;
-    st.lastActivity = Date.now();
+    if (timestampMs > st.lastActivity) st.lastActivity = timestampMs;
     // Matching on instance alone: the derived point takes the job the target's own series carry.
     if (!this.byJob && st.nativeJob !== undefined) job = st.nativeJob;
     if (job !== undefined) labels.job = job;
@@ -453,7 +456,7 @@ export class GapfillProcessor implements Processor {
     // Group by target and timestamp: one group is one scrape of one target.
     const groups = new Map<TargetState, Map<number, Point[]>>();
     for (const p of batch.points) {
-      const st = this.mapTarget(p.labels);
+      const st = this.mapTarget(p.labels, p.timestampMs);
       if (this.config.align_timestamps) p.timestampMs -= ((p.timestampMs % interval) + interval) % interval;
       let byTime = groups.get(st);
       if (byTime === undefined) groups.set(st, (byTime = new Map()));

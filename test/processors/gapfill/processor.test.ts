@@ -9,6 +9,7 @@ import { metricBatch, type MetricFamily, type Point } from '../../../core/model/
 import { Telemetry } from '../../../core/telemetry/metrics.js';
 import { configSchema } from '../../../processors/gapfill/config.js';
 import { gapfillProcessorFactory } from '../../../processors/gapfill/factory.js';
+import type { GapfillProcessor } from '../../../processors/gapfill/processor.js';
 
 const G: MetricFamily = { name: 'go_goroutines', type: 'gauge', help: '', unit: '' };
 const UP: MetricFamily = { name: 'up', type: 'gauge', help: '', unit: '' };
@@ -66,5 +67,37 @@ describe('gapfill processor', () => {
     assert.match(text, /pprofcol_gapfill_filled_total\{[^}]*\} 1/);
     assert.match(text, /pprofcol_gapfill_points_dropped_total\{processor="gapfill",reason="native_stale_filled"\} 1/);
     assert.match(text, /pprofcol_gapfill_points_dropped_total\{processor="gapfill",reason="native_series_stale"\} 1/);
+  });
+
+  it('forgets targets and series not seen for forget_after_intervals intervals (bounded memory)', async () => {
+    const telemetry = new Telemetry();
+    const p = gapfillProcessorFactory.create(
+      { id: 'gapfill', logger: silentLogger(), telemetry, configDir: '.' },
+      configSchema.parse({ native_receivers: ['prometheus'], interval: '1s', max_wait: '1h', forget_after_intervals: 3 }),
+      { consume: async () => {} },
+    ) as GapfillProcessor;
+    const now = Date.now();
+    const at = (instance: string, name: string, t: number): Point => ({ family: G, name, labels: { job: 'app', instance }, value: 1, timestampMs: t, stale: false });
+    // 100 targets that come and go (a discovery that churns), each with its own series and meters.
+    for (let i = 0; i < 100; i++) {
+      await p.consume(metricBatch('prometheus', [at(`h${i}:8080`, 'go_goroutines', now), at(`h${i}:8080`, `churn_${i}`, now)]));
+      await p.consume(metricBatch('pprof', [{ ...at(`h${i}:8080`, 'go_goroutines', now + 10) }]));
+      await p.consume(metricBatch('prometheus', [at(`h${i}:8080`, 'up', now + 1000)]));
+    }
+    assert.equal(p.targetCount, 100);
+    assert.match(await telemetry.registry.metrics(), /pprofcol_gapfill_intervals_total\{[^}]*instance="h99:8080"/);
+    // One target stays: its go_goroutines goes on, its churn_0 series stops.
+    p.prune(now + 2500);
+    assert.equal(p.targetCount, 100, 'not yet 3 intervals');
+    const later = now + 10_000;
+    p.prune(later - 2000);
+    await p.consume(metricBatch('prometheus', [at('h0:8080', 'go_goroutines', later), at('h0:8080', 'up', later)]));
+    p.prune(later);
+    assert.equal(p.targetCount, 1, 'targets seen in neither stream for 3 intervals are forgotten');
+    const text = await telemetry.registry.metrics();
+    assert.doesNotMatch(text, /instance="h99:8080"/, 'with their meters');
+    assert.match(text, /pprofcol_gapfill_targets\{processor="gapfill"\} 1/);
+    // h0 keeps go_goroutines (seen at `later`) and up; churn_0 (last seen at now) is gone.
+    assert.match(text, /pprofcol_gapfill_series\{processor="gapfill"\} 2/);
   });
 });
