@@ -5,7 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { isAbsolute, resolve } from 'node:path';
-import { buildConnector } from 'undici';
+import { buildConnector, type Dispatcher } from 'undici';
 import type { HttpClientConfig, TlsConfig } from './config/types.js';
 
 /** What Node's TLS connect options need from a `tls_config` (undici's `connect`, https.Agent). */
@@ -101,4 +101,32 @@ export class TlsErrorTracker {
     if (found !== undefined) this.errors.delete(port);
     return found;
   }
+}
+
+/**
+ * Retry-After as seconds (`120`) or an HTTP-date (`Wed, 21 Oct 2015 07:28:00 GMT`), in milliseconds
+ * from `nowMs`; undefined when absent or unreadable. A date in the past means "now" (0).
+ */
+export function parseRetryAfter(value: string | string[] | undefined, nowMs: number): number | undefined {
+  const text = (Array.isArray(value) ? value[0] : value)?.trim();
+  if (text === undefined || text === '') return undefined;
+  if (/^\d+$/.test(text)) return Number(text) * 1000;
+  const at = Date.parse(text);
+  if (Number.isNaN(at)) return undefined;
+  return Math.max(0, at - nowMs);
+}
+
+/** The first `limit` bytes of a response body; the rest is not read (an error page can be huge). */
+export async function readBodyHead(body: Dispatcher.ResponseData['body'], limit: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body as AsyncIterable<Buffer>) {
+    chunks.push(chunk);
+    size += chunk.length;
+    if (size >= limit) {
+      body.destroy();
+      break;
+    }
+  }
+  return Buffer.concat(chunks).subarray(0, limit);
 }

@@ -22,7 +22,7 @@ import type { ResourceMetrics } from '@opentelemetry/sdk-metrics';
 import { Agent, type Dispatcher } from 'undici';
 import type { HttpClientConfig } from '../../core/config/types.js';
 import { errorMessage, PprofcolError } from '../../core/errors.js';
-import { authorizationHeader, loadTlsOptions, type TlsOptions } from '../../core/httpclient.js';
+import { authorizationHeader, loadTlsOptions, parseRetryAfter, readBodyHead, type TlsOptions } from '../../core/httpclient.js';
 import { USER_AGENT } from '../../core/version.js';
 
 const gzipAsync = promisify(gzip);
@@ -129,7 +129,7 @@ export class ProtoTransport implements OtlpTransport {
     const status = response.statusCode;
     let answer: Buffer;
     try {
-      answer = await readHead(response.body, status >= 200 && status < 300 ? 1 << 20 : ERROR_BODY_LIMIT);
+      answer = await readBodyHead(response.body, status >= 200 && status < 300 ? 1 << 20 : ERROR_BODY_LIMIT);
     } catch (err) {
       if (status >= 200 && status < 300) return { rejected: 0, message: '' };
       throw networkError(err, deadline.aborted, this.options);
@@ -238,29 +238,4 @@ function networkError(err: unknown, timedOut: boolean, options: TransportOptions
   return new OtlpSendError(reason, `${options.url}: ${cause || code || errorMessage(err)}`, { retryable: true, cause: err });
 }
 
-/**
- * Retry-After as seconds (`120`) or an HTTP-date, in milliseconds from `nowMs`; undefined when absent
- * or unreadable. A date in the past means now (0).
- */
-export function parseRetryAfter(value: string | string[] | undefined, nowMs: number): number | undefined {
-  const text = (Array.isArray(value) ? value[0] : value)?.trim();
-  if (text === undefined || text === '') return undefined;
-  if (/^\d+$/.test(text)) return Number(text) * 1000;
-  const at = Date.parse(text);
-  if (Number.isNaN(at)) return undefined;
-  return Math.max(0, at - nowMs);
-}
 
-async function readHead(body: Dispatcher.ResponseData['body'], limit: number): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of body as AsyncIterable<Buffer>) {
-    chunks.push(chunk);
-    size += chunk.length;
-    if (size >= limit) {
-      body.destroy();
-      break;
-    }
-  }
-  return Buffer.concat(chunks);
-}

@@ -4,11 +4,10 @@
  *   recoverable: network error, timeout, 5xx, 429 when retry_on_http_429 (with Retry-After if given)
  *   final:       any other non-2xx, and 429 when retry_on_http_429 is off
  */
-import { readFile } from 'node:fs/promises';
-import { isAbsolute, resolve } from 'node:path';
 import { Agent, type Dispatcher } from 'undici';
 import type { HttpClientConfig } from '../../core/config/types.js';
 import { errorMessage, PprofcolError } from '../../core/errors.js';
+import { authorizationHeader, loadTlsOptions, parseRetryAfter, readBodyHead } from '../../core/httpclient.js';
 import { USER_AGENT } from '../../core/version.js';
 
 /** How much of an error answer's body is kept for the log. */
@@ -75,34 +74,13 @@ export class RemoteWriteClient {
   }
 
   private async createAgent(): Promise<Agent> {
-    const tls = this.options.tls_config;
-    const read = async (file: string | undefined) => (file === undefined ? undefined : readFile(this.file(file)));
-    const [ca, cert, key] = await Promise.all([read(tls?.ca_file), read(tls?.cert_file), read(tls?.key_file)]);
+    const tls = await loadTlsOptions(this.options.tls_config, this.options.configDir);
     return new Agent({
       keepAliveTimeout: 60_000,
       // Each shard sends one request at a time; one more connection serves the metadata request.
       connections: this.options.connections ?? 2,
-      connect: { ca, cert, key, rejectUnauthorized: !(tls?.insecure_skip_verify ?? false), servername: tls?.server_name },
+      connect: tls,
     });
-  }
-
-  private file(path: string): string {
-    return isAbsolute(path) ? path : resolve(this.options.configDir, path);
-  }
-
-  /** Authorization from basic_auth or authorization; *_file secrets are re-read on every request (they rotate). */
-  private async authorization(): Promise<string | undefined> {
-    const basic = this.options.basic_auth;
-    if (basic !== undefined) {
-      const password = basic.password_file !== undefined ? (await readFile(this.file(basic.password_file), 'utf8')).trim() : (basic.password ?? '');
-      return `Basic ${Buffer.from(`${basic.username}:${password}`).toString('base64')}`;
-    }
-    const auth = this.options.authorization;
-    if (auth !== undefined) {
-      const credentials = auth.credentials_file !== undefined ? (await readFile(this.file(auth.credentials_file), 'utf8')).trim() : (auth.credentials ?? '');
-      return `${auth.type} ${credentials}`;
-    }
-    return undefined;
   }
 
   /**
@@ -124,7 +102,7 @@ export class RemoteWriteClient {
     let headers: Record<string, string>;
     try {
       agent = await this.agent;
-      const auth = await this.authorization();
+      const auth = await authorizationHeader(this.options, this.options.configDir);
       // protocolHeaders: Content-Type and version of another protobuf_message (protocol.ts).
       const base = protocolHeaders === undefined ? this.fixedHeaders : { ...this.fixedHeaders, ...protocolHeaders };
       headers = auth === undefined ? base : { ...base, authorization: auth };
@@ -150,7 +128,7 @@ export class RemoteWriteClient {
     }
     let text = '';
     try {
-      text = await readHead(response.body, ERROR_BODY_LIMIT);
+      text = (await readBodyHead(response.body, ERROR_BODY_LIMIT)).toString('utf8').trim();
     } catch (err) {
       if (deadline.aborted) throw this.networkError(err, deadline);
     }
@@ -179,32 +157,7 @@ export class RemoteWriteClient {
   }
 }
 
-/**
- * Retry-After as seconds (`120`) or an HTTP-date (`Wed, 21 Oct 2015 07:28:00 GMT`), in milliseconds
- * from `nowMs`; undefined when absent or unreadable. A date in the past means "now" (0).
- */
-export function parseRetryAfter(value: string | string[] | undefined, nowMs: number): number | undefined {
-  const text = (Array.isArray(value) ? value[0] : value)?.trim();
-  if (text === undefined || text === '') return undefined;
-  if (/^\d+$/.test(text)) return Number(text) * 1000;
-  const at = Date.parse(text);
-  if (Number.isNaN(at)) return undefined;
-  return Math.max(0, at - nowMs);
-}
 
-async function readHead(body: Dispatcher.ResponseData['body'], limit: number): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of body as AsyncIterable<Buffer>) {
-    chunks.push(chunk);
-    size += chunk.length;
-    if (size >= limit) {
-      body.destroy();
-      break;
-    }
-  }
-  return Buffer.concat(chunks).subarray(0, limit).toString('utf8').trim();
-}
 
 function lowerKeys(headers: Record<string, string>): Record<string, string> {
   const out: Record<string, string> = {};

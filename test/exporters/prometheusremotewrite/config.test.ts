@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { parseRetryAfter } from '../../../exporters/prometheusremotewrite/client.js';
+import { parseRetryAfter } from '../../../core/httpclient.js';
 import { configSchema } from '../../../exporters/prometheusremotewrite/config.js';
 
 describe('prometheusremotewrite config', () => {
