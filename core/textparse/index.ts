@@ -36,15 +36,32 @@ export interface ParsedSample {
   timestampMs: number | undefined;
   /** Name plus the label block as written: the same text identifies the same series on the next scrape. */
   rawKey: string;
-  /** True when `labels` is a copy of what `known` returned for rawKey (the page's label block was not parsed). */
+  /** True when `labels` is a copy of a known series' (the page's label block was not parsed). */
   known: boolean;
+  /** The known series this sample is, when it is one (the caller's own object, handed back). */
+  entry: KnownSeries | undefined;
+}
+
+/** A series seen before, as the caller keeps it: its raw key, name, final labels, and place in the last page. */
+export interface KnownSeries {
+  readonly rawKey: string;
+  readonly name: string;
+  readonly labels: Labels;
+  /** Its position in `SeriesLookup.order`. */
+  readonly index: number;
 }
 
 /**
- * Labels already worked out for a series seen before, by its raw key. When it answers, the parser skips
- * building the label set (the text is the same as last time, so it was valid then) and hands on a copy.
+ * Series already worked out on earlier pages. A page usually lists its series in the same order every
+ * time, so the parser first compares the text at a sample's start with the series that followed the last
+ * one matched (no slice, no hash: `startsWith` on the page), then falls back to a lookup by raw key. On a
+ * hit it skips building the label set (the text is the same as last time, so it was valid then) and hands
+ * on a copy of the known labels.
  */
-export type KnownLabels = (rawKey: string) => Labels | undefined;
+export interface SeriesLookup {
+  readonly order: ReadonlyArray<KnownSeries>;
+  get(rawKey: string): KnownSeries | undefined;
+}
 
 /** The format a Content-Type announces; Prometheus falls back to text 0.0.4 for anything else. */
 export function formatOf(contentType: string | undefined): ExpositionFormat {
@@ -146,12 +163,14 @@ class PageParser {
   readonly samples: ParsedSample[] = [];
   private readonly om: boolean;
   private sawEof = false;
+  /** Index in known.order of the series expected next. */
+  private cursor = 0;
 
   constructor(
     private readonly text: string,
     format: ExpositionFormat,
     private readonly cache: FamilyCache,
-    private readonly knownLabels: KnownLabels | undefined,
+    private readonly known: SeriesLookup | undefined,
   ) {
     this.om = format === 'openmetrics';
   }
@@ -229,14 +248,24 @@ class PageParser {
 
   private parseSample(start: number, end: number): void {
     const text = this.text;
+    // Fast path: the series that followed the last one matched, with a blank right after its raw key.
+    const expected = this.known?.order[this.cursor];
+    if (expected !== undefined && text.startsWith(expected.rawKey, start)) {
+      const after = start + expected.rawKey.length;
+      const c = text.charCodeAt(after);
+      if (c === CH_SP || c === CH_TAB) {
+        this.cursor = expected.index + 1;
+        this.finishSample(start, after, end, expected.name, { ...expected.labels }, expected.rawKey, expected);
+        return;
+      }
+    }
     let i = start;
     if (!isNameStart(text.charCodeAt(i))) throw new TextParseError(this.line, `expected a metric name: ${truncate(text.slice(start, end))}`);
     i++;
     while (i < end && isNameChar(text.charCodeAt(i))) i++;
     const name = text.slice(start, i);
-    let labels: Labels | undefined;
+    let labels: Labels;
     let labelsEnd = i;
-    let known = false;
     // The text format allows blanks between the name and its label set; OpenMetrics does not.
     if (!this.om) {
       let b = i;
@@ -250,14 +279,20 @@ class PageParser {
     }
     // One slice of the page when the label block follows the name directly (no concatenation to flatten).
     const rawKey = braceAt === -1 ? name : braceAt === start + name.length ? text.slice(start, labelsEnd) : name + text.slice(braceAt, labelsEnd);
-    const cached = this.knownLabels?.(rawKey);
-    if (cached !== undefined) {
-      labels = { ...cached };
-      known = true;
+    const entry = this.known?.get(rawKey);
+    if (entry !== undefined) {
+      labels = { ...entry.labels };
+      this.cursor = entry.index + 1;
     } else {
       labels = {};
       if (braceAt !== -1) this.parseLabels(braceAt + 1, end, labels);
     }
+    this.finishSample(start, i, end, name, labels, rawKey, entry);
+  }
+
+  /** From the blank after the name and labels (`i`): value, timestamp, exemplar; then the sample. */
+  private finishSample(start: number, i: number, end: number, name: string, labels: Labels, rawKey: string, entry: KnownSeries | undefined): void {
+    const text = this.text;
     // Value, then an optional timestamp, separated by blanks (one space in OpenMetrics).
     if (i >= end || (text.charCodeAt(i) !== CH_SP && text.charCodeAt(i) !== CH_TAB)) {
       throw new TextParseError(this.line, `expected a value after "${truncate(text.slice(start, i))}"`);
@@ -282,7 +317,7 @@ class PageParser {
       if (!this.om || text.charCodeAt(j) !== CH_HASH) throw new TextParseError(this.line, `unexpected text after the value of ${name}`);
       this.checkExemplar(j + 1, end, name);
     }
-    this.samples.push({ family: this.familyOf(name), name, labels, value, timestampMs, rawKey, known });
+    this.samples.push({ family: this.familyOf(name), name, labels, value, timestampMs, rawKey, known: entry !== undefined, entry });
   }
 
   private parseTimestamp(text: string, name: string): number {
@@ -449,6 +484,6 @@ function truncate(s: string): string {
  * Parses one page. Throws TextParseError (with the line) on anything Prometheus would reject.
  * `cache` keeps families across calls (pass the same map for the same target).
  */
-export function parseExposition(body: string, format: ExpositionFormat, cache: FamilyCache = new Map(), known?: KnownLabels): ParsedSample[] {
+export function parseExposition(body: string, format: ExpositionFormat, cache: FamilyCache = new Map(), known?: SeriesLookup): ParsedSample[] {
   return new PageParser(body, format, cache, known).run();
 }

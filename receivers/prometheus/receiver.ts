@@ -87,7 +87,7 @@ export class PrometheusReceiver implements Receiver {
         accept: SCRAPE_ACCEPT_HEADER,
         signal,
       });
-      const samples = parseExposition(body.toString('utf8'), formatOf(contentType), series.families, series.knownLabels);
+      const samples = parseExposition(body.toString('utf8'), formatOf(contentType), series.families, series);
       if (config.sample_limit > 0 && samples.length > config.sample_limit) {
         failure = { reason: 'sample_limit', message: `${samples.length} samples, over sample_limit ${config.sample_limit}` };
       } else {

@@ -4,16 +4,15 @@
  * vanishes, a failed scrape, or a target that leaves ends its series with a stale marker.
  */
 import type { Labels, MetricFamily, Point } from '../../core/model/metrics.js';
-import type { FamilyCache, ParsedSample } from '../../core/textparse/index.js';
+import type { FamilyCache, KnownSeries, ParsedSample, SeriesLookup } from '../../core/textparse/index.js';
 import type { Target } from '../../core/scrape/targets.js';
 
-/** What a series needs to be ended: the labels it was last written with. */
-interface SeriesEntry {
+/** What a series needs to be ended: the labels it was last written with; and for the parser, its raw key and place. */
+interface SeriesEntry extends KnownSeries {
   family: MetricFamily;
-  name: string;
-  labels: Labels;
   /** Scrape generation that last saw the series. */
   gen: number;
+  index: number;
 }
 
 // The report series Prometheus adds for every scrape (`up` etc.); Prometheus sends no metadata for them,
@@ -31,10 +30,12 @@ export interface ApplyOptions {
   honorTimestamps: boolean;
 }
 
-export class TargetSeries {
+export class TargetSeries implements SeriesLookup {
   /** Families of this target, reused across scrapes. */
   readonly families: FamilyCache = new Map();
   private readonly series = new Map<string, SeriesEntry>();
+  /** The series of the last scrape in page order: the parser's fast path (see SeriesLookup). */
+  order: SeriesEntry[] = [];
   private gen = 0;
   /** Target labels as [name, value] pairs: the loop per sample avoids Object.entries. */
   private readonly targetPairs: ReadonlyArray<readonly [string, string]>;
@@ -47,35 +48,45 @@ export class TargetSeries {
   }
 
   /**
-   * For the parser: the final labels (target labels applied) of a series the last scrape had, by raw key.
-   * The same label text gives the same labels, so the page's label block need not be parsed again.
+   * For the parser: a series the last scrape had, with its final labels (target labels applied), by raw
+   * key. The same label text gives the same labels, so the page's label block need not be parsed again.
    */
-  readonly knownLabels = (rawKey: string): Labels | undefined => this.series.get(rawKey)?.labels;
+  get(rawKey: string): SeriesEntry | undefined {
+    return this.series.get(rawKey);
+  }
 
   /** Points of a successful scrape: the samples, stale markers for vanished series, the report series. */
   scraped(samples: ParsedSample[], startedMs: number, durationSeconds: number, out: Point[]): void {
     const gen = ++this.gen;
     let added = 0;
     const { honorTimestamps } = this.options;
+    const order: SeriesEntry[] = [];
     for (let i = 0; i < samples.length; i++) {
       const s = samples[i];
-      // Labels of a known series come final from the parser (see `knownLabels`).
+      // Labels of a known series come final from the parser (see `get`), which hands its entry back.
       const labels = s.known ? s.labels : this.applyTargetLabels(s.labels);
       const explicit = honorTimestamps && s.timestampMs !== undefined;
       out.push({ family: s.family, name: s.name, labels, value: s.value, timestampMs: explicit ? s.timestampMs! : startedMs, stale: false });
       // Prometheus does not track staleness of samples with their own timestamps: the exporter of such
       // a sample says when it is valid, not the scrape.
       if (explicit) continue;
-      const known = this.series.get(s.rawKey);
+      let known = s.entry as SeriesEntry | undefined;
+      if (known === undefined) known = this.series.get(s.rawKey);
       if (known === undefined) {
         // A private copy: the point's labels belong to the next stage, which may change them.
-        this.series.set(s.rawKey, { family: s.family, name: s.name, labels: { ...labels }, gen });
+        known = { rawKey: s.rawKey, family: s.family, name: s.name, labels: { ...labels }, gen, index: order.length };
+        this.series.set(s.rawKey, known);
         added++;
+      } else if (known.gen === gen) {
+        continue; // the same series twice on one page: keep its first place
       } else {
         known.gen = gen;
         known.family = s.family;
+        known.index = order.length;
       }
+      order.push(known);
     }
+    this.order = order;
     this.endVanished(gen, startedMs, out);
     this.report(out, startedMs, 1, durationSeconds, samples.length, added);
   }
@@ -84,6 +95,7 @@ export class TargetSeries {
   failed(startedMs: number, durationSeconds: number, out: Point[], note: string): void {
     const gen = ++this.gen;
     this.endVanished(gen, startedMs, out);
+    this.order = []; // every series ended: none may be matched by the parser's fast path
     const first = out.length;
     this.report(out, startedMs, 0, durationSeconds, 0, 0);
     out[first].note = note;
@@ -92,6 +104,7 @@ export class TargetSeries {
   /** The target left discovery: every series ends, the report series too. */
   gone(timestampMs: number, out: Point[]): void {
     this.endVanished(++this.gen, timestampMs, out);
+    this.order = [];
     for (const family of REPORT_FAMILIES) {
       out.push({ family, name: family.name, labels: { ...this.target.labels }, value: NaN, timestampMs, stale: true });
     }
