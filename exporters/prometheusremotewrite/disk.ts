@@ -15,11 +15,12 @@
 import type { Logger } from '../../core/logger.js';
 import type { Labels, Point } from '../../core/model/metrics.js';
 import { errorMessage, PprofcolError } from '../../core/errors.js';
-import { snappyCompress, WriteRequestEncoder } from '../../core/remotewrite/index.js';
+import { WriteRequestEncoder } from '../../core/remotewrite/index.js';
 import { WriteAheadLog, type ShardLog } from '../../core/buffer/wal.js';
 import { Delivery, REAL_ENV, type DeliveryControl, type DeliveryOptions, type OutgoingRequest, type QueueEnv, type Sender } from './delivery.js';
 import type { ExporterMetrics } from './metrics.js';
-import { familiesOf, seriesHash } from './queue.js';
+import { seriesHash } from './queue.js';
+import { cutRequest, StoppableSleeps } from './request.js';
 
 export interface DiskQueueOptions extends DeliveryOptions {
   directory: string;
@@ -69,9 +70,9 @@ export class DiskQueue implements DeliveryControl {
   private readonly externalNames: readonly string[];
   private readonly parts: Point[][] = [];
   private loops: Promise<void>[] = [];
-  private stoppingFlag = false;
   private stopped: Promise<void> | undefined;
-  private readonly sleeps = new Set<() => void>();
+  /** Backoff pauses, cut short by stop(). */
+  private readonly sleeps = new StoppableSleeps();
   private gaugeTimer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -91,20 +92,11 @@ export class DiskQueue implements DeliveryControl {
   }
 
   stopping(): boolean {
-    return this.stoppingFlag;
+    return this.sleeps.stopping;
   }
 
   sleep(ms: number): Promise<void> {
-    if (this.stoppingFlag) return Promise.resolve();
-    return new Promise((resolve) => {
-      const done = (): void => {
-        clearTimeout(timer);
-        this.sleeps.delete(done);
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      this.sleeps.add(done);
-    });
+    return this.sleeps.sleep(ms);
   }
 
   start(): Promise<void> {
@@ -144,14 +136,14 @@ export class DiskQueue implements DeliveryControl {
 
   /** Old generations first (each drained completely, shards in parallel), then the current one. */
   private async runAll(wal: WriteAheadLog): Promise<void> {
-    while (wal.old.length > 0 && !this.stoppingFlag) {
+    while (wal.old.length > 0 && !this.sleeps.stopping) {
       const g = wal.old[0];
       await Promise.all(g.shards.map((s) => this.runShard(s, true)));
       if (g.shards.some((s) => s.undelivered > 0)) return; // stopped while draining
       this.logger.info({ shards: g.shards.length }, 'disk buffer: drained a generation written with another shard count');
       await wal.removeGeneration(g);
     }
-    if (this.stoppingFlag && wal.old.length > 0) return;
+    if (this.sleeps.stopping && wal.old.length > 0) return;
     await Promise.all(wal.current.shards.map((s) => this.runShard(s, false)));
   }
 
@@ -164,11 +156,11 @@ export class DiskQueue implements DeliveryControl {
       } catch (err) {
         this.logger.error({ err: errorMessage(err), shard: log.index }, 'disk buffer: cannot read a record; retrying');
         await this.sleep(1000);
-        if (this.stoppingFlag) return;
+        if (this.sleeps.stopping) return;
         continue;
       }
       if (record === undefined) {
-        if (untilEmpty || this.stoppingFlag) return;
+        if (untilEmpty || this.sleeps.stopping) return;
         await log.waitForAppend();
         continue;
       }
@@ -182,7 +174,7 @@ export class DiskQueue implements DeliveryControl {
 
   /** Cuts, encodes and appends; resolves once durable. Throws BufferWriteError when the write fails. */
   async enqueue(points: Point[]): Promise<void> {
-    if (this.stoppingFlag) {
+    if (this.sleeps.stopping) {
       this.metrics.samplesDropped('shutdown', points.length);
       return;
     }
@@ -217,22 +209,13 @@ export class DiskQueue implements DeliveryControl {
   }
 
   private cut(shard: number, points: Point[]): OutgoingRequest {
-    let oldest = Infinity;
-    let newest = -Infinity;
-    for (let i = 0; i < points.length; i++) {
-      const ts = points[i].timestampMs;
-      if (ts < oldest) oldest = ts;
-      if (ts > newest) newest = ts;
-    }
-    const metadata = this.options.sendMetadata ? familiesOf(points) : [];
-    const body = snappyCompress(this.encoders[shard].encode(points, metadata));
-    return { body, samples: points.length, metadata: metadata.length, oldestMs: oldest, newestMs: newest };
+    return cutRequest(this.encoders[shard], points, this.options.sendMetadata);
   }
+
 
   stop(): Promise<void> {
     this.stopped ??= (async () => {
-      this.stoppingFlag = true;
-      for (const wake of [...this.sleeps]) wake();
+      this.sleeps.stop();
       const wal = await this.opened?.catch(() => undefined);
       if (wal === undefined) return;
       for (const g of [...wal.old, wal.current]) for (const s of g.shards) s.interrupt();

@@ -21,6 +21,7 @@ import type { Logger } from '../../core/logger.js';
 import type { Labels, MetricFamily, Point } from '../../core/model/metrics.js';
 import { errorMessage } from '../../core/errors.js';
 import { snappyCompress, WriteRequestEncoder } from '../../core/remotewrite/index.js';
+import { cutRequest } from './request.js';
 import { Backoff, Delivery, REAL_ENV, type DeliveryControl, type DeliveryOptions, type OutgoingRequest, type QueueEnv, type Sender } from './delivery.js';
 import type { ExporterMetrics } from './metrics.js';
 
@@ -287,17 +288,9 @@ export class Shard implements DeliveryControl {
 
   /** Encodes a batch with this shard's encoder (its buffer reused) and compresses it. */
   private cut(points: Point[]): OutgoingRequest {
-    let oldest = Infinity;
-    let newest = -Infinity;
-    for (let i = 0; i < points.length; i++) {
-      const ts = points[i].timestampMs;
-      if (ts < oldest) oldest = ts;
-      if (ts > newest) newest = ts;
-    }
-    const metadata = this.host.options.metadata.send ? familiesOf(points) : [];
-    const body = snappyCompress(this.encoder.encode(points, metadata));
-    return { body, samples: points.length, metadata: metadata.length, oldestMs: oldest, newestMs: newest };
+    return cutRequest(this.encoder, points, this.host.options.metadata.send);
   }
+
 
   /** Resolves on new work, on stop, or after `ms` (undefined = no timer). */
   private waitForWork(ms: number | undefined): Promise<void> {
@@ -569,19 +562,3 @@ export class QueueManager implements ShardHost {
   }
 }
 
-/** The distinct families of a batch, for the metadata attached to its request. */
-export function familiesOf(points: readonly Point[]): MetricFamily[] {
-  const out: MetricFamily[] = [];
-  const seen = new Set<string>();
-  let last: MetricFamily | undefined;
-  for (let i = 0; i < points.length; i++) {
-    const f = points[i].family;
-    if (f === last) continue;
-    last = f;
-    if (!seen.has(f.name)) {
-      seen.add(f.name);
-      out.push(f);
-    }
-  }
-  return out;
-}

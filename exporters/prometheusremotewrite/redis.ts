@@ -24,10 +24,11 @@ import { Redis } from 'ioredis';
 import type { Logger } from '../../core/logger.js';
 import type { Labels, Point } from '../../core/model/metrics.js';
 import { errorMessage } from '../../core/errors.js';
-import { snappyCompress, WriteRequestEncoder } from '../../core/remotewrite/index.js';
+import { WriteRequestEncoder } from '../../core/remotewrite/index.js';
 import { Delivery, REAL_ENV, type DeliveryControl, type DeliveryOptions, type OutgoingRequest, type QueueEnv, type Sender } from './delivery.js';
 import type { ExporterMetrics } from './metrics.js';
-import { familiesOf, seriesHash } from './queue.js';
+import { seriesHash } from './queue.js';
+import { cutRequest, StoppableSleeps } from './request.js';
 
 export interface RedisQueueOptions extends DeliveryOptions {
   url: string;
@@ -65,8 +66,8 @@ export class RedisQueue implements DeliveryControl {
   private shardCount = 0;
   private opened: Promise<void> | undefined;
   private stopped: Promise<void> | undefined;
-  private stoppingFlag = false;
-  private readonly sleeps = new Set<() => void>();
+  /** Backoff pauses, cut short by stop(). */
+  private readonly sleeps = new StoppableSleeps();
   /** Per-shard chain so the jobs of concurrent consume() calls are added in call order. */
   private chains: Promise<unknown>[] = [];
   private readonly externalNames: readonly string[];
@@ -85,20 +86,11 @@ export class RedisQueue implements DeliveryControl {
   }
 
   stopping(): boolean {
-    return this.stoppingFlag;
+    return this.sleeps.stopping;
   }
 
   sleep(ms: number): Promise<void> {
-    if (this.stoppingFlag) return Promise.resolve();
-    return new Promise((resolve) => {
-      const done = (): void => {
-        clearTimeout(timer);
-        this.sleeps.delete(done);
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      this.sleeps.add(done);
-    });
+    return this.sleeps.sleep(ms);
   }
 
   start(): Promise<void> {
@@ -177,7 +169,7 @@ export class RedisQueue implements DeliveryControl {
 
   /** Cuts requests per shard and adds them as jobs; resolves once Redis has them. */
   async enqueue(points: Point[]): Promise<void> {
-    if (this.stoppingFlag) {
+    if (this.sleeps.stopping) {
       this.metrics.samplesDropped('shutdown', points.length);
       return;
     }
@@ -215,22 +207,15 @@ export class RedisQueue implements DeliveryControl {
   }
 
   private cut(shard: number, points: Point[]): JobData {
-    let oldest = Infinity;
-    let newest = -Infinity;
-    for (let i = 0; i < points.length; i++) {
-      const ts = points[i].timestampMs;
-      if (ts < oldest) oldest = ts;
-      if (ts > newest) newest = ts;
-    }
-    const metadata = this.options.sendMetadata ? familiesOf(points) : [];
-    const body = snappyCompress(this.encoders[shard].encode(points, metadata));
-    return { body: body.toString('base64'), samples: points.length, metadata: metadata.length, oldestMs: oldest, newestMs: newest };
+    const request = cutRequest(this.encoders[shard], points, this.options.sendMetadata);
+    // BullMQ job data is JSON: the compressed bytes travel as base64.
+    return { ...request, body: request.body.toString('base64') };
   }
+
 
   stop(): Promise<void> {
     this.stopped ??= (async () => {
-      this.stoppingFlag = true;
-      for (const wake of [...this.sleeps]) wake();
+      this.sleeps.stop();
       await this.opened?.catch(() => undefined);
       if (this.gaugeTimer !== undefined) clearInterval(this.gaugeTimer);
       // Stop taking jobs; a job in flight finishes its current attempt (delivery gives up on a
