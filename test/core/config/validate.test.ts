@@ -148,7 +148,7 @@ service: {pipelines: {metrics: {receivers: [pprof], processors: [pprof_metrics],
   });
 
   it('pprofcol validate accepts the repository pipeline and examples', async () => {
-    for (const file of ['pipeline.yaml', 'examples/pipeline-debug.yaml']) {
+    for (const file of ['pipeline.yaml', 'examples/pipeline-debug.yaml', 'examples/pipeline-remotewrite.yaml', 'examples/pipeline-gapfill.yaml']) {
       const result = await runCli(['validate', '--config', path.join(repoRoot(), file)]);
       assert.equal(result.code, 0, `${file}: ${result.stderr}`);
     }
