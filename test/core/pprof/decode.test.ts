@@ -89,15 +89,13 @@ describe('decodeProfile on recorded profiles', () => {
       });
     }
 
-    it(`${program}: goroutine total against goroutine.debug1.txt`, (t) => {
+    it(`${program}: goroutine total agrees with goroutine.debug1.txt of the same recording`, () => {
       const summary = decodeProfile(testdata(`${program}/goroutine.pb.gz`));
       const debug1 = Number(/^goroutine profile: total (\d+)/.exec(testdata(`${program}/goroutine.debug1.txt`).toString())![1]);
-      assert.ok(summary.totals[0] > 0);
-      // scripts/record-testdata.sh fetches ?debug=1 and the protobuf in separate requests, several calls
-      // apart: goroutines may start or end in between, so the two totals need not agree. Equality is only
-      // meaningful for a same-moment recording, which the testdata is not; the pprof-format comparison above
-      // is what checks the decoded total.
-      t.skip(`not recorded at the same moment (protobuf ${summary.totals[0]}, debug=1 ${debug1})`);
+      // scripts/record-testdata.sh fetches ?debug=1 and the protobuf in separate requests moments
+      // apart: only the goroutines serving those requests (a reader and a handler per connection)
+      // may differ between the two, so a few either way, never a different order of magnitude.
+      assert.ok(Math.abs(summary.totals[0] - debug1) <= 4, `protobuf ${summary.totals[0]}, debug=1 ${debug1}`);
     });
   }
 
