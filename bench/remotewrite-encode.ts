@@ -14,7 +14,8 @@ import { createRequire } from 'node:module';
 import type { MetricFamily, Point } from '../core/model/metrics.js';
 import { SnappyCompressor } from '../core/remotewrite/compress.js';
 import { compressSync as nativeSnappyCompress } from 'snappy';
-import { decodeWriteRequest, remoteWriteTypes, snappyUncompress, WriteRequestEncoder } from '../core/remotewrite/index.js';
+import { snappyUncompress, WriteRequestEncoder } from '../core/remotewrite/index.js';
+import { decodeWriteRequest, remoteWriteTypes } from '../test/core/remotewrite/reference-decoder.js';
 
 const SERIES = Number(process.argv[2] ?? 2_000);
 const BATCHES = Number(process.argv[3] ?? 16);

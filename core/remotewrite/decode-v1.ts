@@ -1,8 +1,9 @@
 /**
  * A hand-written remote write 1.0 decoder (prompb.WriteRequest) straight into points: one pass over the
  * bytes, no intermediate message objects. The receiving side of the codec (the prometheusremotewrite
- * receiver); `decode.ts` beside it is the protobufjs decoder the tests check the encoder with. The stale marker is recognised from its eight bytes
- * (0x7ff0000000000002) before the value becomes a JS number, where its payload would be lost.
+ * receiver); test/core/remotewrite/reference-decoder.ts is the protobufjs decoder the tests check it
+ * and the encoder against. The stale marker is recognised from its eight bytes (0x7ff0000000000002)
+ * before the value becomes a JS number, where its payload would be lost.
  *
  *   WriteRequest  { repeated TimeSeries timeseries = 1; repeated MetricMetadata metadata = 3; }
  *   TimeSeries    { repeated Label labels = 1; repeated Sample samples = 2; exemplars = 3; histograms = 4; }

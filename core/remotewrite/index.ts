@@ -1,6 +1,8 @@
-/** Remote write 1.0 codec: pure encode/decode and snappy, shared by the exporter and a future receiver. */
+/**
+ * Remote write codec, shared by the exporter and the receiver: pure encode and decode (1.0 and 2.0)
+ * and snappy. test/core/remotewrite/reference-decoder.ts holds an independent protobufjs decoder
+ * that the tests check these against.
+ */
 export { WriteRequestEncoder, encodeWriteRequest, STALE_NAN_BYTES, METADATA_TYPE, type EncoderOptions } from './encode.js';
-export { decodeWriteRequest, remoteWriteTypes, staleSampleOffsets, REMOTE_WRITE_PROTO } from './decode.js';
-export type { DecodedWriteRequest, DecodedSeries, DecodedSample, DecodedLabel, DecodedMetadata } from './decode.js';
 export { snappyCompress, snappyUncompress } from './snappy.js';
 export { ProtoWriter } from './writer.js';

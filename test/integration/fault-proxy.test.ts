@@ -10,7 +10,8 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 
 import { metricBatch, type Point } from '../../core/model/metrics.js';
-import { decodeWriteRequest, snappyUncompress, type DecodedWriteRequest } from '../../core/remotewrite/index.js';
+import { snappyUncompress } from '../../core/remotewrite/index.js';
+import { decodeWriteRequest, type DecodedWriteRequest } from '../core/remotewrite/reference-decoder.js';
 import { startPrometheus, type PromServer } from '../harness/servers.js';
 import { exporterFor, goroutines, metric, point, settings, waitFor } from '../exporters/prometheusremotewrite/helpers.js';
 

@@ -2,16 +2,8 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 
 import type { MetricFamily, Point } from '../../../core/model/metrics.js';
-import {
-  decodeWriteRequest,
-  encodeWriteRequest,
-  METADATA_TYPE,
-  remoteWriteTypes,
-  snappyCompress,
-  snappyUncompress,
-  STALE_NAN_BYTES,
-  WriteRequestEncoder,
-} from '../../../core/remotewrite/index.js';
+import { encodeWriteRequest, METADATA_TYPE, snappyCompress, snappyUncompress, STALE_NAN_BYTES, WriteRequestEncoder } from '../../../core/remotewrite/index.js';
+import { decodeWriteRequest, remoteWriteTypes } from './reference-decoder.js';
 import { rawSeries } from './wire.js';
 
 const goroutines: MetricFamily = { name: 'go_goroutines', type: 'gauge', help: 'Number of goroutines that currently exist.', unit: '' };

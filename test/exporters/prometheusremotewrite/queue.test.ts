@@ -8,7 +8,8 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 import { metricBatch, type Point } from '../../../core/model/metrics.js';
-import { decodeWriteRequest, snappyUncompress } from '../../../core/remotewrite/index.js';
+import { snappyUncompress } from '../../../core/remotewrite/index.js';
+import { decodeWriteRequest } from '../../core/remotewrite/reference-decoder.js';
 import type { QueueManager } from '../../../exporters/prometheusremotewrite/queue.js';
 import { seriesHash } from '../../../exporters/prometheusremotewrite/queue.js';
 import { configSchema } from '../../../exporters/prometheusremotewrite/config.js';

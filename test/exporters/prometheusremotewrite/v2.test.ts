@@ -9,7 +9,8 @@ import type { AddressInfo } from 'node:net';
 
 import { silentLogger } from '../../../core/logger.js';
 import { metricBatch } from '../../../core/model/metrics.js';
-import { decodeWriteRequest, encodeWriteRequest, snappyCompress, snappyUncompress } from '../../../core/remotewrite/index.js';
+import { encodeWriteRequest, snappyCompress, snappyUncompress } from '../../../core/remotewrite/index.js';
+import { decodeWriteRequest } from '../../core/remotewrite/reference-decoder.js';
 import { V2_CONTENT_TYPE } from '../../../core/remotewrite/v2.js';
 import { RemoteWriteClient } from '../../../exporters/prometheusremotewrite/client.js';
 import { ProtocolNegotiator } from '../../../exporters/prometheusremotewrite/protocol.js';

@@ -1,11 +1,12 @@
 /**
- * Remote write 1.0 decoder (tests, and a later remote-write receiver), built on protobufjs from the
- * schema below, which mirrors prompb's remote.proto and types.proto for the fields pprofcol uses.
+ * A reference remote write 1.0 decoder for tests and benchmarks: built on protobufjs from the schema
+ * below (which mirrors prompb's remote.proto and types.proto for the fields pprofcol uses), so it
+ * checks pprofcol's hand-written encoder and decoder (core/remotewrite) independently of them.
  * A decoded value cannot tell the stale NaN from another NaN: protobufjs reads it through a JS
  * number. `staleSampleOffsets` finds the stale markers from the raw bytes instead.
  */
 import protobuf from 'protobufjs';
-import { STALE_NAN_BYTES } from './encode.js';
+import { STALE_NAN_BYTES } from '../../../core/remotewrite/encode.js';
 
 export const REMOTE_WRITE_PROTO = `
 syntax = "proto3";
