@@ -11,15 +11,10 @@
  *   Sample        { double value = 1; int64 timestamp = 2; }
  *   MetricMetadata{ MetricType type = 1; string metric_family_name = 2; string help = 4; string unit = 5; }
  */
-import { PprofcolError } from '../errors.js';
+import { DecodeError, Reader } from './reader.js';
 import type { Labels, MetricFamily, MetricType, Point } from '../model/metrics.js';
 
-export class DecodeError extends PprofcolError {
-  constructor(message: string) {
-    super('ERR_REMOTE_WRITE_DECODE', message);
-    this.name = 'DecodeError';
-  }
-}
+export { DecodeError } from './reader.js';
 
 /** prompb.MetricMetadata.MetricType -> the model's type (gaugehistogram: histogram; info, stateset: gauge). */
 export const METRIC_TYPES: MetricType[] = ['untyped', 'counter', 'gauge', 'histogram', 'histogram', 'summary', 'gauge', 'gauge'];
@@ -61,77 +56,6 @@ export class FamilyRegistry {
   }
 }
 
-/** A bounds-checked protobuf wire reader over one message's bytes (shared with the 2.0 decoder). */
-export class Reader {
-  pos: number;
-  constructor(
-    readonly buf: Buffer,
-    start: number,
-    readonly end: number,
-  ) {
-    this.pos = start;
-  }
-
-  varint(): number {
-    const buf = this.buf;
-    let result = 0;
-    let mul = 1;
-    for (let i = 0; i < 10; i++) {
-      if (this.pos >= this.end) throw new DecodeError('truncated varint');
-      const b = buf[this.pos++];
-      if (i === 9 && b > 1) throw new DecodeError('varint longer than 64 bits');
-      result += (b & 0x7f) * mul;
-      if (b < 0x80) return result;
-      mul *= 128;
-    }
-    throw new DecodeError('varint longer than 10 bytes');
-  }
-
-  /** An int64 varint; negative values (ten bytes, two's complement) come back negative. */
-  int64(): number {
-    const start = this.pos;
-    const v = this.varint();
-    if (this.pos - start === 10) {
-      let big = 0n;
-      for (let i = 9; i >= 0; i--) big = (big << 7n) | BigInt(this.buf[start + i] & 0x7f);
-      return Number(BigInt.asIntN(64, big));
-    }
-    return v;
-  }
-
-  length(): number {
-    const n = this.varint();
-    if (this.pos + n > this.end) throw new DecodeError(`field of ${n} bytes runs past its message`);
-    return n;
-  }
-
-  string(): string {
-    const n = this.length();
-    const s = this.buf.toString('utf8', this.pos, this.pos + n);
-    this.pos += n;
-    return s;
-  }
-
-  skip(wireType: number): void {
-    switch (wireType) {
-      case 0:
-        this.varint();
-        return;
-      case 1:
-        this.pos += 8;
-        break;
-      case 2:
-        this.pos += this.length();
-        return;
-      case 5:
-        this.pos += 4;
-        break;
-      default:
-        throw new DecodeError(`unsupported wire type ${wireType}`);
-    }
-    if (this.pos > this.end) throw new DecodeError('truncated field');
-  }
-}
 
 /** Decodes an uncompressed WriteRequest; metadata goes into `families` first, then the series use it. */
 export function decodeWriteRequest(body: Buffer, families: FamilyRegistry): DecodeResult {

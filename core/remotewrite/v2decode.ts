@@ -17,7 +17,8 @@
  *   Written headers say so to the sender).
  */
 import type { Labels, Point } from '../model/metrics.js';
-import { DecodeError, FamilyRegistry, METRIC_TYPES, Reader } from './decode-v1.js';
+import { FamilyRegistry, METRIC_TYPES } from './decode-v1.js';
+import { DecodeError, Reader } from './reader.js';
 
 export interface V2DecodeResult {
   points: Point[];

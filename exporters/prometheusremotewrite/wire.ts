@@ -8,7 +8,7 @@
  *   TimeSeries   { repeated Label labels = 1; repeated Sample samples = 2; }
  *   Sample       { double value = 1; int64 timestamp = 2; }
  */
-import { PprofcolError } from '../../core/errors.js';
+import { DecodeError, Reader } from '../../core/remotewrite/reader.js';
 
 export interface WireSample {
   timestampMs: number;
@@ -28,62 +28,10 @@ export interface WireRequest {
   metadata: Buffer[];
 }
 
-export class WireError extends PprofcolError {
-  constructor(message: string) {
-    super('ERR_REMOTE_WRITE_WIRE', message);
-    this.name = 'WireError';
-  }
-}
-
-class Reader {
-  pos = 0;
-  constructor(readonly buf: Buffer, readonly end = buf.length) {}
-  varint(): number {
-    let result = 0;
-    let mul = 1;
-    for (let i = 0; i < 10; i++) {
-      if (this.pos >= this.end) throw new WireError('truncated varint');
-      const b = this.buf[this.pos++];
-      result += (b & 0x7f) * mul;
-      if (b < 0x80) return result;
-      mul *= 128;
-    }
-    throw new WireError('varint longer than 10 bytes');
-  }
-  /** An int64 varint: a ten-byte varint is a negative number in two's complement. */
-  int64(): number {
-    const start = this.pos;
-    const v = this.varint();
-    if (this.pos - start < 10) return v;
-    let big = 0n;
-    for (let i = this.pos - 1; i >= start; i--) big = (big << 7n) | BigInt(this.buf[i] & 0x7f);
-    return Number(BigInt.asIntN(64, big));
-  }
-  skip(wireType: number): void {
-    switch (wireType) {
-      case 0:
-        this.varint();
-        return;
-      case 1:
-        this.pos += 8;
-        return;
-      case 2: {
-        const n = this.varint();
-        this.pos += n;
-        return;
-      }
-      case 5:
-        this.pos += 4;
-        return;
-      default:
-        throw new WireError(`unsupported wire type ${wireType}`);
-    }
-  }
-}
 
 /** Splits a snappy-decoded WriteRequest into series (labels kept as bytes) and samples. */
 export function parseRequest(raw: Buffer): WireRequest {
-  const r = new Reader(raw);
+  const r = new Reader(raw, 0, raw.length);
   const series: WireSeries[] = [];
   const metadata: Buffer[] = [];
   while (r.pos < r.end) {
@@ -96,7 +44,7 @@ export function parseRequest(raw: Buffer): WireRequest {
     const len = r.varint();
     const start = r.pos;
     const end = start + len;
-    if (end > r.end) throw new WireError('field runs past the end of the request');
+    if (end > r.end) throw new DecodeError('field runs past the end of the request');
     if (field === 1) series.push(parseSeries(raw, start, end));
     else if (field === 3) metadata.push(raw.subarray(start, end));
     r.pos = end;
@@ -105,8 +53,7 @@ export function parseRequest(raw: Buffer): WireRequest {
 }
 
 function parseSeries(raw: Buffer, start: number, end: number): WireSeries {
-  const r = new Reader(raw, end);
-  r.pos = start;
+  const r = new Reader(raw, start, end);
   const head: Buffer[] = [];
   const samples: WireSample[] = [];
   while (r.pos < end) {
@@ -127,8 +74,7 @@ function parseSeries(raw: Buffer, start: number, end: number): WireSeries {
 }
 
 function sampleTimestamp(raw: Buffer, start: number, end: number): number {
-  const r = new Reader(raw, end);
-  r.pos = start;
+  const r = new Reader(raw, start, end);
   let ts = 0;
   while (r.pos < end) {
     const tag = r.varint();
