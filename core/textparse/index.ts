@@ -111,7 +111,6 @@ interface Draft {
   frozen: MetricFamily | undefined;
 }
 
-const CH_NL = 10;
 const CH_SP = 32;
 const CH_TAB = 9;
 const CH_HASH = 35;

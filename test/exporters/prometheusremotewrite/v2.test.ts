@@ -104,7 +104,7 @@ describe('remote write 2.0', () => {
       { name: '400 to the first 2.0 request', first: { status: 400, body: 'cannot decode' } },
     ];
     for (const c of cases) {
-      const rx = await receiver((r, n) => (n === 0 ? c.first : { status: 204 }));
+      const rx = await receiver((_r, n) => (n === 0 ? c.first : { status: 204 }));
       const client = new RemoteWriteClient({ endpoint: rx.url, headers: {}, timeoutMs: 5_000, retryOnHttp429: true, configDir: process.cwd() });
       const negotiator = new ProtocolNegotiator(client, silentLogger());
       const result = await negotiator.send(v1);
