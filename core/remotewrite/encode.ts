@@ -12,6 +12,7 @@
  *   MetricMetadata{ MetricType type = 1; string metric_family_name = 2; string help = 4; string unit = 5; }
  */
 import type { Labels, MetricFamily, MetricType, Point } from '../model/metrics.js';
+import { buildRecipe, closeLiteral, putCopy, type Recipe, type RecipeSource, SnappyBlockWriter, WrittenAt } from './fused.js';
 import { ProtoWriter, putUvarint, uvarintSize } from './writer.js';
 
 /** Prometheus's stale marker 0x7ff0000000000002, little-endian as a protobuf double goes on the wire. */
@@ -67,6 +68,10 @@ export const DEFAULT_MAX_CACHED_SERIES = 50_000;
 const SAMPLE_FIXED_BYTES = 12;
 const MAX_SAMPLE_BYTES = SAMPLE_FIXED_BYTES + 10;
 
+/** Recently written series a recipe may copy from (a power of two: the ring's index is masked). */
+const RECENT = 8;
+const EMPTY_KEYS: readonly string[] = [];
+
 /**
  * A series as the encoder keeps it between requests: its Label fields encoded once (labels rarely
  * change between scrapes), and the list of its points in the request being built, as a chain of
@@ -82,6 +87,21 @@ interface CachedSeries {
   /** First and last point of this series in the request (indices into `points`, chained by `next`). */
   head: number;
   tail: number;
+  /**
+   * A point as it last reached this series: its name, its labels object's keys (in object order)
+   * and their values. A point with the same name, keys and values is this series; checking that
+   * compares strings instead of hashing them (see `group`).
+   */
+  name: string;
+  keys: readonly string[];
+  values: string[];
+  /** The series that followed this one in the last request: the guess for the next point. */
+  successor: CachedSeries | undefined;
+  /** The generation whose trie holds it: a guess is only taken from the current one. */
+  gen: Generation;
+  /** For encodeCompressed: where it was written, and its labels as copies of other series' (built lazily). */
+  readonly written: WrittenAt;
+  recipe: Recipe | undefined;
 }
 
 /**
@@ -138,9 +158,20 @@ export class WriteRequestEncoder {
   private lastShape: readonly string[] = [];
   private readonly scratch: string[] = [];
   private readonly order: number[] = [];
+  /** Series of the first point of the last request: the guess for the first point of the next. */
+  private first: CachedSeries | undefined;
+  /** encodeCompressed's output, reused. */
+  private readonly snappy: SnappyBlockWriter;
+  /** Recently written series (a ring), the sources a new series' recipe may copy from. */
+  private readonly recent: (CachedSeries | undefined)[] = new Array<CachedSeries | undefined>(RECENT).fill(undefined);
+  private recentAt = 0;
+  /** The last Sample.timestamp written by encodeCompressed in this request, and where its tag went. */
+  private lastTs = NaN;
+  private lastTsAt = 0;
 
   constructor(options: EncoderOptions = {}) {
     this.writer = new ProtoWriter(options.initialBufferSize);
+    this.snappy = new SnappyBlockWriter(options.initialBufferSize);
     const external: Labels = {};
     for (const [name, value] of Object.entries(options.externalLabels ?? {})) {
       if (value !== '' && name !== '__name__') external[name] = value;
@@ -160,14 +191,7 @@ export class WriteRequestEncoder {
    * call: compress or copy it before encoding again. The points are read, never changed.
    */
   encode(points: readonly Point[], metadata: Iterable<MetricFamily> = []): Buffer {
-    if (this.current.size >= this.generationSize) {
-      this.previous = this.current;
-      this.current = generation();
-    }
-    // Epochs wrap long after any series could remember one (2^31 requests).
-    this.epoch = (this.epoch + 1) | 0;
-    if (this.next.length < points.length) this.next = new Int32Array(Math.max(points.length, this.next.length * 2));
-    for (let i = 0; i < points.length; i++) this.add(points[i], i);
+    this.group(points);
     const w = this.writer;
     w.reset();
     const series = this.series;
@@ -177,17 +201,81 @@ export class WriteRequestEncoder {
     return w.view();
   }
 
-  private add(p: Point, index: number): void {
-    const s = this.lookup(p);
-    this.next[index] = -1;
-    if (s.epoch !== this.epoch) {
-      s.epoch = this.epoch;
-      s.head = index;
-      this.series.push(s);
-    } else {
-      this.next[s.tail] = index;
+  /**
+   * The same WriteRequest as encode(), snappy-compressed in one pass (a Buffer of its own, safe to
+   * keep across retries). No match search: a series' labels go out as copies of the label bytes of
+   * series written earlier in the request where its recipe says they are equal, its first Sample
+   * header with them when the source's is the same, a timestamp equal to the previous sample's as a
+   * copy of it, and everything else (lengths, values, new bytes) as literals. Any snappy decoder
+   * reads it and gets exactly encode()'s bytes; the compressed size is close to a snappy
+   * compressor's on scrapes, since that is where their matches are too.
+   */
+  encodeCompressed(points: readonly Point[], metadata: Iterable<MetricFamily> = []): Buffer {
+    this.group(points);
+    const w = this.snappy;
+    w.reset();
+    this.lastTs = NaN;
+    const series = this.series;
+    for (let i = 0; i < series.length; i++) this.writeSeriesCompressed(series[i], points);
+    series.length = 0;
+    const m = this.labelWriter;
+    m.reset();
+    for (const family of metadata) writeMetadata(m, family);
+    w.literalBytes(m.buf, 0, m.pos);
+    return w.finish();
+  }
+
+  /**
+   * Groups the points by series into `series` (order of first appearance) and the `next` chains.
+   * Each point is first tried against a guess, the series that followed the previous point's series
+   * last time (scrapes repeat their order), by comparing name, keys and values with what that series
+   * last saw; only a miss walks the trie, whose Map lookups hash every fresh label string.
+   */
+  private group(points: readonly Point[]): void {
+    if (this.current.size >= this.generationSize) {
+      this.previous = this.current;
+      this.current = generation();
     }
-    s.tail = index;
+    // Epochs wrap long after any series could remember one (2^31 requests).
+    const epoch = (this.epoch = (this.epoch + 1) | 0);
+    if (this.next.length < points.length) this.next = new Int32Array(Math.max(points.length, this.next.length * 2));
+    const next = this.next;
+    const series = this.series;
+    const cur = this.current;
+    let prev: CachedSeries | undefined;
+    let guess = this.first;
+    for (let i = 0; i < points.length; i++) {
+      const p = points[i];
+      const s = guess !== undefined && guess.gen === cur && sameSeries(p, guess) ? guess : this.miss(p);
+      if (prev === undefined) this.first = s;
+      else prev.successor = s;
+      next[i] = -1;
+      if (s.epoch !== epoch) {
+        s.epoch = epoch;
+        s.head = i;
+        series.push(s);
+      } else {
+        next[s.tail] = i;
+      }
+      s.tail = i;
+      guess = s.successor;
+      prev = s;
+    }
+    // Successors only ever point within one request, so they never hold an evicted series.
+    if (prev !== undefined) prev.successor = undefined;
+  }
+
+  /** A point that is not the guessed series: the trie, then remember how this point looked. */
+  private miss(p: Point): CachedSeries {
+    const s = this.lookup(p);
+    const own = p.labels;
+    const keys = this.lastKeys; // shapeOf just matched or set them for this labels object
+    const values = new Array<string>(keys.length);
+    for (let i = 0; i < keys.length; i++) values[i] = own[keys[i]];
+    s.name = p.name;
+    s.keys = keys;
+    s.values = values;
+    return s;
   }
 
   /** The cached series of a point: a walk of the current trie, else of the old one, else a new entry. */
@@ -221,6 +309,7 @@ export class WriteRequestEncoder {
       s = this.previousSeries(p, shape) ?? this.seriesFor(p, shape);
       node.series = s;
       if (cur.canonical.get(s.key) === undefined) cur.canonical.set(s.key, s);
+      s.gen = cur;
       cur.size++;
     }
     return s;
@@ -302,7 +391,20 @@ export class WriteRequestEncoder {
       w.endLength(start, LABEL_LENGTH_RESERVE);
     }
     // Epoch 0 is never current once encode() has run (it starts at 1), so the entry counts as unused.
-    return { key, labels: Buffer.from(w.view()), epoch: this.epoch - 1, head: -1, tail: -1 };
+    return {
+      key,
+      labels: Buffer.from(w.view()),
+      epoch: this.epoch - 1,
+      head: -1,
+      tail: -1,
+      name: p.name,
+      keys: EMPTY_KEYS,
+      values: [],
+      successor: undefined,
+      gen: this.current,
+      written: new WrittenAt(),
+      recipe: undefined,
+    };
   }
 
   private writeSeries(s: CachedSeries, points: readonly Point[]): void {
@@ -334,6 +436,201 @@ export class WriteRequestEncoder {
     for (let i = s.head; i !== -1; i = next[i]) order.push(i);
     order.sort((a, b) => points[a].timestampMs - points[b].timestampMs);
     for (let k = 0; k < order.length; k++) writeSample(w, points[order[k]]);
+  }
+
+  /**
+   * One TimeSeries through the snappy writer: header, labels by recipe, samples. Same bytes as
+   * writeSeries once decompressed. The writer's state is held in locals for the series; a copy
+   * stays pending (cd, cl) until something else is written, and is extended in place when the next
+   * copy has the same distance (the same source continued).
+   */
+  private writeSeriesCompressed(s: CachedSeries, points: readonly Point[]): void {
+    const next = this.next;
+    const epoch = this.epoch;
+    let bodyLength = s.labels.length;
+    let inOrder = true;
+    let prevTs = -Infinity;
+    for (let i = s.head; i !== -1; i = next[i]) {
+      const ts = points[i].timestampMs;
+      bodyLength += SAMPLE_FIXED_BYTES + (ts < 0 ? 10 : uvarintSize(ts));
+      if (ts < prevTs) inOrder = false;
+      prevTs = ts;
+    }
+    let recipe = s.recipe;
+    if (recipe === undefined || !writtenNow(recipe.sources, epoch)) recipe = s.recipe = this.recipeFor(s);
+    this.recent[this.recentAt++ & (RECENT - 1)] = s;
+    const ops = recipe.ops;
+    const sources = recipe.sources;
+    const labels = s.labels;
+    const headerLength = 1 + uvarintSize(bodyLength);
+
+    const w = this.snappy;
+    const out = w.reserve(headerLength + bodyLength);
+    let op = w.op;
+    let dpos = w.dpos;
+    let lit = w.lit;
+    let cd = w.copyDistance;
+    let cl = w.copyLength;
+
+    const at = dpos;
+    const labelsAt = at + headerLength;
+    // The header as a copy when the labels start as a copy of the start of a series with the same
+    // body length (so the same header bytes): the copy runs on into the labels.
+    const first = ops[1] >= 0 && ops[2] === 0 ? sources[ops[1]] : undefined;
+    if (first !== undefined && first.bodyLength === bodyLength) {
+      const d = at - first.at;
+      if (cl !== 0 && d === cd) cl += headerLength;
+      else {
+        if (cl !== 0) op = putCopy(out, op, cd, cl);
+        else if (lit >= 0) op = closeLiteral(out, lit, op);
+        lit = -1;
+        cd = d;
+        cl = headerLength;
+      }
+    } else {
+      if (cl !== 0) {
+        op = putCopy(out, op, cd, cl);
+        cl = 0;
+      }
+      if (lit < 0) lit = op++;
+      out[op] = TAG_TIMESERIES;
+      op = putUvarint(out, op + 1, bodyLength);
+    }
+    dpos = labelsAt;
+
+    let own = 0;
+    let last: WrittenAt | undefined;
+    for (let k = 0; k < ops.length; k += 3) {
+      const len = ops[k];
+      const source = ops[k + 1];
+      if (source >= 0) {
+        last = sources[source];
+        const d = dpos - (last.labelsAt + ops[k + 2]);
+        if (cl !== 0 && d === cd) cl += len;
+        else {
+          if (cl !== 0) op = putCopy(out, op, cd, cl);
+          else if (lit >= 0) op = closeLiteral(out, lit, op);
+          lit = -1;
+          cd = d;
+          cl = len;
+        }
+      } else {
+        last = undefined;
+        if (cl !== 0) {
+          op = putCopy(out, op, cd, cl);
+          cl = 0;
+        }
+        if (lit < 0) lit = op++;
+        if (len < 32) for (let i = 0; i < len; i++) out[op + i] = labels[own + i];
+        else out.set(labels.subarray(own, own + len), op);
+        op += len;
+      }
+      own += len;
+      dpos += len;
+    }
+
+    const cell = s.written;
+    cell.epoch = epoch;
+    cell.at = at;
+    cell.labelsAt = labelsAt;
+    cell.samplesAt = dpos;
+    cell.bodyLength = bodyLength;
+    const firstTs = points[s.head].timestampMs;
+    const firstLength = SAMPLE_FIXED_BYTES - 2 + (firstTs < 0 ? 10 : uvarintSize(firstTs));
+    cell.firstSampleLength = inOrder ? firstLength : -1;
+    // The first Sample's header (0x12, length, 0x09) continues the pending copy when the labels'
+    // source ended its labels there and began its samples with the same header.
+    let headerCopied = false;
+    if (inOrder && last !== undefined && last.firstSampleLength === firstLength && cl !== 0 && dpos - cd === last.samplesAt) {
+      cl += 3;
+      dpos += 3;
+      headerCopied = true;
+    }
+
+    let lastTs = this.lastTs;
+    let lastTsAt = this.lastTsAt;
+    const order = this.order;
+    if (!inOrder) {
+      // Out of order (rare): a stable sort of the indices, so equal timestamps keep their input order.
+      order.length = 0;
+      for (let i = s.head; i !== -1; i = next[i]) order.push(i);
+      order.sort((x, y) => points[x].timestampMs - points[y].timestampMs);
+    }
+    let k = 0;
+    for (let i = s.head; i !== -1; k++) {
+      const p = inOrder ? points[i] : points[order[k]];
+      i = next[i];
+      const ts = p.timestampMs;
+      const tsLength = ts < 0 ? 10 : uvarintSize(ts);
+      if (cl !== 0) {
+        op = putCopy(out, op, cd, cl);
+        cl = 0;
+      }
+      if (lit < 0) lit = op++;
+      if (headerCopied) headerCopied = false;
+      else {
+        out[op++] = TAG_SAMPLE;
+        out[op++] = SAMPLE_FIXED_BYTES - 2 + tsLength;
+        out[op++] = TAG_SAMPLE_VALUE;
+        dpos += 3;
+      }
+      const bytes = p.stale ? STALE_NAN_BYTES : F64_BYTES;
+      if (!p.stale) F64[0] = p.value;
+      out[op] = bytes[0];
+      out[op + 1] = bytes[1];
+      out[op + 2] = bytes[2];
+      out[op + 3] = bytes[3];
+      out[op + 4] = bytes[4];
+      out[op + 5] = bytes[5];
+      out[op + 6] = bytes[6];
+      out[op + 7] = bytes[7];
+      op += 8;
+      dpos += 8;
+      // The timestamp field (tag and varint) as a copy of the previous sample's when equal: one
+      // scrape stamps all its samples alike. Shorter than four bytes it stays literal (no gain).
+      if (ts === lastTs && tsLength >= 3) {
+        op = closeLiteral(out, lit, op);
+        lit = -1;
+        cd = dpos - lastTsAt;
+        cl = 1 + tsLength;
+      } else {
+        lastTs = ts;
+        out[op] = TAG_SAMPLE_TIMESTAMP;
+        if (ts >= 0) op = putUvarint(out, op + 1, ts);
+        else op = putNegativeInt64(out, op + 1, ts);
+      }
+      lastTsAt = dpos;
+      dpos += 1 + tsLength;
+    }
+    this.lastTs = lastTs;
+    this.lastTsAt = lastTsAt;
+    w.op = op;
+    w.dpos = dpos;
+    w.lit = lit;
+    w.copyDistance = cd;
+    w.copyLength = cl;
+  }
+
+  /**
+   * A recipe for a series about to be written: its label fields against those of the series written
+   * just before it and of the last one written with the same name (both already in this request's
+   * output, so every copy is valid).
+   */
+  private recipeFor(s: CachedSeries): Recipe {
+    const epoch = this.epoch;
+    const candidates: RecipeSource[] = [];
+    const recent = this.recent;
+    const newest = recent[(this.recentAt - 1) & (RECENT - 1)];
+    if (newest !== undefined && newest !== s && newest.written.epoch === epoch) candidates.push(newest);
+    for (let k = 1; k <= RECENT; k++) {
+      const r = recent[(this.recentAt - k) & (RECENT - 1)];
+      if (r === undefined || r.written.epoch !== epoch || r === s) continue;
+      if (r.name === s.name) {
+        if (r !== newest) candidates.push(r);
+        break;
+      }
+    }
+    return buildRecipe(s.labels, candidates);
   }
 }
 
@@ -367,6 +664,37 @@ function writeSample(w: ProtoWriter, p: Point): void {
   }
   w.pos = pos;
   w.int64(ts); // ten bytes, two's complement
+}
+
+/** An int64 varint of a negative number (ten bytes, two's complement) at `pos`; returns the end. */
+function putNegativeInt64(buf: Uint8Array, pos: number, value: number): number {
+  let v = BigInt.asUintN(64, BigInt(value));
+  for (let i = 0; i < 9; i++) {
+    buf[pos++] = Number(v & 0x7fn) | 0x80;
+    v >>= 7n;
+  }
+  buf[pos] = Number(v);
+  return pos + 1;
+}
+
+/** Whether every source of a recipe has been written in request `epoch` (its copies are valid). */
+function writtenNow(sources: readonly WrittenAt[], epoch: number): boolean {
+  for (let i = 0; i < sources.length; i++) if (sources[i].epoch !== epoch) return false;
+  return true;
+}
+
+/** Whether a point is series `s` as `s` last saw it: same name, same keys in the same order, same values. */
+function sameSeries(p: Point, s: CachedSeries): boolean {
+  if (p.name !== s.name) return false;
+  const own = p.labels;
+  const keys = s.keys;
+  const values = s.values;
+  let i = 0;
+  for (const k in own) {
+    if (i === keys.length || k !== keys[i] || own[k] !== values[i]) return false;
+    i++;
+  }
+  return i === keys.length;
 }
 
 function writeMetadata(w: ProtoWriter, family: MetricFamily): void {

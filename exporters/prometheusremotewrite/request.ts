@@ -3,7 +3,7 @@
  * redis buffers, so they live here once.
  */
 import type { MetricFamily, Point } from '../../core/model/metrics.js';
-import { snappyCompress, type WriteRequestEncoder } from '../../core/remotewrite/index.js';
+import type { WriteRequestEncoder } from '../../core/remotewrite/index.js';
 import type { OutgoingRequest } from './delivery.js';
 
 /** The distinct families of a batch, for the metadata attached to its request. */
@@ -36,7 +36,7 @@ export function cutRequest(encoder: WriteRequestEncoder, points: Point[], sendMe
     if (ts > newest) newest = ts;
   }
   const metadata = sendMetadata ? familiesOf(points) : [];
-  const body = snappyCompress(encoder.encode(points, metadata));
+  const body = encoder.encodeCompressed(points, metadata);
   return { body, samples: points.length, metadata: metadata.length, oldestMs: oldest, newestMs: newest };
 }
 
