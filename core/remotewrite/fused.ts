@@ -214,43 +214,69 @@ export interface Recipe {
 /** Copies shorter than this go as literals: a copy's tag costs 2-3 bytes. */
 const MIN_COPY = 4;
 
-/** Bounds of one Label field inside a TimeSeries' label bytes. */
-interface PairSpan {
-  start: number;
-  end: number;
-  nameStart: number;
-  nameEnd: number;
-}
+/**
+ * Label field bounds, four numbers per field: start, end, name start, name end. Scratch reused by
+ * every buildRecipe (one for the series, one per candidate), so the cold path allocates no spans.
+ */
+const SPAN = 4;
+const MAX_CANDIDATES = 2;
+const spanScratch: Int32Array[] = Array.from({ length: MAX_CANDIDATES + 1 }, () => new Int32Array(64 * SPAN));
+/** Ops of one field against one candidate, and of the best candidate so far (setting an array's length costs a runtime call). */
+const trialOps = { ops: new Int32Array(3 * 64), n: 0 };
+const bestOps = { ops: new Int32Array(3 * 64), n: 0 };
+type OpList = typeof trialOps;
 
-function readVarint(b: Uint8Array, pos: number): [number, number] {
-  let v = 0;
-  let shift = 0;
-  for (;;) {
-    const x = b[pos++];
-    v += (x & 0x7f) * 2 ** shift;
-    if (x < 0x80) return [v, pos];
-    shift += 7;
-  }
-}
-
-/** The Label fields of encoded labels (0x0a len { 0x0a nlen name 0x12 vlen value }). */
-function pairsOf(labels: Uint8Array): PairSpan[] {
-  const out: PairSpan[] = [];
+/**
+ * The Label fields of encoded labels (0x0a len { 0x0a nlen name 0x12 vlen value }) into
+ * spanScratch[slot] (grown as needed); returns the number of fields.
+ */
+function pairsOf(labels: Uint8Array, slot: number): number {
+  let spans = spanScratch[slot];
+  let n = 0;
   let pos = 0;
   while (pos < labels.length) {
-    const [len, body] = readVarint(labels, pos + 1);
-    const [nlen, name] = readVarint(labels, body + 1);
-    out.push({ start: pos, end: body + len, nameStart: name, nameEnd: name + nlen });
+    let at = pos + 1;
+    let len = 0;
+    for (let shift = 0; ; shift += 7) {
+      const x = labels[at++];
+      len += (x & 0x7f) * 2 ** shift;
+      if (x < 0x80) break;
+    }
+    const body = at;
+    at++; // the name's tag
+    let nlen = 0;
+    for (let shift = 0; ; shift += 7) {
+      const x = labels[at++];
+      nlen += (x & 0x7f) * 2 ** shift;
+      if (x < 0x80) break;
+    }
+    if ((n + 1) * SPAN > spans.length) {
+      const grown = new Int32Array(spans.length * 2);
+      grown.set(spans);
+      spans = spanScratch[slot] = grown;
+    }
+    const k = n * SPAN;
+    spans[k] = pos;
+    spans[k + 1] = body + len;
+    spans[k + 2] = at;
+    spans[k + 3] = at + nlen;
+    n++;
     pos = body + len;
   }
-  return out;
+  return n;
 }
 
-function sameName(a: Uint8Array, p: PairSpan, b: Uint8Array, q: PairSpan): boolean {
-  const n = p.nameEnd - p.nameStart;
-  if (q.nameEnd - q.nameStart !== n) return false;
-  for (let i = 0; i < n; i++) if (a[p.nameStart + i] !== b[q.nameStart + i]) return false;
-  return true;
+/** Index of the field of `b` (spans in slot `bs`, `bn` fields) named as field `p` of `a`, or -1. */
+function fieldNamed(a: Uint8Array, as: Int32Array, p: number, b: Uint8Array, bs: Int32Array, bn: number): number {
+  const nameStart = as[p + 2];
+  const n = as[p + 3] - nameStart;
+  outer: for (let j = 0; j < bn; j++) {
+    const q = j * SPAN;
+    if (bs[q + 3] - bs[q + 2] !== n) continue;
+    for (let i = 0; i < n; i++) if (a[nameStart + i] !== b[bs[q + 2] + i]) continue outer;
+    return q;
+  }
+  return -1;
 }
 
 /** Appends an op, merging it with the last one when it continues it. */
@@ -264,20 +290,40 @@ function pushOp(ops: number[], len: number, source: number, offset: number): voi
   ops.push(len, source, offset);
 }
 
+/** pushOp for a scratch list (grown as needed). */
+function pushTrial(list: OpList, len: number, source: number, offset: number): void {
+  if (len <= 0) return;
+  const k = list.n - 3;
+  let ops = list.ops;
+  if (k >= 0 && ops[k + 1] === source && (source < 0 || ops[k + 2] + ops[k] === offset)) {
+    ops[k] += len;
+    return;
+  }
+  if (list.n + 3 > ops.length) {
+    const grown = new Int32Array(ops.length * 2);
+    grown.set(ops);
+    ops = list.ops = grown;
+  }
+  ops[list.n] = len;
+  ops[list.n + 1] = source;
+  ops[list.n + 2] = offset;
+  list.n += 3;
+}
+
 /**
- * Ops for one Label field `p` of `own` against a field `q` of the same name in `src`: equal runs of
- * MIN_COPY bytes or more are copies, the rest literal. Values of equal length are compared position
- * by position (so "10.0.1.7:6060" against "10.0.1.9:6060" copies both sides of the one digit);
- * values of different lengths are compared from the start and from the end (a common prefix and a
- * common suffix).
+ * Ops for one Label field [ps, pe) of `own` against a field [qs, qe) of the same name in `src`:
+ * equal runs of MIN_COPY bytes or more are copies, the rest literal. Values of equal length are
+ * compared position by position (so "10.0.1.7:6060" against "10.0.1.9:6060" copies both sides of
+ * the one digit); values of different lengths from the start and from the end (a common prefix and
+ * a common suffix). Returns the cost in output bytes, about.
  */
-function diffPair(own: Uint8Array, p: PairSpan, src: Uint8Array, q: PairSpan, source: number, ops: number[]): number {
-  const lp = p.end - p.start;
-  const lq = q.end - q.start;
+function diffPair(own: Uint8Array, ps: number, pe: number, src: Uint8Array, qs: number, qe: number, source: number, ops: OpList): number {
+  const lp = pe - ps;
+  const lq = qe - qs;
   let suffix = 0;
   if (lp !== lq) {
     const max = Math.min(lp, lq);
-    while (suffix < max && own[p.end - 1 - suffix] === src[q.end - 1 - suffix]) suffix++;
+    while (suffix < max && own[pe - 1 - suffix] === src[qe - 1 - suffix]) suffix++;
     if (suffix < MIN_COPY) suffix = 0;
   }
   const alignedEnd = Math.min(lp, lq) - suffix;
@@ -286,67 +332,75 @@ function diffPair(own: Uint8Array, p: PairSpan, src: Uint8Array, q: PairSpan, so
   let cost = 0;
   let i = 0;
   while (i < alignedEnd) {
-    if (own[p.start + i] !== src[q.start + i]) {
+    if (own[ps + i] !== src[qs + i]) {
       i++;
       continue;
     }
     let j = i + 1;
-    while (j < alignedEnd && own[p.start + j] === src[q.start + j]) j++;
+    while (j < alignedEnd && own[ps + j] === src[qs + j]) j++;
     if (j - i >= MIN_COPY) {
-      pushOp(ops, i - literalFrom, -1, 0);
-      pushOp(ops, j - i, source, q.start + i);
+      pushTrial(ops, i - literalFrom, -1, 0);
+      pushTrial(ops, j - i, source, qs + i);
       cost += i - literalFrom + 3;
       literalFrom = j;
     }
     i = j;
   }
-  pushOp(ops, ownEnd - literalFrom, -1, 0);
+  pushTrial(ops, ownEnd - literalFrom, -1, 0);
   cost += ownEnd - literalFrom;
   if (suffix > 0) {
-    pushOp(ops, suffix, source, q.end - suffix);
+    pushTrial(ops, suffix, source, qe - suffix);
     cost += 3;
   }
   return cost;
 }
 
 /**
- * The recipe of `labels` against up to a few sources written earlier in the request: for each Label
- * field, the source whose field of the same name costs the fewest bytes (a tie goes to the source of
- * the previous op, so copies from one series join into one). Runs once per series, and again only
- * when a source is missing from a later request.
+ * The recipe of `labels` against up to MAX_CANDIDATES sources written earlier in the request: for
+ * each Label field, the source whose field of the same name costs the fewest bytes (a tie goes to
+ * the source of the previous op, so copies from one series join into one). Runs once per series,
+ * and again only when a source is missing from a later request.
  */
 export function buildRecipe(labels: Uint8Array, candidates: readonly RecipeSource[]): Recipe {
   const ops: number[] = [];
   const sources: WrittenAt[] = [];
-  const own = pairsOf(labels);
-  const theirs = candidates.map((c) => pairsOf(c.labels));
-  const trial: number[] = [];
-  const best: number[] = [];
+  const count = Math.min(candidates.length, MAX_CANDIDATES);
+  const ownCount = pairsOf(labels, 0);
+  const ownSpans = spanScratch[0];
+  const theirCount0 = count > 0 ? pairsOf(candidates[0].labels, 1) : 0;
+  const theirCount1 = count > 1 ? pairsOf(candidates[1].labels, 2) : 0;
   let lastSource = -1;
-  for (const p of own) {
-    let bestCost = p.end - p.start;
+  for (let f = 0; f < ownCount; f++) {
+    const p = f * SPAN;
+    const ps = ownSpans[p];
+    const pe = ownSpans[p + 1];
+    let bestCost = pe - ps;
     let bestCandidate = -1;
-    best.length = 0;
-    for (let c = 0; c < candidates.length; c++) {
-      const q = theirs[c].find((x) => sameName(labels, p, candidates[c].labels, x));
-      if (q === undefined) continue;
-      trial.length = 0;
-      const cost = diffPair(labels, p, candidates[c].labels, q, c, trial);
+    for (let c = 0; c < count; c++) {
+      const src = candidates[c].labels;
+      const spans = spanScratch[c + 1];
+      const q = fieldNamed(labels, ownSpans, p, src, spans, c === 0 ? theirCount0 : theirCount1);
+      if (q < 0) continue;
+      trialOps.n = 0;
+      const cost = diffPair(labels, ps, pe, src, spans[q], spans[q + 1], c, trialOps);
       if (cost < bestCost || (cost === bestCost && bestCandidate >= 0 && c === lastSource)) {
         bestCost = cost;
         bestCandidate = c;
-        best.length = 0;
-        for (const x of trial) best.push(x);
+        if (bestOps.ops.length < trialOps.n) bestOps.ops = new Int32Array(trialOps.ops.length);
+        bestOps.ops.set(trialOps.ops.subarray(0, trialOps.n));
+        bestOps.n = trialOps.n;
       }
     }
     if (bestCandidate < 0) {
-      pushOp(ops, p.end - p.start, -1, 0);
+      pushOp(ops, pe - ps, -1, 0);
       continue;
     }
-    // Renumber the candidate index to an index into `sources`.
-    let index = sources.indexOf(candidates[bestCandidate].written);
-    if (index < 0) index = sources.push(candidates[bestCandidate].written) - 1;
-    for (let k = 0; k < best.length; k += 3) pushOp(ops, best[k], best[k + 1] < 0 ? -1 : index, best[k + 2]);
+    // Renumber the candidate to its index in `sources`.
+    const written = candidates[bestCandidate].written;
+    let index = sources.indexOf(written);
+    if (index < 0) index = sources.push(written) - 1;
+    const best = bestOps.ops;
+    for (let k = 0; k < bestOps.n; k += 3) pushOp(ops, best[k], best[k + 1] < 0 ? -1 : index, best[k + 2]);
     lastSource = bestCandidate;
   }
   return { ops, sources };
