@@ -165,9 +165,17 @@ export class WriteRequestEncoder {
   /** Recently written series (a ring), the sources a new series' recipe may copy from. */
   private readonly recent: (CachedSeries | undefined)[] = new Array<CachedSeries | undefined>(RECENT).fill(undefined);
   private recentAt = 0;
-  /** The last Sample.timestamp written by encodeCompressed in this request, and where its tag went. */
-  private lastTs = NaN;
-  private lastTsAt = 0;
+  /**
+   * The previous Sample written by encodeCompressed in this request: where its value's eight bytes
+   * start (-1: none yet), those bytes as two little-endian 32-bit halves, its timestamp and the
+   * timestamp's varint length. Its value and timestamp fields follow each other, so the end of a
+   * value equal to it and an equal timestamp go out as one copy.
+   */
+  private prevValueAt = -1;
+  private prevLo = 0;
+  private prevHi = 0;
+  private prevTs = 0;
+  private prevTsLength = 0;
 
   constructor(options: EncoderOptions = {}) {
     this.writer = new ProtoWriter(options.initialBufferSize);
@@ -214,7 +222,7 @@ export class WriteRequestEncoder {
     this.group(points);
     const w = this.snappy;
     w.reset();
-    this.lastTs = NaN;
+    this.prevValueAt = -1;
     const series = this.series;
     for (let i = 0; i < series.length; i++) this.writeSeriesCompressed(series[i], points);
     series.length = 0;
@@ -449,12 +457,12 @@ export class WriteRequestEncoder {
     const epoch = this.epoch;
     let bodyLength = s.labels.length;
     let inOrder = true;
-    let prevTs = -Infinity;
+    let orderTs = -Infinity;
     for (let i = s.head; i !== -1; i = next[i]) {
       const ts = points[i].timestampMs;
       bodyLength += SAMPLE_FIXED_BYTES + (ts < 0 ? 10 : uvarintSize(ts));
-      if (ts < prevTs) inOrder = false;
-      prevTs = ts;
+      if (ts < orderTs) inOrder = false;
+      orderTs = ts;
     }
     let recipe = s.recipe;
     if (recipe === undefined || !writtenNow(recipe.sources, epoch)) recipe = s.recipe = this.recipeFor(s);
@@ -535,20 +543,22 @@ export class WriteRequestEncoder {
     cell.labelsAt = labelsAt;
     cell.samplesAt = dpos;
     cell.bodyLength = bodyLength;
-    const firstTs = points[s.head].timestampMs;
+    const firstPoint = points[s.head];
+    const firstTs = firstPoint.timestampMs;
     const firstLength = SAMPLE_FIXED_BYTES - 2 + (firstTs < 0 ? 10 : uvarintSize(firstTs));
-    cell.firstSampleLength = inOrder ? firstLength : -1;
     // The first Sample's header (0x12, length, 0x09) continues the pending copy when the labels'
-    // source ended its labels there and began its samples with the same header.
-    let headerCopied = false;
-    if (inOrder && last !== undefined && last.firstSampleLength === firstLength && cl !== 0 && dpos - cd === last.samplesAt) {
-      cl += 3;
-      dpos += 3;
-      headerCopied = true;
-    }
+    // source ended its labels there and began its samples with the same header; so do the value's
+    // leading bytes equal to the source's first value (integer-valued doubles end in zero bytes).
+    let continues = inOrder && last !== undefined && last.firstSampleLength === firstLength && cl !== 0 && dpos - cd === last.samplesAt;
+    const source = last;
+    cell.firstSampleLength = inOrder ? firstLength : -1;
+    cell.firstTs = firstTs;
 
-    let lastTs = this.lastTs;
-    let lastTsAt = this.lastTsAt;
+    let prevValueAt = this.prevValueAt;
+    let prevLo = this.prevLo;
+    let prevHi = this.prevHi;
+    let prevTs = this.prevTs;
+    let prevTsLength = this.prevTsLength;
     const order = this.order;
     if (!inOrder) {
       // Out of order (rare): a stable sort of the indices, so equal timestamps keep their input order.
@@ -562,48 +572,113 @@ export class WriteRequestEncoder {
       i = next[i];
       const ts = p.timestampMs;
       const tsLength = ts < 0 ? 10 : uvarintSize(ts);
-      if (cl !== 0) {
-        op = putCopy(out, op, cd, cl);
-        cl = 0;
-      }
-      if (lit < 0) lit = op++;
-      if (headerCopied) headerCopied = false;
-      else {
-        out[op++] = TAG_SAMPLE;
-        out[op++] = SAMPLE_FIXED_BYTES - 2 + tsLength;
-        out[op++] = TAG_SAMPLE_VALUE;
-        dpos += 3;
-      }
-      const bytes = p.stale ? STALE_NAN_BYTES : F64_BYTES;
-      if (!p.stale) F64[0] = p.value;
-      out[op] = bytes[0];
-      out[op + 1] = bytes[1];
-      out[op + 2] = bytes[2];
-      out[op + 3] = bytes[3];
-      out[op + 4] = bytes[4];
-      out[op + 5] = bytes[5];
-      out[op + 6] = bytes[6];
-      out[op + 7] = bytes[7];
-      op += 8;
-      dpos += 8;
-      // The timestamp field (tag and varint) as a copy of the previous sample's when equal: one
-      // scrape stamps all its samples alike. Shorter than four bytes it stays literal (no gain).
-      if (ts === lastTs && tsLength >= 3) {
-        op = closeLiteral(out, lit, op);
-        lit = -1;
-        cd = dpos - lastTsAt;
-        cl = 1 + tsLength;
+      let lo: number;
+      let hi: number;
+      if (p.stale) {
+        lo = STALE_LO;
+        hi = STALE_HI;
       } else {
-        lastTs = ts;
+        F64[0] = p.value;
+        lo = F64_WORDS[0];
+        hi = F64_WORDS[1];
+      }
+      if (k === 0) {
+        cell.valueLo = lo;
+        cell.valueHi = hi;
+      }
+      const valueAt = dpos + 3;
+      // Distance back to the previous sample (same layout: header, value, timestamp), 0 if none.
+      const back = prevValueAt >= 0 ? valueAt - prevValueAt : 0;
+      // Bytes of the value already out (as part of a copy), from the low end.
+      let done = 0;
+      if (continues && source !== undefined) {
+        continues = false;
+        done = leadingEqualBytes(lo, hi, source.valueLo, source.valueHi);
+        cl += 3 + done;
+        dpos += 3 + done;
+        if (done === 8 && source.firstTs === ts) {
+          // The whole sample equals the source's first: the copy runs on through the timestamp.
+          cl += 1 + tsLength;
+          dpos += 1 + tsLength;
+          prevValueAt = valueAt;
+          prevLo = lo;
+          prevHi = hi;
+          prevTs = ts;
+          prevTsLength = tsLength;
+          continue;
+        }
+      } else if (back !== 0 && prevTsLength === tsLength) {
+        // Same header as the previous sample's; with its equal leading value bytes, a copy of it.
+        done = leadingEqualBytes(lo, hi, prevLo, prevHi);
+        if (done >= 1) {
+          if (cl !== 0 && cd === back) cl += 3 + done;
+          else {
+            if (cl !== 0) op = putCopy(out, op, cd, cl);
+            else if (lit >= 0) op = closeLiteral(out, lit, op);
+            lit = -1;
+            cd = back;
+            cl = 3 + done;
+          }
+          dpos += 3 + done;
+        }
+      }
+      // The value's trailing bytes equal to the previous sample's (exponent, high mantissa) and an
+      // equal timestamp after them: one copy of the previous sample's.
+      const sameTs = back !== 0 && ts === prevTs;
+      let tail = back !== 0 ? trailingEqualBytes(lo, hi, prevLo, prevHi) : 0;
+      if (tail > 8 - done) tail = 8 - done;
+      if (sameTs ? tail + 1 + tsLength < MIN_TAIL_COPY : tail < MIN_TAIL_COPY) tail = 0;
+      const literalEnd = 8 - tail;
+      if (dpos < valueAt || done < literalEnd) {
+        if (cl !== 0) {
+          op = putCopy(out, op, cd, cl);
+          cl = 0;
+        }
+        if (lit < 0) lit = op++;
+        if (dpos < valueAt) {
+          out[op++] = TAG_SAMPLE;
+          out[op++] = SAMPLE_FIXED_BYTES - 2 + tsLength;
+          out[op++] = TAG_SAMPLE_VALUE;
+          dpos += 3;
+        }
+        for (let j = done; j < literalEnd; j++) out[op++] = (j < 4 ? lo >>> (8 * j) : hi >>> (8 * (j - 4))) & 0xff;
+        dpos += literalEnd - done;
+      }
+      const copyLength = tail + (sameTs && tail + 1 + tsLength >= MIN_TAIL_COPY ? 1 + tsLength : 0);
+      if (copyLength > 0) {
+        if (cl !== 0 && cd === back) cl += copyLength;
+        else {
+          if (cl !== 0) op = putCopy(out, op, cd, cl);
+          else if (lit >= 0) op = closeLiteral(out, lit, op);
+          lit = -1;
+          cd = back;
+          cl = copyLength;
+        }
+        dpos += copyLength;
+      }
+      if (copyLength === tail) {
+        // The timestamp as a literal.
+        if (cl !== 0) {
+          op = putCopy(out, op, cd, cl);
+          cl = 0;
+        }
+        if (lit < 0) lit = op++;
         out[op] = TAG_SAMPLE_TIMESTAMP;
         if (ts >= 0) op = putUvarint(out, op + 1, ts);
         else op = putNegativeInt64(out, op + 1, ts);
+        dpos += 1 + tsLength;
       }
-      lastTsAt = dpos;
-      dpos += 1 + tsLength;
+      prevValueAt = valueAt;
+      prevLo = lo;
+      prevHi = hi;
+      prevTs = ts;
+      prevTsLength = tsLength;
     }
-    this.lastTs = lastTs;
-    this.lastTsAt = lastTsAt;
+    this.prevValueAt = prevValueAt;
+    this.prevLo = prevLo;
+    this.prevHi = prevHi;
+    this.prevTs = prevTs;
+    this.prevTsLength = prevTsLength;
     w.op = op;
     w.dpos = dpos;
     w.lit = lit;
@@ -638,6 +713,30 @@ export class WriteRequestEncoder {
 // and protobuf wants little-endian).
 const F64 = new Float64Array(1);
 const F64_BYTES = new Uint8Array(F64.buffer);
+const F64_WORDS = new Uint32Array(F64.buffer);
+/** STALE_NAN_BYTES as two little-endian 32-bit halves. */
+const STALE_LO = 0x00000002;
+const STALE_HI = 0x7ff00000;
+/** A sample's bytes copied from the previous sample: shorter than this, a copy saves nothing. */
+const MIN_TAIL_COPY = 4;
+
+/** How many of two doubles' eight little-endian bytes are equal from the low end (0-8). */
+function leadingEqualBytes(lo: number, hi: number, lo2: number, hi2: number): number {
+  const x = (lo ^ lo2) >>> 0;
+  if (x !== 0) return (31 - Math.clz32(x & -x)) >>> 3;
+  const y = (hi ^ hi2) >>> 0;
+  if (y !== 0) return 4 + ((31 - Math.clz32(y & -y)) >>> 3);
+  return 8;
+}
+
+/** How many of two doubles' eight little-endian bytes are equal from the high end (0-8). */
+function trailingEqualBytes(lo: number, hi: number, lo2: number, hi2: number): number {
+  const y = (hi ^ hi2) >>> 0;
+  if (y !== 0) return Math.clz32(y) >>> 3;
+  const x = (lo ^ lo2) >>> 0;
+  if (x !== 0) return 4 + (Math.clz32(x) >>> 3);
+  return 8;
+}
 
 /** One Sample field; the caller has ensured MAX_SAMPLE_BYTES of room. */
 function writeSample(w: ProtoWriter, p: Point): void {

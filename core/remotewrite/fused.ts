@@ -32,8 +32,12 @@ export class WrittenAt {
   samplesAt = 0;
   /** The TimeSeries body length written: equal lengths mean equal header bytes. */
   bodyLength = -1;
-  /** The first Sample's length byte (its header is 0x12, this, 0x09). */
+  /** The first Sample's length byte (its header is 0x12, this, 0x09), -1 when not known. */
   firstSampleLength = -1;
+  /** The first Sample's value as two little-endian 32-bit halves, and its timestamp. */
+  valueLo = 0;
+  valueHi = 0;
+  firstTs = 0;
 }
 
 /**
