@@ -58,8 +58,9 @@ const LABEL_LENGTH_RESERVE = 1;
 /**
  * Series kept with their encoded labels (both generations together). Each costs up to ~1.6 KiB of heap
  * (bench/queue-memory: the disk buffer's fixed heap for 10k series of four labels; mostly the trie's
- * one-entry Maps below a high-cardinality label, then the key string and ~150 bytes of labels), so
- * 50k is up to ~80 MiB. The exporter keeps one encoder per shard and shards split the series by hash,
+ * one-entry Maps below a high-cardinality label, then the key string and ~150 bytes of labels), plus,
+ * once encodeCompressed has written it, ~300 bytes of recipe, written-at cell and last-seen values
+ * (estimated from the object layouts, not measured), so 50k is up to ~95 MiB. The exporter keeps one encoder per shard and shards split the series by hash,
  * so all encoders together hold about the number of distinct series.
  */
 export const DEFAULT_MAX_CACHED_SERIES = 50_000;
