@@ -104,7 +104,6 @@ function readMetadata(r: Reader, families: FamilyRegistry): void {
 
 /** Reads one TimeSeries into points; returns the number of native histogram samples skipped. */
 function readSeries(r: Reader, families: FamilyRegistry, out: Point[]): number {
-  const buf = r.buf;
   const labels: Labels = {};
   let name: string | undefined;
   const first = out.length;
@@ -139,24 +138,7 @@ function readSeries(r: Reader, families: FamilyRegistry, out: Point[]): number {
       }
     } else if (field === 2 && wire === 2) {
       const n = r.length();
-      const end = r.pos + n;
-      let value = 0;
-      let isStale = false;
-      let ts = 0;
-      while (r.pos < end) {
-        const t = r.varint();
-        if (t === 0x09) {
-          if (r.pos + 8 > end) throw new DecodeError('truncated sample value');
-          // Stale NaN: 0x7ff0000000000002, little-endian.
-          isStale = buf.readUInt32LE(r.pos) === 2 && buf.readUInt32LE(r.pos + 4) === 0x7ff00000;
-          value = buf.readDoubleLE(r.pos);
-          r.pos += 8;
-        } else if (t === 0x10) ts = r.int64();
-        else r.skip(t & 7);
-      }
-      values.push(value);
-      stale.push(isStale);
-      times.push(ts);
+      r.sample(r.pos + n, values, stale, times);
     } else if (field === 4 && wire === 2) {
       histograms++;
       r.skip(wire);

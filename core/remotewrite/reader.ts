@@ -63,6 +63,40 @@ export class Reader {
     return s;
   }
 
+  /** The bounds of a length-delimited field's body; moves past it. */
+  bytes(): [number, number] {
+    const n = this.length();
+    const start = this.pos;
+    this.pos = start + n;
+    return [start, start + n];
+  }
+
+  /**
+   * One Sample message (1.0 and 2.0 alike: double value = 1, int64 timestamp = 2) whose body ends at
+   * `end`, appended to the three arrays. The stale NaN is told from its eight bytes before the value
+   * becomes a JS number, where its payload would be lost.
+   */
+  sample(end: number, values: number[], stale: boolean[], times: number[]): void {
+    const buf = this.buf;
+    let value = 0;
+    let isStale = false;
+    let ts = 0;
+    while (this.pos < end) {
+      const t = this.varint();
+      if (t === 0x09) {
+        if (this.pos + 8 > end) throw new DecodeError('truncated sample value');
+        // 0x7ff0000000000002, little-endian.
+        isStale = buf.readUInt32LE(this.pos) === 2 && buf.readUInt32LE(this.pos + 4) === 0x7ff00000;
+        value = buf.readDoubleLE(this.pos);
+        this.pos += 8;
+      } else if (t === 0x10) ts = this.int64();
+      else this.skip(t & 7);
+    }
+    values.push(value);
+    stale.push(isStale);
+    times.push(ts);
+  }
+
   skip(wireType: number): void {
     switch (wireType) {
       case 0:

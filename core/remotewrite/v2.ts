@@ -19,7 +19,7 @@
  *   family's metadata (matched by name, or by the name without `_sum`, `_count`, `_bucket`).
  *   Metadata-only 1.0 requests have no 2.0 form (2.0 carries metadata with the samples).
  */
-import { PprofcolError } from '../errors.js';
+import { Reader } from './reader.js';
 import { ProtoWriter, uvarintSize } from './writer.js';
 
 export const V2_CONTENT_TYPE = 'application/x-protobuf;proto=io.prometheus.write.v2.Request';
@@ -27,12 +27,6 @@ export const V2_VERSION_HEADER = '2.0.0';
 export const V1_PROTOBUF_MESSAGE = 'prometheus.WriteRequest';
 export const V2_PROTOBUF_MESSAGE = 'io.prometheus.write.v2.Request';
 
-export class TranscodeError extends PprofcolError {
-  constructor(message: string) {
-    super('ERR_REMOTE_WRITE_V2_TRANSCODE', message);
-    this.name = 'TranscodeError';
-  }
-}
 
 interface V1Metadata {
   type: number;
@@ -57,48 +51,6 @@ export interface TranscodeResult {
   withMetadata: number;
 }
 
-class Reader {
-  pos: number;
-  constructor(
-    readonly buf: Buffer,
-    start: number,
-    readonly end: number,
-  ) {
-    this.pos = start;
-  }
-  varint(): number {
-    let result = 0;
-    let mul = 1;
-    for (let i = 0; i < 10; i++) {
-      if (this.pos >= this.end) throw new TranscodeError('truncated varint');
-      const b = this.buf[this.pos++];
-      result += (b & 0x7f) * mul;
-      if (b < 0x80) return result;
-      mul *= 128;
-    }
-    throw new TranscodeError('varint longer than 10 bytes');
-  }
-  /** The bounds of a length-delimited field's body; moves past it. */
-  bytes(): [number, number] {
-    const len = this.varint();
-    const start = this.pos;
-    if (start + len > this.end) throw new TranscodeError('field runs past its message');
-    this.pos = start + len;
-    return [start, start + len];
-  }
-  string(): string {
-    const [s, e] = this.bytes();
-    return this.buf.toString('utf8', s, e);
-  }
-  skip(wireType: number): void {
-    if (wireType === 0) this.varint();
-    else if (wireType === 1) this.pos += 8;
-    else if (wireType === 2) this.bytes();
-    else if (wireType === 5) this.pos += 4;
-    else throw new TranscodeError(`unsupported wire type ${wireType}`);
-    if (this.pos > this.end) throw new TranscodeError('field runs past its message');
-  }
-}
 
 /** Reads the series and metadata of an uncompressed 1.0 WriteRequest. */
 function readV1(buf: Buffer): { series: V1Series[]; metadata: Map<string, V1Metadata> } {

@@ -66,7 +66,6 @@ function symbol(symbols: string[], ref: number): string {
 }
 
 function readSeries(r: Reader, symbols: string[], families: FamilyRegistry, refs: number[], out: V2DecodeResult): void {
-  const buf = r.buf;
   refs.length = 0;
   const values: number[] = [];
   const stale: boolean[] = [];
@@ -86,23 +85,7 @@ function readSeries(r: Reader, symbols: string[], families: FamilyRegistry, refs
       refs.push(r.varint()); // unpacked form
     } else if (tag === 0x12) {
       const n = r.length();
-      const end = r.pos + n;
-      let value = 0;
-      let isStale = false;
-      let ts = 0;
-      while (r.pos < end) {
-        const t = r.varint();
-        if (t === 0x09) {
-          if (r.pos + 8 > end) throw new DecodeError('truncated sample value');
-          isStale = buf.readUInt32LE(r.pos) === 2 && buf.readUInt32LE(r.pos + 4) === 0x7ff00000;
-          value = buf.readDoubleLE(r.pos);
-          r.pos += 8;
-        } else if (t === 0x10) ts = r.int64();
-        else r.skip(t & 7);
-      }
-      values.push(value);
-      stale.push(isStale);
-      times.push(ts);
+      r.sample(r.pos + n, values, stale, times);
     } else if (tag === 0x1a) {
       out.histogramsSkipped++;
       r.skip(2);
