@@ -10,7 +10,7 @@
 //   npm run build && node dist/bench/scrape-pipeline.js [prometheus-2.42|goprog] [seconds]
 import { spawn } from 'node:child_process';
 import path from 'node:path';
-import { snappyCompress, WriteRequestEncoder } from '../core/remotewrite/index.js';
+import { WriteRequestEncoder } from '../core/remotewrite/index.js';
 import type { Point } from '../core/model/metrics.js';
 import type { ProfileFamily } from '../core/model/profiles.js';
 import { HttpScraper } from '../core/scrape/http.js';
@@ -77,7 +77,7 @@ async function main(): Promise<void> {
   const base = { pathPrefix: '/debug/pprof', timeoutMs: 10_000, bodySizeLimit: 64 * 1024 ** 2, scrapeIntervalMs: INTERVAL_MS };
   const encoder = new WriteRequestEncoder();
 
-  /** One pipeline pass: scrape (sources chosen as the receiver does), derive, encode, compress. */
+  /** One pipeline pass: scrape (sources chosen as the receiver does), derive, encode and compress as the exporter does. */
   const pipeline = (settings: ScrapeSettings, clock: () => number) => {
     const state = new TargetSourceState();
     const deriver = new MetricsDeriver();
@@ -85,7 +85,7 @@ async function main(): Promise<void> {
       const scrape = await scrapeTarget(http, target, settings, clock(), undefined, state);
       const out: Point[] = [];
       deriver.derive(scrape, out);
-      snappyCompress(encoder.encode(out, new Set(out.map((p) => p.family))));
+      encoder.encodeCompressed(out, [...new Set(out.map((p) => p.family))]);
       return out.length;
     };
   };
