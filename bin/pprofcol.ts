@@ -90,6 +90,7 @@ async function run(args: string[]): Promise<number> {
   const logger = createLogger(process.env.PPROFCOL_LOG_LEVEL ?? config.service.telemetry.logs.level);
   for (const warning of config.warnings) logger.warn(warning);
   const service = new Service(config, logger);
+  guardProcess(logger);
   await service.start();
   return new Promise<number>((resolve) => {
     let signals = 0;
@@ -111,6 +112,20 @@ async function run(args: string[]): Promise<number> {
     };
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
+  });
+}
+
+/**
+ * A daemon must outlive one component's bug: a promise rejection nobody handled is logged (once per
+ * distinct message, with its stack) and the process goes on, instead of Node's default exit.
+ */
+function guardProcess(logger: ReturnType<typeof createLogger>): void {
+  const seen = new Set<string>();
+  process.on('unhandledRejection', (reason: unknown) => {
+    const message = errorMessage(reason);
+    if (seen.has(message)) return;
+    if (seen.size < 1000) seen.add(message);
+    logger.error({ err: message, stack: reason instanceof Error ? reason.stack : undefined }, 'unhandled promise rejection (a bug: please report it); continuing');
   });
 }
 
