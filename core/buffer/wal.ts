@@ -75,6 +75,11 @@ export interface WalOptions {
   segmentBytes?: number;
   /** Undelivered records lost: `reason` is buffer_full (oldest segment deleted) or corrupt. */
   onDrop?: (count: number, reason: 'buffer_full' | 'corrupt') => void;
+  /**
+   * Eviction failed (a file-system error deleting or rotating a segment). Called on every failure;
+   * the log stays over maxBytes until a later append retries the eviction.
+   */
+  onEvictError?: (err: unknown) => void;
 }
 
 export interface WalRecord {
@@ -346,8 +351,23 @@ export class ShardLog {
     await rm(seg.file, { force: true });
   }
 
-  /** Drops a whole segment to make room; returns the count of its undelivered records. */
-  async evict(seg: Segment): Promise<number> {
+  /**
+   * Drops a whole segment to make room; returns the count of its undelivered records. Runs in turn
+   * with this shard's appends: the segment may be the one being written, and rotating it away while
+   * a write() awaits on its file handle would close the handle under that write (EBADF).
+   */
+  evict(seg: Segment): Promise<number> {
+    const run = this.chain.then(() => this.evictNow(seg));
+    this.chain = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run;
+  }
+
+  private async evictNow(seg: Segment): Promise<number> {
+    // Delivered and released while waiting for its turn: nothing left to drop.
+    if (!this.segments.includes(seg)) return 0;
     if (this.isWriting(seg)) await this.rotate();
     let lost = 0;
     for (let i = 0; i < seg.offsets.length; i++) {
@@ -404,6 +424,8 @@ export class WriteAheadLog {
   private seq = 0;
   private totalBytes = 0;
   private evicting: Promise<void> = Promise.resolve();
+  /** Evictions that failed (see WalOptions.onEvictError). */
+  evictFailures = 0;
   corruptions: Array<{ file: string; offset: number }> = [];
 
   private constructor(readonly options: WalOptions) {
@@ -501,7 +523,14 @@ export class WriteAheadLog {
   grew(n: number): void {
     this.totalBytes += n;
     if (this.totalBytes > this.options.maxBytes) {
-      this.evicting = this.evicting.then(() => this.enforceLimit());
+      // Nothing awaits this chain between appends: a rejection left in it would be unhandled (and
+      // would end the process), and would stop every later eviction.
+      this.evicting = this.evicting
+        .then(() => this.enforceLimit())
+        .catch((err: unknown) => {
+          this.evictFailures++;
+          this.options.onEvictError?.(err);
+        });
     }
   }
 

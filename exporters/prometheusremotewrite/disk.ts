@@ -116,6 +116,11 @@ export class DiskQueue implements DeliveryControl {
         this.metrics.samplesDropped(reason, count);
         this.logger.warn({ samples: count, reason, max_size: o.maxBytes }, reason === 'buffer_full' ? 'disk buffer full: dropped its oldest segment' : 'disk buffer record failed its CRC; dropped the rest of its segment');
       },
+      onEvictError: (err) => {
+        // Retried by the next append that finds the log over max_size: logged at error once, then debug.
+        const first = this.wal === undefined || this.wal.evictFailures <= 1;
+        this.logger[first ? 'error' : 'debug']({ err: errorMessage(err), failures: this.wal?.evictFailures ?? 1, directory: o.directory }, 'disk buffer: cannot delete its oldest segment; over max_size until a later write retries');
+      },
     });
     this.wal = wal;
     for (const c of wal.corruptions) this.logger.warn({ file: c.file, offset: c.offset }, 'disk buffer: truncated a segment after its last intact record');
