@@ -10,9 +10,20 @@ import { registerComponent } from './registry.js';
 import { metricBatch, cloneMetricBatch } from './model/metrics.js';
 import * as configTypes from './config/types.js';
 
+/** Factories that plugins registered: their configs get the unknown-key check their schemas may lack. */
+const pluginFactories = new Set<unknown>();
+
+export function isPluginFactory(factory: unknown): boolean {
+  return pluginFactories.has(factory);
+}
+
 /** Everything a plugin gets; it need not import pprofcol itself, so a plugin can live anywhere. */
 export const pluginApi = {
-  registerComponent,
+  /** The same function the built-ins register with; it also notes that the factory came from a plugin. */
+  registerComponent: ((factory: Parameters<typeof registerComponent>[0]) => {
+    registerComponent(factory);
+    pluginFactories.add(factory);
+  }) as typeof registerComponent,
   /** The zod instance pprofcol validates with, for plugins' config schemas. */
   z,
   configTypes,

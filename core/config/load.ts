@@ -6,12 +6,12 @@ import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import { SIGNALS, parseComponentId, type ComponentKind, type Factory, type Signal } from '../component.js';
-import { ConfigError, errorMessage, type ConfigIssue } from '../errors.js';
-import { loadPlugins } from '../plugins.js';
+import { ConfigError, errorMessage, formatPath, type ConfigIssue } from '../errors.js';
+import { isPluginFactory, loadPlugins } from '../plugins.js';
 import { factoryOf, registeredTypes } from '../registry.js';
 import { expandEnv } from './env.js';
 import { zodIssues } from './issues.js';
-import { fileSchema, type ServiceConfig } from './service.js';
+import { fileSchema, pluginList, serviceSchema, type ServiceConfig } from './service.js';
 
 export interface ResolvedComponent {
   id: string;
@@ -62,29 +62,32 @@ export async function loadConfigText(text: string, configDir: string, env: NodeJ
   }
   const issues: ConfigIssue[] = [];
   const raw = expandEnv(doc.toJS() ?? {}, env, issues);
+  // The top level is checked as a whole for its own issues (unknown sections, a malformed service),
+  // but a broken part does not stop the others from being checked: every error is reported at once.
   const top = fileSchema.safeParse(raw);
-  if (!top.success) {
-    issues.push(...zodIssues([], top.error.issues));
-    // Without a well-formed top level the rest cannot be checked meaningfully.
-    throw new ConfigError(issues);
-  }
-  const file = top.data;
+  if (!top.success) issues.push(...zodIssues([], top.error.issues));
+  const rawTop = isPlainObject(raw) ? raw : {};
+  const plugins = pluginList.safeParse(rawTop.plugins ?? []);
+  const service = serviceSchema.safeParse(rawTop.service);
+  const sections = {
+    receivers: isPlainObject(rawTop.receivers) ? rawTop.receivers : {},
+    processors: isPlainObject(rawTop.processors) ? rawTop.processors : {},
+    exporters: isPlainObject(rawTop.exporters) ? rawTop.exporters : {},
+  };
 
-  const pluginIssues = await loadPlugins(file.plugins, configDir);
-  issues.push(...pluginIssues);
+  if (plugins.success) issues.push(...(await loadPlugins(plugins.data, configDir)));
 
-  const resolved: ResolvedConfig = {
+  const resolved: Omit<ResolvedConfig, 'service'> = {
     configDir,
     receivers: new Map(),
     processors: new Map(),
     exporters: new Map(),
     pipelines: [],
-    service: file.service,
     warnings: [],
   };
 
   for (const [kind, section] of SECTIONS) {
-    for (const [id, rawConfig] of Object.entries(file[section] ?? {})) {
+    for (const [id, rawConfig] of Object.entries(sections[section])) {
       const parsed = parseComponentId(id);
       if (parsed === undefined) {
         issues.push({ path: `${section}.${id}`, message: 'a component id is type or type/name (letters, digits, _)' });
@@ -103,12 +106,21 @@ export async function loadConfigText(text: string, configDir: string, env: NodeJ
         issues.push(...zodIssues([section, id], result.error.issues));
         continue;
       }
+      // A plugin's schema may not be strict; unknown keys are errors all the same.
+      if (isPluginFactory(factory)) {
+        const unknown = droppedKeys(rawConfig ?? {}, result.data, [section, id]);
+        if (unknown.length > 0) {
+          issues.push(...unknown);
+          continue;
+        }
+      }
       resolved[section].set(id, { id, kind, factory, config: result.data });
     }
   }
 
   const used = new Set<string>();
-  for (const [pipelineId, pipeline] of Object.entries(file.service.pipelines)) {
+  const pipelines = service.success ? service.data.pipelines : {};
+  for (const [pipelineId, pipeline] of Object.entries(pipelines)) {
     const base = `service.pipelines.${pipelineId}`;
     const signal = pipelineId.split('/')[0] as Signal;
     if (!SIGNALS.includes(signal)) {
@@ -125,7 +137,7 @@ export async function loadConfigText(text: string, configDir: string, env: NodeJ
         }
         seen.add(id);
         used.add(`${key}:${id}`);
-        if (file[key]?.[id] === undefined && !(id in (file[key] ?? {}))) {
+        if (!(id in sections[key])) {
           issues.push({ path: `${base}.${key}[${i}]`, message: `"${id}" is not defined under ${key}` });
           ok = false;
         }
@@ -142,12 +154,13 @@ export async function loadConfigText(text: string, configDir: string, env: NodeJ
   }
 
   for (const [, section] of SECTIONS) {
-    for (const id of Object.keys(file[section] ?? {})) {
-      if (!used.has(`${section}:${id}`)) resolved.warnings.push(`${section}.${id}: defined but used in no pipeline`);
+    for (const id of Object.keys(sections[section])) {
+      if (service.success && !used.has(`${section}:${id}`)) resolved.warnings.push(`${section}.${id}: defined but used in no pipeline`);
     }
   }
-  if (issues.length > 0) throw new ConfigError(issues);
-  return resolved;
+  // A service section that failed its schema has put its issues in `issues` (via the top level).
+  if (issues.length > 0 || !service.success) throw new ConfigError(issues);
+  return { ...resolved, service: service.data };
 }
 
 /** Follows each receiver's signal through the processors; the result must be what the pipeline and its exporters carry. */
@@ -155,7 +168,7 @@ function checkSignalFlow(
   base: string,
   signal: Signal,
   pipeline: { receivers: string[]; processors: string[]; exporters: string[] },
-  resolved: ResolvedConfig,
+  resolved: Pick<ResolvedConfig, 'receivers' | 'processors' | 'exporters'>,
 ): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
   pipeline.receivers.forEach((receiverId, r) => {
@@ -190,4 +203,25 @@ function checkSignalFlow(
     }
   });
   return issues;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+/**
+ * Keys of `raw` that the schema's output does not have: what a non-strict zod object silently
+ * strips. Followed through objects and arrays that keep their shape.
+ */
+function droppedKeys(raw: unknown, parsed: unknown, path: (string | number)[]): ConfigIssue[] {
+  const out: ConfigIssue[] = [];
+  if (Array.isArray(raw) && Array.isArray(parsed)) {
+    raw.forEach((item, i) => out.push(...droppedKeys(item, parsed[i], [...path, i])));
+  } else if (isPlainObject(raw) && isPlainObject(parsed)) {
+    for (const [key, value] of Object.entries(raw)) {
+      if (!(key in parsed)) out.push({ path: formatPath([...path, key]), message: 'unknown key' });
+      else out.push(...droppedKeys(value, parsed[key], [...path, key]));
+    }
+  }
+  return out;
 }

@@ -39,13 +39,15 @@ export const serviceSchema = z
 
 const componentSection = z.record(z.unknown()).nullable().default({});
 
+export const pluginList = z.array(z.string());
+
 export const fileSchema = z
   .object({
     receivers: componentSection,
     processors: componentSection,
     exporters: componentSection,
     service: serviceSchema,
-    plugins: z.array(z.string()).default([]),
+    plugins: pluginList.default([]),
   })
   .strict();
 

@@ -1,5 +1,7 @@
 // The whole file is validated before anything starts, and every error names its key path.
 import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { registerBuiltins } from '../../../bin/builtins.js';
@@ -74,6 +76,38 @@ describe('config validation', () => {
     hasIssue(issues, 'exporters.debug.timestamps', /PPROFCOL_TEST_UNSET_VAR is not set/);
     hasIssue(issues, 'exporters.nosuch', /unknown exporter type "nosuch"/);
     hasIssue(issues, 'service.pipelines.metrics.exporters[1]', /"nope" is not defined/);
+  });
+
+  it('rejects unknown keys in a plugin config even when the plugin schema is not strict', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'pprofcol-plugin-'));
+    writeFileSync(
+      path.join(dir, 'lenient.js'),
+      `export default (api) => api.registerComponent({ kind: 'processor', type: 'lenient_test', accepts: ['metrics'],
+        configSchema: api.z.object({ keep: api.z.boolean().default(true), nested: api.z.object({ a: api.z.number().default(1) }).default({}) }),
+        create: (s, c, next) => ({ start: async () => {}, shutdown: async () => {}, consume: (b) => next.consume(b) }) });\n`,
+    );
+    const issues = await issuesOf(`
+plugins: [${JSON.stringify(path.join(dir, 'lenient.js'))}]
+receivers: {pprof: {endpoint: "127.0.0.1:6060"}}
+processors: {pprof_metrics: {}, lenient_test: {kep: false, nested: {b: 2}}}
+exporters: {debug: {}}
+service: {pipelines: {metrics: {receivers: [pprof], processors: [pprof_metrics, lenient_test], exporters: [debug]}}}
+`);
+    hasIssue(issues, 'processors.lenient_test.kep', /unknown key/);
+    hasIssue(issues, 'processors.lenient_test.nested.b', /unknown key/);
+  });
+
+  it('goes on checking components when the top level or the service section is broken', async () => {
+    const issues = await issuesOf(`
+receivers: {pprof: {endpoint: "nohost"}}
+exporters: {debug: {verbose: true}}
+service: {bogus: 1, pipelines: {metrics: {receivers: [pprof], exporters: [debug]}}}
+extra_section: {}
+`);
+    hasIssue(issues, 'extra_section', /unknown key/);
+    hasIssue(issues, 'service.bogus', /unknown key/);
+    hasIssue(issues, 'receivers.pprof.endpoint', /host:port/);
+    hasIssue(issues, 'exporters.debug.verbose', /unknown key/);
   });
 
   it('rejects a profiles receiver that no pprof_metrics follows', async () => {
