@@ -106,6 +106,9 @@ export class TlsErrorTracker {
 /**
  * Retry-After as seconds (`120`) or an HTTP-date (`Wed, 21 Oct 2015 07:28:00 GMT`), in milliseconds
  * from `nowMs`; undefined when absent or unreadable. A date in the past means "now" (0).
+ * The value is the receiver's, unbounded: a caller must not sleep it as it is. `0` repeated makes a
+ * tight retry loop and `86400` stalls for a day (and above 2^31-1 ms setTimeout fires at once); the
+ * remote-write exporter bounds it with its backoff (prometheusremotewrite/delivery.ts, retryDelay).
  */
 export function parseRetryAfter(value: string | string[] | undefined, nowMs: number): number | undefined {
   const text = (Array.isArray(value) ? value[0] : value)?.trim();

@@ -20,6 +20,26 @@ import { buildRequest, countSamples, dropOlderThan, parseRequest, splitRequest, 
 /** Extra requests isolation may spend per level of depth (see the file comment). */
 export const ISOLATION_REQUESTS_PER_LEVEL = 16;
 
+/**
+ * Longest pause a Retry-After may ask for (5 minutes), unless max_backoff is longer. A receiver that
+ * answers `Retry-After: 86400` would otherwise stall the shard, and everything queued behind it, for
+ * a day; after 5 minutes one more attempt costs one request.
+ */
+export const RETRY_AFTER_CAP_MS = 5 * 60_000;
+
+/**
+ * The pause before the next attempt. Without Retry-After: the backoff's next delay. With it: the
+ * longer of Retry-After and the backoff's next delay, at most max(max_backoff, RETRY_AFTER_CAP_MS).
+ * The floor matters: `Retry-After: 0` or a date in the past means "now", and taken literally a
+ * receiver that keeps saying it gets a tight loop of requests; with the backoff as the floor it gets
+ * min_backoff, then exponentially more, as any other recoverable failure does.
+ */
+export function retryDelay(retryAfterMs: number | undefined, backoff: Backoff, maxBackoffMs: number): number {
+  const delay = backoff.next();
+  if (retryAfterMs === undefined || !(retryAfterMs > delay)) return delay;
+  return Math.min(retryAfterMs, Math.max(maxBackoffMs, RETRY_AFTER_CAP_MS));
+}
+
 /** A request as cut by a shard: compressed bytes plus what the queue needs without decoding them. */
 export interface OutgoingRequest {
   /** Snappy-compressed remote-write 1.0 WriteRequest. */
@@ -106,6 +126,9 @@ export class Delivery {
   private readonly backoff: Backoff;
   readonly isolationDepth: number;
   private readonly loggedStatuses = new Set<number>();
+  /** Reason of the failures the current retry streak is made of; undefined while sends succeed. */
+  private failing: string | undefined;
+  private failedAttempts = 0;
 
   constructor(
     private readonly sender: Sender,
@@ -136,6 +159,7 @@ export class Delivery {
       }
       const result = await this.send(body);
       if (result.ok) {
+        this.recovered();
         this.metrics.request('success');
         this.metrics.samplesSent(samples);
         this.metrics.metadataSent(req.metadata);
@@ -150,9 +174,9 @@ export class Delivery {
           this.logger.warn({ err: e.message, samples }, 'remote write failed during shutdown; giving up on this request');
           return 'gave_up';
         }
-        const delay = e.retryAfterMs ?? this.backoff.next();
+        const delay = retryDelay(e.retryAfterMs, this.backoff, this.options.maxBackoffMs);
         this.metrics.samplesRetried(samples);
-        this.logger.warn({ err: e.message, reason: e.reason, samples, retry_in_ms: Math.round(delay) }, 'remote write failed; retrying');
+        this.retrying(e, samples, delay);
         await control.sleep(delay);
         continue;
       }
@@ -234,9 +258,12 @@ export class Delivery {
           return sent > 0 ? 'partly_sent' : 'gave_up';
         }
         this.metrics.samplesRetried(piece.samples);
-        await control.sleep(result.error.retryAfterMs ?? this.backoff.next());
+        const delay = retryDelay(result.error.retryAfterMs, this.backoff, this.options.maxBackoffMs);
+        this.retrying(result.error, piece.samples, delay);
+        await control.sleep(delay);
       }
       if (result.ok) {
+        this.recovered();
         this.metrics.request('success');
         this.metrics.samplesSent(piece.samples);
         sent += piece.samples;
@@ -263,6 +290,30 @@ export class Delivery {
     }
     this.logger.info({ samples, sent, rejected }, 'isolated the samples a 400 rejected; the others were delivered');
     return sent > 0 ? 'partly_sent' : 'dropped';
+  }
+
+  /**
+   * A recoverable failure, about to be retried. Logged at warn when the shard starts failing or fails
+   * for another reason (503 -> connection refused), at debug otherwise: a receiver down for an hour is
+   * one warning per shard, not one per attempt.
+   */
+  private retrying(e: RemoteWriteError, samples: number, delayMs: number): void {
+    this.failedAttempts++;
+    const context = { err: e.message, reason: e.reason, samples, retry_in_ms: Math.round(delayMs), failed_attempts: this.failedAttempts };
+    if (this.failing === e.reason) {
+      this.logger.debug(context, 'remote write failed again; retrying');
+      return;
+    }
+    this.failing = e.reason;
+    this.logger.warn(context, 'remote write failed; retrying (further failures for the same reason are logged at debug)');
+  }
+
+  /** A send succeeded: ends a retry streak, logged once. */
+  private recovered(): void {
+    if (this.failing === undefined) return;
+    this.logger.info({ reason: this.failing, failed_attempts: this.failedAttempts }, 'remote write recovered');
+    this.failing = undefined;
+    this.failedAttempts = 0;
   }
 
   /** A final rejection: logged at error once per distinct status (with the answer's body), then at debug. */
