@@ -184,9 +184,10 @@ async function scrape(args: string[]): Promise<number> {
     deriver.derive(result, points);
     process.stdout.write(formatExposition(points, { timestamps: false }));
     const all = [...result.results, ...(cpu?.results ?? [])];
+    const logger = createLogger();
     for (const r of all) {
-      if (r.ok === false) process.stderr.write(`${r.family}: ${r.reason}: ${r.message}\n`);
-      if (r.ok === 'busy') process.stderr.write(`${r.family}: busy (another CPU profile is running): ${r.message}\n`);
+      if (r.ok === false) logger.warn({ target: url.host, profile: r.family, reason: r.reason, error: r.message }, 'profile failed');
+      if (r.ok === 'busy') logger.info({ target: url.host, profile: r.family, error: r.message }, 'busy: another CPU profile is running');
     }
     return all.every((r) => r.ok !== false) ? 0 : 1;
   } finally {

@@ -59,7 +59,10 @@ export interface ScrapeConfig extends HttpClientConfig {
 /** Fills the timeout default and checks the rules Prometheus checks across fields. */
 export function withScrapeRules<T extends z.ZodTypeAny>(schema: T) {
   return schema.transform((raw: z.output<T>, ctx) => {
-    const cfg = raw as z.output<T> & { scrape_interval: number; scrape_timeout?: number };
+    const cfg = raw as z.output<T> & { scrape_interval: number; scrape_timeout?: number } & HttpClientConfig;
+    if (cfg.basic_auth !== undefined && cfg.authorization !== undefined) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['authorization'], message: 'set basic_auth or authorization, not both' });
+    }
     if (cfg.scrape_interval <= 0) {
       ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['scrape_interval'], message: 'must be greater than 0' });
     }
