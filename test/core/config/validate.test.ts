@@ -110,6 +110,22 @@ extra_section: {}
     hasIssue(issues, 'exporters.debug.verbose', /unknown key/);
   });
 
+  it('rejects a scrape config with both basic_auth and authorization, as Prometheus does', async () => {
+    const issues = await issuesOf(`
+receivers:
+  pprof:
+    scrape_configs:
+      - job_name: a
+        basic_auth: {username: u, password: p}
+        authorization: {credentials: t}
+        static_configs: [{targets: ["127.0.0.1:6060"]}]
+processors: {pprof_metrics: {}}
+exporters: {debug: {}}
+service: {pipelines: {metrics: {receivers: [pprof], processors: [pprof_metrics], exporters: [debug]}}}
+`);
+    hasIssue(issues, 'receivers.pprof.scrape_configs[0].authorization', /basic_auth or authorization, not both/);
+  });
+
   it('rejects a profiles receiver that no pprof_metrics follows', async () => {
     const issues = await issuesOf(`
 receivers: {pprof: {endpoint: "127.0.0.1:6060"}}
