@@ -21,8 +21,13 @@ have() { command -v "$1" >/dev/null 2>&1; }
 [[ -x /usr/bin/victoria-metrics ]] || have victoria-metrics || missing+=(victoria-metrics)
 have redis-server || missing+=(redis-server)
 have go || missing+=(golang-go)
-# Used by Go test programs built in GOPATH mode when the Go module proxy is out of reach.
-[[ -d /usr/share/gocode/src/github.com/prometheus/client_golang ]] || missing+=(golang-github-prometheus-client-golang-dev)
+# client_golang for the Go test programs comes from the Go module proxy where it is reached, else from
+# Debian's package in GOPATH mode (test/harness/servers.ts buildGoProgram tries them in that order).
+if [[ ! -d /usr/share/gocode/src/github.com/prometheus/client_golang ]]; then
+  if ! have go || ! (cd test/go/nativemetrics && GOTOOLCHAIN=local timeout 180 go mod download >/dev/null 2>&1); then
+    missing+=(golang-github-prometheus-client-golang-dev)
+  fi
+fi
 
 if ((${#missing[@]} > 0)); then
   if [[ "$(id -u)" -eq 0 ]] && have apt-get; then

@@ -656,20 +656,36 @@ export async function buildGoProgram(name: string): Promise<string> {
   if (existsSync(out) && statSync(out).mtimeMs >= newest) return out;
 
   const go = goBinary();
-  const env: NodeJS.ProcessEnv = { ...process.env, GOTOOLCHAIN: "local" };
-  delete env["GOFLAGS"];
-  if (!existsSync(path.join(src, "go.mod"))) {
-    env["GO111MODULE"] = "off";
-    const gopaths = [env["GOPATH"], "/usr/share/gocode"].filter((p): p is string => p !== undefined && p !== "");
-    env["GOPATH"] = gopaths.join(path.delimiter);
-  }
+  const base: NodeJS.ProcessEnv = { ...process.env, GOTOOLCHAIN: "local" };
+  delete base["GOFLAGS"];
+  // GOPATH mode finds client_golang in Debian's golang-github-prometheus-client-golang-dev.
+  const gopathMode = (): NodeJS.ProcessEnv => {
+    const gopaths = [base["GOPATH"], "/usr/share/gocode"].filter((p): p is string => p !== undefined && p !== "");
+    return { ...base, GO111MODULE: "off", GOPATH: gopaths.join(path.delimiter) };
+  };
   // Build to a private name and rename, so that concurrent test processes never run a half-written binary.
   mkdirSync(binDir, { recursive: true });
   const tmpOut = path.join(binDir, `.${name}.${process.pid}.${Date.now()}.tmp`);
-  const { code, output } = await runToCompletion(go, ["build", "-o", tmpOut, "."], src, env);
-  if (code !== 0) {
+  // A module (go.mod) is built with its dependencies from the Go module proxy where the machine reaches
+  // it, else in GOPATH mode against Debian's packages; a folder without go.mod is GOPATH mode only.
+  const attempts: Array<[string, NodeJS.ProcessEnv]> = existsSync(path.join(src, "go.mod"))
+    ? [["module mode (Go module proxy)", base], ["GOPATH mode (Debian packages)", gopathMode()]]
+    : [["GOPATH mode (Debian packages)", gopathMode()]];
+  const failures: string[] = [];
+  let built = false;
+  for (const [mode, env] of attempts) {
+    const { code, output } = await runToCompletion(go, ["build", "-o", tmpOut, "."], src, env);
+    if (code === 0) {
+      built = true;
+      break;
+    }
+    failures.push(`${mode}: exit ${String(code)}\n${output}`);
+  }
+  if (!built) {
     await rm(tmpOut, { force: true });
-    throw new Error(`go build in ${src} failed (exit ${String(code)}):\n${output}`);
+    throw new Error(
+      `go build in ${src} failed; install the Debian package golang-github-prometheus-client-golang-dev (or reach the Go module proxy):\n${failures.join("\n")}`,
+    );
   }
   renameSync(tmpOut, out);
   return out;
