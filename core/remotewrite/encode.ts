@@ -79,7 +79,12 @@ const EMPTY_KEYS: readonly string[] = [];
  * indices into the request's points (no array per series per request).
  */
 interface CachedSeries {
-  /** Canonical key (`name\xfevalue\xff` per label in name order): the same label set from another shape. */
+  /**
+   * Canonical key (`<name length>:name<value length>:value` per label in name order): the same label
+   * set from another shape. Length-prefixed, not separated: label names and values from the
+   * remote-write receiver may hold any character, and with separators {a:'x\xffb\xfey'} and
+   * {a:'x', b:'y'} made one key, so the second series was written with the first one's labels.
+   */
   readonly key: string;
   /** The series' TimeSeries.labels fields, tags and lengths included, ready to copy. */
   readonly labels: Buffer;
@@ -360,7 +365,9 @@ export class WriteRequestEncoder {
     names.add('__name__');
     for (const n of this.externalNames) names.add(n);
     const sorted = [...names].sort(compare);
-    const id = sorted.join('\xff');
+    // Length-prefixed for the same reason as the canonical key: ['a\xffb'] and ['a', 'b'] are two shapes.
+    let id = '';
+    for (let i = 0; i < sorted.length; i++) id += `${sorted[i].length}:${sorted[i]}`;
     let shape = this.shapes.get(id);
     if (shape === undefined) {
       shape = sorted;
@@ -384,7 +391,7 @@ export class WriteRequestEncoder {
       const value = name === '__name__' ? p.name : this.valueOf(p.labels, name);
       if (value === '') continue;
       labels.push(name, value);
-      key += `${name}\xfe${value}\xff`;
+      key += `${name.length}:${name}${value.length}:${value}`;
     }
     const known = this.current.canonical.get(key) ?? this.previous.canonical.get(key);
     if (known !== undefined) return known;

@@ -145,3 +145,34 @@ describe('remote write codec', () => {
     assert.ok(body.subarray(s.samples[1].valueOffset, s.samples[1].valueOffset + 8).equals(STALE_NAN_BYTES));
   });
 });
+
+describe('remote write codec: label sets whose joined text is equal stay apart', () => {
+  // Label values (and names) from the remote-write receiver may hold any character, \xfe and \xff included.
+  const cases: Array<{ what: string; a: Record<string, string>; b: Record<string, string> }> = [
+    { what: 'a value holding separators vs two labels', a: { a: 'x\u00ffb\u00fey' }, b: { a: 'x', b: 'y' } },
+    { what: 'a name holding a separator vs two names', a: { 'a\u00ffb': 'v' }, b: { a: 'v', b: 'v' } },
+    { what: 'a name holding a separator vs a name and a value', a: { 'a\u00feb': 'c' }, b: { a: 'b\u00fec' } },
+  ];
+  for (const { what, a, b } of cases) {
+    for (const compressed of [false, true]) {
+      it(`${what} (${compressed ? 'encodeCompressed' : 'encode'})`, () => {
+        const encoder = new WriteRequestEncoder();
+        const encodeOnce = (points: Point[]): Buffer =>
+          compressed ? snappyUncompress(encoder.encodeCompressed(points)) : Buffer.from(encoder.encode(points));
+        // Each on its own first (the second request finds the first one's cache entry), then both in one request.
+        const first = decodeWriteRequest(encodeOnce([point(goroutines, a, 1, 1000)]));
+        const second = decodeWriteRequest(encodeOnce([point(goroutines, b, 2, 1000)]));
+        const both = decodeWriteRequest(encodeOnce([point(goroutines, a, 3, 2000), point(goroutines, b, 4, 2000)]));
+        const expectA = ['__name__=go_goroutines', ...Object.keys(a).sort().map((n) => `${n}=${a[n]}`)];
+        const expectB = ['__name__=go_goroutines', ...Object.keys(b).sort().map((n) => `${n}=${b[n]}`)];
+        assert.deepEqual(labelsOf(first.timeseries[0]), expectA);
+        assert.deepEqual(labelsOf(second.timeseries[0]), expectB);
+        assert.equal(both.timeseries.length, 2);
+        assert.deepEqual(labelsOf(both.timeseries[0]), expectA);
+        assert.deepEqual(both.timeseries[0].samples, [{ value: 3, timestamp: 2000 }]);
+        assert.deepEqual(labelsOf(both.timeseries[1]), expectB);
+        assert.deepEqual(both.timeseries[1].samples, [{ value: 4, timestamp: 2000 }]);
+      });
+    }
+  }
+});
