@@ -85,19 +85,20 @@ export class RemoteWriteClient {
 
   /**
    * POSTs one snappy-compressed WriteRequest and classifies the answer. Never throws and never
-   * retries: the queue decides what a failure means.
+   * retries: the queue decides what a failure means. `signal` aborts it (shutdown): a recoverable
+   * failure with reason `aborted`. `protocolHeaders`: another protobuf_message's (protocol.ts).
    */
-  async send(body: Buffer, protocolHeaders?: Record<string, string>): Promise<SendResult> {
+  async send(body: Buffer, signal?: AbortSignal, protocolHeaders?: Record<string, string>): Promise<SendResult> {
     try {
       // 2xx: the answer's headers go back with it (remote write 2.0 reads its Written headers).
-      return { ok: true, headers: await this.post(body, protocolHeaders) };
+      return { ok: true, headers: await this.post(body, protocolHeaders, signal) };
     } catch (err) {
       const error = err instanceof RemoteWriteError ? err : new RemoteWriteError('other', errorMessage(err), { retryable: true, cause: err });
       return { ok: false, error };
     }
   }
 
-  private async post(body: Buffer, protocolHeaders?: Record<string, string>): Promise<Dispatcher.ResponseData['headers']> {
+  private async post(body: Buffer, protocolHeaders: Record<string, string> | undefined, stop: AbortSignal | undefined): Promise<Dispatcher.ResponseData['headers']> {
     let agent: Agent;
     let headers: Record<string, string>;
     try {
@@ -111,11 +112,12 @@ export class RemoteWriteClient {
       throw new RemoteWriteError('config_file', `cannot read a tls_config or secret file: ${errorMessage(err)}`, { retryable: true, cause: err });
     }
     const deadline = AbortSignal.timeout(this.options.timeoutMs);
+    const signal = stop === undefined ? deadline : AbortSignal.any([deadline, stop]);
     let response: Dispatcher.ResponseData;
     try {
-      response = await agent.request({ origin: this.origin, path: this.path, method: 'POST', headers, body, signal: deadline });
+      response = await agent.request({ origin: this.origin, path: this.path, method: 'POST', headers, body, signal });
     } catch (err) {
-      throw this.networkError(err, deadline);
+      throw this.networkError(err, deadline, stop);
     }
     const status = response.statusCode;
     if (status >= 200 && status < 300) {
@@ -130,7 +132,7 @@ export class RemoteWriteClient {
     try {
       text = (await readBodyHead(response.body, ERROR_BODY_LIMIT)).toString('utf8').trim();
     } catch (err) {
-      if (deadline.aborted) throw this.networkError(err, deadline);
+      if (signal.aborted) throw this.networkError(err, deadline, stop);
     }
     const retryAfterMs = parseRetryAfter(response.headers['retry-after'], Date.now());
     const recoverable = status >= 500 || (status === 429 && this.options.retryOnHttp429);
@@ -142,8 +144,11 @@ export class RemoteWriteClient {
     });
   }
 
-  private networkError(err: unknown, deadline: AbortSignal): RemoteWriteError {
+  private networkError(err: unknown, deadline: AbortSignal, stop: AbortSignal | undefined): RemoteWriteError {
     const code = (err as { code?: string }).code ?? '';
+    if (stop?.aborted === true && !deadline.aborted) {
+      return new RemoteWriteError('aborted', `${this.options.endpoint}: request aborted (shutting down)`, { retryable: true, cause: err });
+    }
     if (deadline.aborted || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT') {
       return new RemoteWriteError('timeout', `${this.options.endpoint}: no answer within timeout (${this.options.timeoutMs}ms)`, { retryable: true, cause: err });
     }

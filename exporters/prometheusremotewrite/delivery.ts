@@ -54,7 +54,8 @@ export interface OutgoingRequest {
 
 /** What the queue sends through: the client, or a stand-in in tests. */
 export interface Sender {
-  send(body: Buffer): Promise<SendResult>;
+  /** `signal` aborts the request (shutdown); the result is then a recoverable failure. */
+  send(body: Buffer, signal?: AbortSignal): Promise<SendResult>;
 }
 
 /** Clock and randomness, injectable so tests can pin them. */

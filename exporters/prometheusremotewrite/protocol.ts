@@ -20,7 +20,7 @@ import type { Sender } from './delivery.js';
 
 /** What the negotiator needs of the client: a send with the protocol's headers, answering with the response headers. */
 export interface ProtocolClient {
-  send(body: Buffer, protocolHeaders?: Record<string, string>): Promise<SendResult>;
+  send(body: Buffer, signal?: AbortSignal, protocolHeaders?: Record<string, string>): Promise<SendResult>;
 }
 
 const V2_HEADERS: Record<string, string> = {
@@ -54,8 +54,8 @@ export class ProtocolNegotiator implements Sender {
     return this.current;
   }
 
-  async send(body: Buffer): Promise<SendResult> {
-    if (this.current === 'v1') return this.client.send(body);
+  async send(body: Buffer, signal?: AbortSignal): Promise<SendResult> {
+    if (this.current === 'v1') return this.client.send(body, signal);
     let v2: Buffer;
     let samples: number;
     try {
@@ -66,14 +66,14 @@ export class ProtocolNegotiator implements Sender {
       samples = t.samples;
     } catch (err) {
       this.logger.error({ err: errorMessage(err) }, 'cannot transcode a request to remote write 2.0; sending it as 1.0');
-      return this.client.send(body);
+      return this.client.send(body, signal);
     }
-    const result = await this.client.send(v2, V2_HEADERS);
+    const result = await this.client.send(v2, signal, V2_HEADERS);
     if (result.ok) {
       const written = readWritten(result.headers);
       if (written === undefined) {
         this.fallBack('it answered 2xx without X-Prometheus-Remote-Write-Samples-Written (a 1.0 receiver that took the 2.0 body for an empty request)');
-        return this.client.send(body);
+        return this.client.send(body, signal);
       }
       this.confirmed = true;
       this.lastWritten = written;
@@ -86,11 +86,11 @@ export class ProtocolNegotiator implements Sender {
     const status = result.error.status;
     if (status === 415) {
       this.fallBack('it answered 415 Unsupported Media Type');
-      return this.client.send(body);
+      return this.client.send(body, signal);
     }
     if (status === 400 && !this.confirmed) {
       this.fallBack(`it answered 400 to the first 2.0 request${result.error.body ? `: ${result.error.body}` : ''}`);
-      return this.client.send(body);
+      return this.client.send(body, signal);
     }
     return result;
   }

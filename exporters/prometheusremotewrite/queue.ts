@@ -21,8 +21,8 @@ import type { Logger } from '../../core/logger.js';
 import type { Labels, MetricFamily, Point } from '../../core/model/metrics.js';
 import { errorMessage } from '../../core/errors.js';
 import { snappyCompress, WriteRequestEncoder } from '../../core/remotewrite/index.js';
-import { cutRequest } from './request.js';
-import { Backoff, Delivery, REAL_ENV, type DeliveryControl, type DeliveryOptions, type OutgoingRequest, type QueueEnv, type Sender } from './delivery.js';
+import { cutRequest, StoppableSleeps } from './request.js';
+import { Backoff, Delivery, REAL_ENV, retryDelay, type DeliveryControl, type DeliveryOptions, type OutgoingRequest, type QueueEnv, type Sender } from './delivery.js';
 import type { ExporterMetrics } from './metrics.js';
 
 export { Backoff, type QueueEnv, type Sender } from './delivery.js';
@@ -336,6 +336,12 @@ export class QueueManager implements ShardHost {
   private stopped: Promise<void> | undefined;
   private metadataTimer: NodeJS.Timeout | undefined;
   private metadataLoop: Promise<void> = Promise.resolve();
+  /** A metadata run is in progress: send_interval ticks meanwhile are skipped (not queued behind it). */
+  private metadataPending = false;
+  /** The metadata run's retry pauses, cut short by stop(). */
+  private readonly metadataSleeps = new StoppableSleeps();
+  /** Aborts the metadata request in flight at stop(): it is never worth waiting `timeout` for. */
+  private readonly metadataAbort = new AbortController();
   private metadataEncoder: WriteRequestEncoder | undefined;
   private shardTimer: NodeJS.Timeout | undefined;
   private queueFullLogged = false;
@@ -387,15 +393,27 @@ export class QueueManager implements ShardHost {
     this.started = true;
     for (const s of this.shards) s.start();
     if (this.options.metadata.send) {
-      this.metadataTimer = setInterval(() => {
-        this.metadataLoop = this.metadataLoop.then(() => this.sendMetadata());
-      }, this.options.metadata.intervalMs);
+      this.metadataTimer = setInterval(() => this.metadataTick(), this.options.metadata.intervalMs);
       this.metadataTimer.unref();
     }
     if (this.options.maxShards > this.options.minShards) {
       this.shardTimer = setInterval(() => this.updateShards(), this.options.shardUpdateIntervalMs);
       this.shardTimer.unref();
     }
+  }
+
+  /**
+   * One send_interval tick. While the previous run still waits on the receiver the tick is skipped:
+   * queued runs would all be sent back to back once it answers, each with the same families.
+   */
+  private metadataTick(): void {
+    if (this.metadataPending || this.stoppingFlag) return;
+    this.metadataPending = true;
+    this.metadataLoop = this.sendMetadata()
+      .catch((err: unknown) => this.logger.debug({ err: errorMessage(err) }, 'metadata send failed unexpectedly'))
+      .finally(() => {
+        this.metadataPending = false;
+      });
   }
 
   /** Takes points into their shards; what does not fit is dropped (reason="queue_full"). Never blocks. */
@@ -518,6 +536,9 @@ export class QueueManager implements ShardHost {
     this.stopped ??= (async () => {
       this.stoppingFlag = true;
       if (this.metadataTimer !== undefined) clearInterval(this.metadataTimer);
+      // The metadata run is not flushed: every request of samples carries its own families' metadata.
+      this.metadataSleeps.stop();
+      this.metadataAbort.abort();
       if (this.shardTimer !== undefined) clearInterval(this.shardTimer);
       await Promise.all(this.draining.map((s) => s.stop()));
       await this.resharding;
@@ -541,7 +562,7 @@ export class QueueManager implements ShardHost {
       for (;;) {
         let result;
         try {
-          result = await this.sender.send(body);
+          result = await this.sender.send(body, this.metadataAbort.signal);
         } catch (err) {
           this.logger.debug({ err: errorMessage(err) }, 'metadata send threw');
           return;
@@ -556,7 +577,8 @@ export class QueueManager implements ShardHost {
           return;
         }
         this.metrics.request('retry');
-        await new Promise((r) => setTimeout(r, result.error.retryAfterMs ?? backoff.next()));
+        await this.metadataSleeps.sleep(retryDelay(result.error.retryAfterMs, backoff, this.options.maxBackoffMs));
+        if (this.stoppingFlag) return;
       }
     }
   }
