@@ -9,8 +9,13 @@ import { TargetDiscovery } from './discovery.js';
 import { nextScrapeTime, scrapeOffsetMs, type Target } from './targets.js';
 
 export interface ScrapeHandler {
-  /** Scrapes one target once. Must not throw: failures are data (`up` 0), not exceptions. */
-  scrape(target: Target, startedMs: number, signal: AbortSignal): Promise<void>;
+  /**
+   * Scrapes one target once. Must not throw: failures are data (`up` 0), not exceptions.
+   * `startedMs` is wall time (sample timestamps); `monotonicMs` is the pool's monotonic clock at the
+   * same moment, for whatever the handler schedules itself (intervals, windows): a wall-clock step
+   * must not move those.
+   */
+  scrape(target: Target, startedMs: number, signal: AbortSignal, monotonicMs: number): Promise<void>;
   /** The target left discovery (not called on shutdown, so a restart does not end every series). */
   targetGone(target: Target, timestampMs: number): Promise<void>;
 }
@@ -20,8 +25,20 @@ export interface ScrapePoolOptions {
   configDir: string;
   logger: Logger;
   handler: ScrapeHandler;
-  /** Clock, for tests. */
+  /** Wall clock (ms since the epoch): sample timestamps and the offset phase. Default Date.now; for tests. */
   now?: () => number;
+  /**
+   * Monotonic clock (ms, any origin) that timers are scheduled on, so that a wall-clock step (NTP, a
+   * VM resumed, an operator) neither stops scraping for the length of a step back nor bursts scrapes
+   * after a step forward. Default performance.now; for tests.
+   */
+  monotonicNow?: () => number;
+}
+
+/** The two clocks a loop reads. */
+interface Clocks {
+  wall: () => number;
+  monotonic: () => number;
 }
 
 class TargetLoop {
@@ -36,37 +53,44 @@ class TargetLoop {
     private readonly intervalMs: number,
     private readonly handler: ScrapeHandler,
     private readonly logger: Logger,
-    private readonly now: () => number,
+    private readonly clocks: Clocks,
   ) {
     this.offsetMs = scrapeOffsetMs(target.key, intervalMs);
   }
 
+  /**
+   * The phase inside the interval is taken from the wall clock once, here, so that a target keeps its
+   * offset across restarts; from then on slots are counted on the monotonic clock.
+   */
   start(): void {
-    this.schedule();
+    const wall = this.clocks.wall();
+    const monotonic = this.clocks.monotonic();
+    const at = nextScrapeTime(wall, this.intervalMs, this.offsetMs);
+    this.arm(monotonic + (at - wall));
   }
 
-  private schedule(): void {
+  /** Sets the timer for the slot at `slotMs` on the monotonic clock. */
+  private arm(slotMs: number): void {
     if (this.stopped) return;
-    const now = this.now();
-    const at = nextScrapeTime(now, this.intervalMs, this.offsetMs);
-    this.timer = setTimeout(() => this.tick(at), at - now);
+    this.timer = setTimeout(() => this.tick(slotMs), Math.max(0, slotMs - this.clocks.monotonic()));
   }
 
-  private tick(scheduledMs: number): void {
+  private tick(slotMs: number): void {
+    const monotonic = this.clocks.monotonic();
     // A scrape still running (a long cpu window) keeps its slot; the next one waits for the following slot.
     if (this.running === undefined) {
-      const startedMs = Math.max(scheduledMs, this.now());
       this.running = this.handler
-        .scrape(this.target, startedMs, this.abort.signal)
+        .scrape(this.target, this.clocks.wall(), this.abort.signal, monotonic)
         .catch((err: unknown) => this.logger.error({ target: this.target.instance, err: errorMessage(err) }, 'scrape handler threw'))
         .finally(() => {
           this.running = undefined;
         });
     }
-    // Schedule from the slot just taken, not from "now", so timer lateness does not accumulate.
-    if (this.stopped) return;
-    const next = scheduledMs + this.intervalMs;
-    this.timer = setTimeout(() => this.tick(next), Math.max(0, next - this.now()));
+    // Schedule from the slot just taken, not from "now", so timer lateness does not accumulate; slots
+    // an event-loop stall made us miss are skipped, not run back to back.
+    let next = slotMs + this.intervalMs;
+    if (next <= monotonic) next += Math.ceil((monotonic - next) / this.intervalMs) * this.intervalMs;
+    this.arm(next);
   }
 
   async stop(): Promise<void> {
@@ -80,12 +104,12 @@ class TargetLoop {
 export class ScrapePool {
   private readonly loops = new Map<string, TargetLoop>();
   private readonly discovery: TargetDiscovery;
-  private readonly now: () => number;
+  private readonly clocks: Clocks;
   private pending: Promise<void> = Promise.resolve();
   private stopped = false;
 
   constructor(private readonly options: ScrapePoolOptions) {
-    this.now = options.now ?? Date.now;
+    this.clocks = { wall: options.now ?? Date.now, monotonic: options.monotonicNow ?? (() => performance.now()) };
     this.discovery = new TargetDiscovery({
       job: options.config.job_name,
       scheme: options.config.scheme,
@@ -121,13 +145,13 @@ export class ScrapePool {
       this.loops.delete(key);
       await loop.stop();
       this.options.logger.info({ job: loop.target.job, target: loop.target.instance }, 'target left discovery; ending its series');
-      await this.options.handler.targetGone(loop.target, this.now()).catch((err: unknown) =>
+      await this.options.handler.targetGone(loop.target, this.clocks.wall()).catch((err: unknown) =>
         this.options.logger.error({ err: errorMessage(err) }, 'ending series of a removed target failed'),
       );
     }
     for (const target of targets) {
       if (this.loops.has(target.key)) continue;
-      const loop = new TargetLoop(target, this.options.config.scrape_interval, this.options.handler, this.options.logger, this.now);
+      const loop = new TargetLoop(target, this.options.config.scrape_interval, this.options.handler, this.options.logger, this.clocks);
       this.loops.set(target.key, loop);
       loop.start();
     }

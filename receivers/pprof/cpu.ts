@@ -31,8 +31,13 @@ export class CpuSlots {
   }
 }
 
-/** Per target: when its next window is due, and whether one is queued or running. */
+/**
+ * Per target: when its next window is due, and whether one is queued or running. The schedule runs
+ * on a monotonic clock: a wall-clock step back must not stop windows for its length, nor a step
+ * forward skip them. The wall clock gives only the phase, once, so it stays the same across restarts.
+ */
 export class CpuSchedule {
+  /** On the monotonic clock. */
   private nextDueMs: number | undefined;
   active = false;
 
@@ -41,16 +46,20 @@ export class CpuSchedule {
     private readonly everyMs: number,
   ) {}
 
-  /** True when a window should start now; advances the schedule. The first window waits for the target's phase. */
-  due(nowMs: number): boolean {
+  /**
+   * True when a window should start now; advances the schedule. The first window waits for the
+   * target's phase. `wallMs`: ms since the epoch; `monotonicMs`: the monotonic clock at the same moment.
+   */
+  due(wallMs: number, monotonicMs: number): boolean {
     if (this.nextDueMs === undefined) {
       const phase = fnv1a32(`cpu|${this.targetKey}`) % this.everyMs;
-      this.nextDueMs = nowMs - (nowMs % this.everyMs) + phase;
-      if (this.nextDueMs < nowMs) this.nextDueMs += this.everyMs;
+      let dueWall = wallMs - (wallMs % this.everyMs) + phase;
+      if (dueWall < wallMs) dueWall += this.everyMs;
+      this.nextDueMs = monotonicMs + (dueWall - wallMs);
     }
-    if (this.active || nowMs < this.nextDueMs) return false;
+    if (this.active || monotonicMs < this.nextDueMs) return false;
     // Skip cycles missed while busy rather than running windows back to back.
-    while (this.nextDueMs <= nowMs) this.nextDueMs += this.everyMs;
+    this.nextDueMs += (Math.floor((monotonicMs - this.nextDueMs) / this.everyMs) + 1) * this.everyMs;
     return true;
   }
 }

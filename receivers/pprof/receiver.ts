@@ -53,7 +53,7 @@ export class PprofReceiver implements Receiver {
         configDir: this.settings.configDir,
         logger: this.settings.logger,
         handler: {
-          scrape: (target, startedMs, signal) => this.scrapeOne(http, scrapeConfig, target, startedMs, signal),
+          scrape: (target, startedMs, signal, monotonicMs) => this.scrapeOne(http, scrapeConfig, target, startedMs, signal, monotonicMs),
           targetGone: (target, timestampMs) => this.targetGone(scrapeConfig, target, timestampMs),
         },
       });
@@ -91,11 +91,12 @@ export class PprofReceiver implements Receiver {
     return state;
   }
 
-  private async scrapeOne(http: HttpScraper, config: PprofScrapeConfig, target: Target, startedMs: number, signal: AbortSignal): Promise<void> {
+  /** `startedMs` stamps the samples; `monotonicMs` (the pool's clock) schedules families and CPU windows. */
+  private async scrapeOne(http: HttpScraper, config: PprofScrapeConfig, target: Target, startedMs: number, signal: AbortSignal, monotonicMs: number): Promise<void> {
     const state = this.runtime(config, target);
     const settings = this.scrapeSettings(config);
-    if (state.cpu?.due(startedMs) === true) this.startCpuWindow(http, config, settings, target, state.cpu, signal);
-    const scrape = await scrapeTarget(http, target, settings, startedMs, signal, state.sources);
+    if (state.cpu?.due(startedMs, monotonicMs) === true) this.startCpuWindow(http, config, settings, target, state.cpu, signal);
+    const scrape = await scrapeTarget(http, target, settings, startedMs, signal, state.sources, monotonicMs);
     if (signal.aborted) return; // stopped mid-scrape: what came back is partial by our doing, not the target's
     this.record(config.job_name, scrape, state);
     await this.forward(config, target, scrape);

@@ -106,7 +106,11 @@ export interface ScrapeSettings {
   onRequest?: (source: SourceId) => void;
 }
 
-/** What the receiver remembers per target between scrapes. */
+/**
+ * What the receiver remembers per target between scrapes. Times are on the clock scrapeTarget's
+ * `clockMs` is on (the scrape pool's monotonic clock in the receiver), so a wall-clock step does not
+ * make families wait for the length of the step.
+ */
 export class TargetSourceState {
   /** Family -> start of the scrape that last fetched it. */
   readonly lastFetchedMs = new Map<ProfileFamily, number>();
@@ -170,9 +174,11 @@ export async function scrapeTarget(
   startedMs: number,
   signal?: AbortSignal,
   state: TargetSourceState = new TargetSourceState(),
+  /** The scrape's start on the clock `state` is kept on (default startedMs, the wall clock). */
+  clockMs = startedMs,
 ): Promise<TargetScrape> {
   const t0 = performance.now();
-  const families = dueFamilies(settings, state, startedMs);
+  const families = dueFamilies(settings, state, clockMs);
   // One request per source per scrape, shared by the families that read it (index: two counts).
   const fetches = new Map<SourceId, Promise<Buffer>>();
   const fetchSource = (source: SourceId): Promise<Buffer> => {
@@ -190,7 +196,7 @@ export async function scrapeTarget(
   const results = await Promise.all(
     families.map(async (family): Promise<ProfileResult> => {
       const candidates = CANDIDATES[family].filter(
-        (c) => !(c.source === 'expvar' && settings.expvarPath === '') && !((state.missingUntilMs.get(c.source) ?? 0) > startedMs),
+        (c) => !(c.source === 'expvar' && settings.expvarPath === '') && !((state.missingUntilMs.get(c.source) ?? 0) > clockMs),
       );
       // Every candidate marked missing: ask the last one anyway, so the failure is reported.
       const usable = candidates.length > 0 ? candidates : CANDIDATES[family].slice(-1);
@@ -204,7 +210,7 @@ export async function scrapeTarget(
         } catch (err) {
           last = { family, ok: false, reason: reasonOf(err), message: errorMessage(err), source: url };
           if (i < usable.length - 1 && isMissing(err, source)) {
-            state.missingUntilMs.set(source, startedMs + SOURCE_REPROBE_MS);
+            state.missingUntilMs.set(source, clockMs + SOURCE_REPROBE_MS);
             continue;
           }
           return last;
@@ -214,7 +220,7 @@ export async function scrapeTarget(
     }),
   );
   // A family that failed is asked again next scrape, not a whole interval later.
-  for (const r of results) if (r.ok !== false) state.lastFetchedMs.set(r.family, startedMs);
+  for (const r of results) if (r.ok !== false) state.lastFetchedMs.set(r.family, clockMs);
   // A target that answered nothing: all its series end, so every family is due when it is back.
   if (results.length > 0 && results.every((r) => r.ok === false)) state.resetSchedule();
   return { target, startedMs, durationSeconds: (performance.now() - t0) / 1000, results, kind: 'scrape' };
