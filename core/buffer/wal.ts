@@ -494,15 +494,23 @@ export class WriteAheadLog {
     return g;
   }
 
-  /** Deletes a generation that has been read empty. */
+  /**
+   * Deletes a generation that has been read empty. It leaves the log first, so a file-system error
+   * while closing or deleting (thrown) leaves a folder behind, fully acknowledged, that the next
+   * open deletes; never a generation half closed and still read.
+   */
   async removeGeneration(g: Generation): Promise<void> {
-    for (const s of g.shards) {
-      await s.close();
-      this.totalBytes -= s.bytes;
-    }
-    await rm(g.dir, { recursive: true, force: true });
     const i = this.old.indexOf(g);
     if (i >= 0) this.old.splice(i, 1);
+    for (const s of g.shards) {
+      this.totalBytes -= s.bytes;
+      s.bytes = 0;
+    }
+    // Every shard's handles are closed even when one close fails.
+    const closed = await Promise.allSettled(g.shards.map((s) => s.close()));
+    const failed = closed.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed !== undefined) throw failed.reason;
+    await rm(g.dir, { recursive: true, force: true });
   }
 
   nextSeq(): number {

@@ -17,7 +17,7 @@ import type { Labels, Point } from '../../core/model/metrics.js';
 import { errorMessage, PprofcolError } from '../../core/errors.js';
 import { WriteRequestEncoder } from '../../core/remotewrite/index.js';
 import { WriteAheadLog, type ShardLog } from '../../core/buffer/wal.js';
-import { Delivery, REAL_ENV, type DeliveryControl, type DeliveryOptions, type OutgoingRequest, type QueueEnv, type Sender } from './delivery.js';
+import { Backoff, Delivery, REAL_ENV, type DeliveryControl, type DeliveryOptions, type OutgoingRequest, type QueueEnv, type Sender } from './delivery.js';
 import type { ExporterMetrics } from './metrics.js';
 import { seriesHash } from './queue.js';
 import { cutRequest, StoppableSleeps } from './request.js';
@@ -59,6 +59,39 @@ export class BufferWriteError extends PprofcolError {
   constructor(message: string, cause: unknown) {
     super('ERR_BUFFER_WRITE', message, { cause, retryable: true });
     this.name = 'BufferWriteError';
+  }
+}
+
+/** Longest pause between retries of a failing file-system operation (when max_backoff is shorter). */
+const FS_RETRY_MAX_MS = 5000;
+
+/**
+ * A shard's run of file-system failures (EIO, ENOSPC, a folder removed under it): logged at error
+ * when it begins, at debug while it lasts, at info when it ends; paced by a backoff.
+ */
+class FsTrouble {
+  private failures = 0;
+  constructor(
+    private readonly logger: Logger,
+    private readonly shard: number,
+    private readonly backoff: Backoff,
+  ) {}
+
+  /** Notes a failure; returns the pause before the retry. */
+  failed(what: string, err: unknown): number {
+    this.failures++;
+    const delay = this.backoff.next();
+    const context = { err: errorMessage(err), shard: this.shard, failures: this.failures, retry_in_ms: Math.round(delay) };
+    if (this.failures === 1) this.logger.error(context, `disk buffer: ${what}; retrying (logged once until it succeeds)`);
+    else this.logger.debug(context, `disk buffer: ${what}; retrying`);
+    return delay;
+  }
+
+  ok(): void {
+    if (this.failures === 0) return;
+    this.logger.info({ shard: this.shard, failures: this.failures }, 'disk buffer: the file system works again');
+    this.failures = 0;
+    this.backoff.reset();
   }
 }
 
@@ -129,7 +162,9 @@ export class DiskQueue implements DeliveryControl {
     this.updateGauges();
     this.gaugeTimer = setInterval(() => this.updateGauges(), 1000);
     this.gaugeTimer.unref();
-    this.loops = [this.runAll(wal)];
+    // Nothing awaits the loops before stop(): a rejection would be unhandled and end the process.
+    // runAll and runShard catch file-system errors themselves; this is the last resort.
+    this.loops = [this.runAll(wal).catch((err: unknown) => this.logger.error({ err: errorMessage(err) }, 'disk buffer: sending stopped on an unexpected error; what is on disk is sent after a restart'))];
     return wal;
   }
 
@@ -146,7 +181,13 @@ export class DiskQueue implements DeliveryControl {
       await Promise.all(g.shards.map((s) => this.runShard(s, true)));
       if (g.shards.some((s) => s.undelivered > 0)) return; // stopped while draining
       this.logger.info({ shards: g.shards.length }, 'disk buffer: drained a generation written with another shard count');
-      await wal.removeGeneration(g);
+      try {
+        await wal.removeGeneration(g);
+      } catch (err) {
+        // It is out of the log already (nothing of it is read again); its folder, fully acknowledged,
+        // is deleted by the next start. Holding the current generation back for it would stop sending.
+        this.logger.error({ err: errorMessage(err), directory: g.dir }, 'disk buffer: cannot delete a drained generation; the next start deletes it');
+      }
     }
     if (this.sleeps.stopping && wal.old.length > 0) return;
     await Promise.all(wal.current.shards.map((s) => this.runShard(s, false)));
@@ -154,13 +195,14 @@ export class DiskQueue implements DeliveryControl {
 
   private async runShard(log: ShardLog, untilEmpty: boolean): Promise<void> {
     const delivery = new Delivery(this.sender, this.options, this.metrics, this.logger, this.env);
+    const trouble = new FsTrouble(this.logger, log.index, new Backoff(this.options.minBackoffMs, Math.max(this.options.maxBackoffMs, FS_RETRY_MAX_MS), this.env.random));
     for (;;) {
       let record;
       try {
         record = await log.next();
+        trouble.ok();
       } catch (err) {
-        this.logger.error({ err: errorMessage(err), shard: log.index }, 'disk buffer: cannot read a record; retrying');
-        await this.sleep(1000);
+        await this.sleep(trouble.failed('cannot read a record', err));
         if (this.sleeps.stopping) return;
         continue;
       }
@@ -172,7 +214,18 @@ export class DiskQueue implements DeliveryControl {
       const outcome = await delivery.deliver(decodeRecord(record.payload, record.count), this);
       // gave_up: shutdown hit a recoverable failure. The record stays for the next run.
       if (outcome === 'gave_up') return;
-      await log.ack(record);
+      // Delivered: only the acknowledgement is retried (ack is idempotent), never the send. Given up
+      // at shutdown, the record is sent again by the next run (at least once).
+      for (;;) {
+        try {
+          await log.ack(record);
+          trouble.ok();
+          break;
+        } catch (err) {
+          await this.sleep(trouble.failed('cannot record a delivery', err));
+          if (this.sleeps.stopping) return;
+        }
+      }
       this.updateGauges();
     }
   }
