@@ -28,6 +28,8 @@ export interface DiscoveryOptions {
   logger: Logger;
   /** Called with the full target list whenever it may have changed. */
   onTargets(targets: Target[]): void;
+  /** Reads a file_sd file as UTF-8 (default fs.promises.readFile); for tests. */
+  readFile?: (file: string) => Promise<string>;
 }
 
 export class TargetDiscovery {
@@ -36,6 +38,13 @@ export class TargetDiscovery {
   /** Last good groups per file, kept when a rewrite is briefly invalid (Prometheus keeps them too). */
   private readonly fileGroups = new Map<string, { address: string; labels: Labels }[]>();
   private debounce: NodeJS.Timeout | undefined;
+  /**
+   * The refresh running, if any. Refreshes never overlap: an older one's cleanup pass would drop a
+   * file a newer one had just read (its targets reported gone until the next refresh).
+   */
+  private refreshing: Promise<void> | undefined;
+  /** A change arrived while a refresh ran: run once more after it. */
+  private refreshAgain = false;
   private stopped = false;
   private readonly fileErrors = new Map<string, string>();
 
@@ -75,12 +84,33 @@ export class TargetDiscovery {
   private scheduleRefresh(): void {
     if (this.stopped) return;
     clearTimeout(this.debounce);
-    this.debounce = setTimeout(() => {
-      this.refreshFiles().then(
-        () => this.emit(),
-        (err: unknown) => this.options.logger.error({ err: errorMessage(err) }, 'file_sd refresh failed'),
-      );
-    }, WATCH_DEBOUNCE_MS);
+    this.debounce = setTimeout(() => this.refresh(), WATCH_DEBOUNCE_MS);
+  }
+
+  /** Runs one refresh, or marks that another is needed when one is running (several changes: one re-run). */
+  private refresh(): void {
+    if (this.refreshing !== undefined) {
+      this.refreshAgain = true;
+      return;
+    }
+    this.refreshing = (async () => {
+      do {
+        this.refreshAgain = false;
+        try {
+          await this.refreshFiles();
+          this.emit();
+        } catch (err) {
+          this.options.logger.error({ err: errorMessage(err) }, 'file_sd refresh failed');
+        }
+      } while (this.refreshAgain && !this.stopped);
+    })().finally(() => {
+      this.refreshing = undefined;
+    });
+  }
+
+  /** Resolves when no refresh is running (for tests). */
+  async idle(): Promise<void> {
+    while (this.refreshing !== undefined) await this.refreshing;
   }
 
   private async refreshFiles(): Promise<void> {
@@ -98,7 +128,7 @@ export class TargetDiscovery {
 
   private async readFile(file: string): Promise<void> {
     try {
-      const text = await readFile(file, 'utf8');
+      const text = this.options.readFile !== undefined ? await this.options.readFile(file) : await readFile(file, 'utf8');
       const raw: unknown = extname(file) === '.json' ? JSON.parse(text) : parseYaml(text);
       const groups = fileTargetGroups.parse(raw ?? []);
       this.fileGroups.set(
