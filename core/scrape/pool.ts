@@ -33,6 +33,11 @@ export interface ScrapePoolOptions {
    * after a step forward. Default performance.now; for tests.
    */
   monotonicNow?: () => number;
+  /**
+   * Called after every discovery sync has started and stopped loops, with the targets now scraped
+   * (for a targets gauge: file_sd adds and removes targets at any time, not only at start).
+   */
+  onSync?: (targets: readonly Target[]) => void;
 }
 
 /** The two clocks a loop reads. */
@@ -124,8 +129,10 @@ export class ScrapePool {
     });
   }
 
+  /** Resolves once the first discovered targets have their loops (and onSync has seen them). */
   async start(): Promise<void> {
     await this.discovery.start();
+    await this.pending;
   }
 
   /** The offsets of the current targets, by instance (for logs and tests). */
@@ -155,6 +162,7 @@ export class ScrapePool {
       this.loops.set(target.key, loop);
       loop.start();
     }
+    this.options.onSync?.(this.targets());
   }
 
   async stop(): Promise<void> {

@@ -48,10 +48,13 @@ export class PprofReceiver implements Receiver {
     for (const scrapeConfig of this.config.scrape_configs) {
       const http = new HttpScraper(scrapeConfig, this.settings.configDir);
       this.clients.push(http);
+      const targetLabels = { receiver: this.settings.id, job: scrapeConfig.job_name };
       const pool = new ScrapePool({
         config: scrapeConfig,
         configDir: this.settings.configDir,
         logger: this.settings.logger,
+        // Every sync, so that targets file_sd adds later count too, not only those at start.
+        onSync: (targets) => this.metrics.targets.set(targetLabels, targets.length),
         handler: {
           scrape: (target, startedMs, signal, monotonicMs) => this.scrapeOne(http, scrapeConfig, target, startedMs, signal, monotonicMs),
           targetGone: (target, timestampMs) => this.targetGone(scrapeConfig, target, timestampMs),
@@ -59,7 +62,6 @@ export class PprofReceiver implements Receiver {
       });
       this.pools.push(pool);
       await pool.start();
-      this.metrics.targets.set({ receiver: this.settings.id, job: scrapeConfig.job_name }, pool.targets().length);
     }
   }
 
@@ -169,8 +171,6 @@ export class PprofReceiver implements Receiver {
   private async targetGone(config: PprofScrapeConfig, target: Target, timestampMs: number): Promise<void> {
     this.lastState.delete(target.key);
     this.targetState.delete(target.key);
-    const pool = this.pools[this.config.scrape_configs.indexOf(config)];
-    if (pool !== undefined) this.metrics.targets.set({ receiver: this.settings.id, job: config.job_name }, pool.targets().length);
     const batch: ProfileBatch = { signal: 'profiles', source: this.settings.id, scrapes: [], ended: [{ target, timestampMs }] };
     await this.next.consume(batch);
   }
