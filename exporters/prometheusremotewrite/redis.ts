@@ -23,7 +23,7 @@ import { Queue, Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { Logger } from '../../core/logger.js';
 import type { Labels, Point } from '../../core/model/metrics.js';
-import { errorMessage } from '../../core/errors.js';
+import { errorMessage, PprofcolError } from '../../core/errors.js';
 import { WriteRequestEncoder } from '../../core/remotewrite/index.js';
 import { Delivery, REAL_ENV, type DeliveryControl, type DeliveryOptions, type OutgoingRequest, type QueueEnv, type Sender } from './delivery.js';
 import type { ExporterMetrics } from './metrics.js';
@@ -39,6 +39,35 @@ export interface RedisQueueOptions extends DeliveryOptions {
   lockDurationMs: number;
   externalLabels: Labels;
   sendMetadata: boolean;
+  /** How long start() waits for Redis (default REDIS_START_TIMEOUT_MS); tests shorten it. */
+  startTimeoutMs?: number;
+}
+
+/**
+ * How long start() waits for Redis to answer before failing. The client needs
+ * maxRetriesPerRequest: null (BullMQ's blocking commands must not time out), so without a bound a
+ * Redis that is down at start makes start() wait forever: the service never becomes ready and never
+ * installs its signal handlers. 10s covers a Redis that is restarting; longer means a wrong buffer.url
+ * or a Redis that is down, which the operator should hear about at once.
+ */
+export const REDIS_START_TIMEOUT_MS = 10_000;
+
+export class RedisStartError extends PprofcolError {
+  constructor(message: string, cause: unknown) {
+    super('ERR_REDIS_START', message, { cause, retryable: true });
+    this.name = 'RedisStartError';
+  }
+}
+
+/** The URL without its password, for logs and errors. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password !== '') u.password = '***';
+    return u.toString();
+  } catch {
+    return '(unparsable URL)';
+  }
 }
 
 /** A job's data: the compressed request as base64 and what delivery needs without decoding it. */
@@ -101,9 +130,71 @@ export class RedisQueue implements DeliveryControl {
   private async open(): Promise<void> {
     const o = this.options;
     // BullMQ needs maxRetriesPerRequest: null (its blocking commands must not time out).
-    const redis = new Redis(o.url, { maxRetriesPerRequest: null, lazyConnect: false });
-    redis.on('error', (err: Error) => this.logger.warn({ err: err.message }, 'redis connection error'));
+    // retryStrategy: ioredis's default pacing (50ms more per attempt, at most 2s), until we give up.
+    const redis = new Redis(o.url, { maxRetriesPerRequest: null, lazyConnect: false, retryStrategy: (times: number) => (this.givingUp ? null : Math.min(times * 50, 2000)) });
     this.redis = redis;
+    this.watchConnection(redis);
+    const timeoutMs = o.startTimeoutMs ?? REDIS_START_TIMEOUT_MS;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), timeoutMs)));
+    const setup = this.setUp(redis);
+    setup.catch(() => undefined); // when the timeout wins, its rejection (connection closed) is expected
+    let outcome: void | 'timeout';
+    try {
+      outcome = await Promise.race([setup, timeout]);
+    } catch (err) {
+      this.giveUp(redis);
+      throw new RedisStartError(`buffer.url ${redactUrl(o.url)}: cannot set up the redis buffer: ${errorMessage(err)}`, err);
+    } finally {
+      clearTimeout(timer);
+    }
+    if (outcome === 'timeout') {
+      // Stops the reconnect attempts; the queues made so far share this connection.
+      this.giveUp(redis);
+      this.queues = [];
+      const last = this.lastConnectionError === undefined ? '' : ` (last error: ${this.lastConnectionError})`;
+      throw new RedisStartError(`buffer.url ${redactUrl(o.url)}: Redis did not answer within ${timeoutMs}ms${last}`, undefined);
+    }
+    this.startWorkers(redis);
+  }
+
+  /**
+   * Ends the connection for good, also while it waits to reconnect: disconnect() then only clears the
+   * reconnect timer, leaving queued commands (and quit()) pending forever (ioredis 5 and 6), so the
+   * retry strategy declines the next attempt instead, which ends the client and rejects them.
+   */
+  private givingUp = false;
+  private giveUp(redis: Redis): void {
+    this.givingUp = true;
+    if (redis.status !== 'reconnecting') redis.disconnect();
+  }
+
+  /** Connection state, logged once per change: down (warn, with the first error) and back (info). */
+  private lastConnectionError: string | undefined;
+  private connectionDown = false;
+  private watchConnection(redis: Redis): void {
+    const url = redactUrl(this.options.url);
+    redis.on('error', (err: Error) => this.connectionError('connection', err, url));
+    redis.on('ready', () => {
+      if (!this.connectionDown) return;
+      this.connectionDown = false;
+      this.logger.info({ url }, 'redis buffer: connection to Redis is back');
+    });
+  }
+
+  private connectionError(source: string, err: Error, url: string): void {
+    this.lastConnectionError = err.message;
+    if (this.connectionDown) {
+      this.logger.debug({ err: err.message, source, url }, 'redis buffer: still cannot reach Redis');
+      return;
+    }
+    this.connectionDown = true;
+    this.logger.warn({ err: err.message, source, url }, 'redis buffer: cannot reach Redis; reconnecting (logged again once it answers)');
+  }
+
+  /** Shard count and queues: everything start() waits for. */
+  private async setUp(redis: Redis): Promise<void> {
+    const o = this.options;
     const key = `${o.prefix}:${this.base}:shards`;
     await redis.set(key, String(o.shards), 'NX');
     const stored = Number(await redis.get(key));
@@ -124,6 +215,10 @@ export class RedisQueue implements DeliveryControl {
       this.encoders.push(new WriteRequestEncoder({ externalLabels: o.externalLabels }));
       this.chains.push(Promise.resolve());
     }
+  }
+
+  private startWorkers(redis: Redis): void {
+    const o = this.options;
     for (let i = 0; i < this.shardCount; i++) {
       const delivery = new Delivery(this.sender, o, this.metrics, this.logger, this.env);
       const worker = new Worker(`${this.base}-${i}`, (job: Job) => this.process(delivery, job), {
@@ -138,7 +233,8 @@ export class RedisQueue implements DeliveryControl {
       });
       worker.on('stalled', (jobId: string) => this.logger.warn({ job: jobId, shard: i }, 'redis buffer: a job whose replica stopped renewing its lock is taken over'));
       worker.on('failed', (job: Job | undefined, err: Error) => this.logger.error({ job: job?.id, err: err.message }, 'redis buffer: job failed'));
-      worker.on('error', (err: Error) => this.logger.warn({ err: err.message }, 'redis buffer: worker error'));
+      // A worker's connection fails along with the main one: one state, logged once per change.
+      worker.on('error', (err: Error) => this.connectionError(`worker ${i}`, err, redactUrl(o.url)));
       this.workers.push(worker);
     }
     this.gaugeTimer = setInterval(() => void this.updateGauge(), 1000);
@@ -229,7 +325,10 @@ export class RedisQueue implements DeliveryControl {
       );
       await Promise.all(this.chains);
       await Promise.all(this.queues.map((q) => q.close()));
-      await this.redis?.quit().catch(() => undefined);
+      const redis = this.redis;
+      // quit() is a command: with the connection down it would wait for a reconnect that may never come.
+      if (redis?.status === 'ready') await redis.quit().catch(() => undefined);
+      else if (redis !== undefined) this.giveUp(redis);
     })();
     return this.stopped;
   }
