@@ -10,7 +10,7 @@ export function receiverMetrics(telemetry: Telemetry) {
     ),
     rejected: telemetry.counter(
       'pprofcol_receiver_write_requests_rejected_total',
-      'Remote-write requests refused, by reason: bad_request, too_large, unsupported, busy (503), downstream (500).',
+      'Remote-write requests refused, by reason: bad_request, too_large, unsupported, busy (503), downstream (500), client_aborted (the client closed the connection mid-body; not answered).',
       ['receiver', 'reason'],
     ),
     decoded: telemetry.counter(

@@ -13,6 +13,8 @@
  * - 415: a protobuf message other than the two, or an encoding other than snappy.
  * - 503 with Retry-After: max_concurrent_requests are being handled; the sender retries, nothing is lost.
  * - 500: the next stage failed; retryable.
+ * A client that closes the connection before its body has arrived gets no answer (there is no one to
+ * read it); it counts as rejected with reason `client_aborted`, a client's doing, not the pipeline's.
  */
 import http from 'node:http';
 import type { Consumer, CreateSettings, Receiver } from '../../core/component.js';
@@ -39,6 +41,11 @@ interface Written {
 function protoOf(contentType: string): string {
   const m = /;\s*proto=([^;\s]+)/i.exec(contentType);
   return m === null ? 'prometheus.WriteRequest' : m[1];
+}
+
+/** The client closed the connection before the whole body arrived. */
+class ClientAborted extends Error {
+  readonly code = 'ERR_CLIENT_ABORTED';
 }
 
 class HttpAnswer extends Error {
@@ -107,6 +114,7 @@ export class RemoteWriteReceiver implements Receiver {
       .then((written) => this.answer(res, 204, '', '', req, written))
       .catch((err: unknown) => {
         if (err instanceof HttpAnswer) return this.answer(res, err.status, err.reason, err.message, req);
+        if (err instanceof ClientAborted) return this.clientAborted(res, err);
         this.logger.error({ err: errorMessage(err) }, 'next stage failed on a remote-write request');
         return this.answer(res, 500, 'downstream', `next stage failed: ${errorMessage(err)}`, req);
       })
@@ -161,6 +169,13 @@ export class RemoteWriteReceiver implements Receiver {
     return written;
   }
 
+  /** Not answered (the connection is gone) and not counted in requests by code; debug, since clients do this. */
+  private clientAborted(res: http.ServerResponse, err: ClientAborted): void {
+    this.metrics.rejected.inc({ receiver: this.settings.id, reason: 'client_aborted' });
+    this.logger.debug({ err: err.message }, 'remote-write client closed the connection before its body ended');
+    res.destroy();
+  }
+
   private answer(res: http.ServerResponse, status: number, reason: string, message: string, req: http.IncomingMessage, written?: Written): void {
     this.metrics.requests.inc({ receiver: this.settings.id, code: String(status) });
     if (status >= 400) this.metrics.rejected.inc({ receiver: this.settings.id, reason });
@@ -192,15 +207,24 @@ export class RemoteWriteReceiver implements Receiver {
   }
 }
 
-/** The body, or undefined when it passes `limit` bytes (reading stops there). */
+/**
+ * The body, or undefined when it passes `limit` bytes (reading stops there). Reading fails only when
+ * the connection does (Node's `aborted` / ECONNRESET): that is the client's, thrown as ClientAborted.
+ */
 async function readLimited(req: http.IncomingMessage, limit: number): Promise<Buffer | undefined> {
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limit) return undefined;
-    chunks.push(chunk);
+  try {
+    for await (const chunk of req as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      if (size > limit) return undefined;
+      chunks.push(chunk);
+    }
+  } catch (err) {
+    throw new ClientAborted(`body ended after ${size} bytes: ${errorMessage(err)}`, { cause: err });
   }
+  // A stream that ends quietly short of its Content-Length is the same thing.
+  if (!req.complete) throw new ClientAborted(`body ended after ${size} bytes`);
   return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size);
 }
 
