@@ -133,3 +133,17 @@ export async function readBodyHead(body: Dispatcher.ResponseData['body'], limit:
   }
   return Buffer.concat(chunks).subarray(0, limit);
 }
+
+/** Longest a Retry-After is obeyed: a receiver asking for a day would otherwise stall a queue that long. */
+export const RETRY_AFTER_CAP_MS = 5 * 60_000;
+
+/**
+ * The pause before a retry, shared by every exporter: the longer of the receiver's Retry-After and
+ * the exporter's own backoff, at most max(maxBackoffMs, RETRY_AFTER_CAP_MS). The backoff is the floor
+ * because `Retry-After: 0` (or a date in the past) taken literally turns a receiver that keeps
+ * saying it into a tight loop of requests.
+ */
+export function retryDelayMs(retryAfterMs: number | undefined, backoffMs: number, maxBackoffMs: number): number {
+  if (retryAfterMs === undefined || !(retryAfterMs > backoffMs)) return backoffMs;
+  return Math.min(retryAfterMs, Math.max(maxBackoffMs, RETRY_AFTER_CAP_MS));
+}

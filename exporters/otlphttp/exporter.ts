@@ -4,6 +4,7 @@
  * start times), the transport (HTTP, classifies answers) and this sending loop (bounded queue, one
  * request at a time so a series' points arrive in order, retries with backoff). consume() only enqueues.
  */
+import { retryDelayMs } from '../../core/httpclient.js';
 import type { Batch, CreateSettings, Exporter } from '../../core/component.js';
 import { errorMessage } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
@@ -195,7 +196,7 @@ export class OtlpHttpExporter implements Exporter {
         }
         // Full jitter around the interval: [interval/2, interval*1.5), capped at max_interval.
         const backoff = Math.min(retry.max_interval, interval * (0.5 + this.env.random()));
-        const delay = e.retryAfterMs ?? backoff;
+        const delay = retryDelayMs(e.retryAfterMs, backoff, retry.max_interval);
         interval = Math.min(retry.max_interval, interval * 2);
         if (retry.max_elapsed_time > 0 && this.env.now() + delay - began > retry.max_elapsed_time) {
           this.metrics.request('failed');

@@ -12,6 +12,7 @@
  * when a bound is hit is dropped whole with reason "http_400".
  */
 import type { Logger } from '../../core/logger.js';
+import { retryDelayMs } from '../../core/httpclient.js';
 import { snappyCompress, snappyUncompress } from '../../core/remotewrite/index.js';
 import { RemoteWriteError, type SendResult } from './client.js';
 import type { ExporterMetrics } from './metrics.js';
@@ -20,24 +21,9 @@ import { buildRequest, countSamples, dropOlderThan, parseRequest, splitRequest, 
 /** Extra requests isolation may spend per level of depth (see the file comment). */
 export const ISOLATION_REQUESTS_PER_LEVEL = 16;
 
-/**
- * Longest pause a Retry-After may ask for (5 minutes), unless max_backoff is longer. A receiver that
- * answers `Retry-After: 86400` would otherwise stall the shard, and everything queued behind it, for
- * a day; after 5 minutes one more attempt costs one request.
- */
-export const RETRY_AFTER_CAP_MS = 5 * 60_000;
-
-/**
- * The pause before the next attempt. Without Retry-After: the backoff's next delay. With it: the
- * longer of Retry-After and the backoff's next delay, at most max(max_backoff, RETRY_AFTER_CAP_MS).
- * The floor matters: `Retry-After: 0` or a date in the past means "now", and taken literally a
- * receiver that keeps saying it gets a tight loop of requests; with the backoff as the floor it gets
- * min_backoff, then exponentially more, as any other recoverable failure does.
- */
+/** The pause before a retry: the backoff's next delay, or a longer Retry-After (bounded; see retryDelayMs). */
 export function retryDelay(retryAfterMs: number | undefined, backoff: Backoff, maxBackoffMs: number): number {
-  const delay = backoff.next();
-  if (retryAfterMs === undefined || !(retryAfterMs > delay)) return delay;
-  return Math.min(retryAfterMs, Math.max(maxBackoffMs, RETRY_AFTER_CAP_MS));
+  return retryDelayMs(retryAfterMs, backoff.next(), maxBackoffMs);
 }
 
 /** A request as cut by a shard: compressed bytes plus what the queue needs without decoding them. */
