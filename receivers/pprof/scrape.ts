@@ -7,7 +7,7 @@
  */
 import { errorMessage } from '../../core/errors.js';
 import type { FailureReason, FunctionProfile, ParsedProfile, ProfileFamily, ProfileResult, TargetScrape } from '../../core/model/profiles.js';
-import { decodeProfile, isRuntimeFrame } from '../../core/pprof/decode.js';
+import { DEFAULT_MAX_INFLATED_BYTES, decodeProfile, inflateProfile, isRuntimeFrame } from '../../core/pprof/decode.js';
 import { parseExpvarMemStats, parseIndexCounts } from '../../core/pprof/sources.js';
 import { parseGoroutineStacks, parseGoroutineStates, parseHeapMemStats, parseProfileTotal, ProfileDecodeError } from '../../core/pprof/text.js';
 import { ScrapeError, type HttpScraper } from '../../core/scrape/http.js';
@@ -30,7 +30,8 @@ export type SourceId =
 /** A source that was missing is asked again after this long: a deploy may have added it. */
 export const SOURCE_REPROBE_MS = 10 * 60_000;
 
-type Parser = (body: Buffer, settings: ScrapeSettings) => ParsedProfile;
+/** Async where the body must be inflated first (protos): that runs off the main thread. */
+type Parser = (body: Buffer, settings: ScrapeSettings) => ParsedProfile | Promise<ParsedProfile>;
 
 /**
  * Frames skipped when naming the function a sample belongs to: the runtime (and internal/), and
@@ -47,8 +48,15 @@ function indexCount(body: Buffer, name: 'goroutine' | 'threadcreate'): number {
   return count;
 }
 
-function functionProfile(body: Buffer, settings: ScrapeSettings): FunctionProfile {
-  const summary = decodeProfile(body, { skipFrame, maxInflatedBytes: settings.bodySizeLimit > 0 ? settings.bodySizeLimit : undefined });
+/**
+ * A profile.proto body (gzip inside, whatever the Content-Encoding was) inflated in zlib's thread pool
+ * (up to body_size_limit, 64 MiB by default: ~100 ms+ of CPU that would stall every other target's
+ * timers on the main thread), then decoded from the raw bytes.
+ */
+async function functionProfile(body: Buffer, settings: ScrapeSettings): Promise<FunctionProfile> {
+  const maxInflatedBytes = settings.bodySizeLimit > 0 ? settings.bodySizeLimit : DEFAULT_MAX_INFLATED_BYTES;
+  const raw = await inflateProfile(body, maxInflatedBytes);
+  const summary = decodeProfile(raw, { skipFrame, maxInflatedBytes });
   return {
     columns: summary.sampleTypes.map((t) => t.type),
     units: summary.sampleTypes.map((t) => t.unit),
@@ -87,9 +95,9 @@ const CANDIDATES: Record<Exclude<ProfileFamily, 'cpu'>, ReadonlyArray<{ source: 
       },
     },
   ],
-  allocs: [{ source: 'allocs', parse: (b, s) => ({ family: 'allocs', functions: functionProfile(b, s) }) }],
-  mutex: [{ source: 'mutex', parse: (b, s) => ({ family: 'mutex', functions: functionProfile(b, s) }) }],
-  block: [{ source: 'block', parse: (b, s) => ({ family: 'block', functions: functionProfile(b, s) }) }],
+  allocs: [{ source: 'allocs', parse: async (b, s) => ({ family: 'allocs', functions: await functionProfile(b, s) }) }],
+  mutex: [{ source: 'mutex', parse: async (b, s) => ({ family: 'mutex', functions: await functionProfile(b, s) }) }],
+  block: [{ source: 'block', parse: async (b, s) => ({ family: 'block', functions: await functionProfile(b, s) }) }],
 };
 
 export interface ScrapeSettings {
@@ -206,7 +214,7 @@ export async function scrapeTarget(
         const url = `${target.baseUrl}${sourcePath(source, settings)}`;
         try {
           const body = await fetchSource(source);
-          return { family, ok: true, profile: parse(body, settings), source: url };
+          return { family, ok: true, profile: await parse(body, settings), source: url };
         } catch (err) {
           last = { family, ok: false, reason: reasonOf(err), message: errorMessage(err), source: url };
           if (i < usable.length - 1 && isMissing(err, source)) {
@@ -250,7 +258,7 @@ export async function scrapeCpu(
   let result: ProfileResult;
   try {
     const body = await http.get(url, { timeoutMs: seconds * 1000 + settings.timeoutMs, limitBytes: settings.bodySizeLimit, signal });
-    const functions = functionProfile(body, settings);
+    const functions = await functionProfile(body, settings);
     result = { family: 'cpu', ok: true, profile: { family: 'cpu', functions: functions.durationSeconds > 0 ? functions : { ...functions, durationSeconds: seconds } }, source: url };
   } catch (err) {
     result = isCpuBusy(err)
