@@ -125,7 +125,12 @@ export class MetricsDeriver {
     const kind = scrape.kind ?? 'scrape';
 
     for (const result of scrape.results) {
-      if (result.ok === 'busy') continue; // another profiler holds the CPU: keep the series, try next window
+      if (result.ok === 'busy') {
+        // Another profiler holds the CPU: busy, not failed. Keep the series, try next window, and
+        // forget an earlier failure of this family (the target answers again).
+        state.failures.delete(result.family);
+        continue;
+      }
       const current = new Map<string, SeriesRef>();
       const emit = emitter(out, current, t);
       if (result.ok === true) {

@@ -117,7 +117,8 @@ export class PprofReceiver implements Receiver {
         const result = scrape.results[0];
         this.metrics.cpuProfiles.inc({ ...labels, result: result.ok === true ? 'success' : result.ok === 'busy' ? 'busy' : 'failure' });
         if (result.ok === false) this.metrics.failures.inc({ ...labels, reason: result.reason });
-        if (result.ok !== 'busy') this.record(config.job_name, scrape, this.runtime(config, target), false);
+        // Busy counts as answering: it clears an earlier failure of the cpu family from the target's state.
+        this.record(config.job_name, scrape, this.runtime(config, target), false);
         await this.forward(config, target, scrape);
       })
       .catch((err: unknown) => this.settings.logger.error({ job: config.job_name, target: target.instance, err: errorMessage(err) }, 'cpu profile window failed'))

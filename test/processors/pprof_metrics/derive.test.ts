@@ -89,4 +89,19 @@ describe('pprof_metrics derivation', () => {
     assert.ok(gone.every((p) => p.stale && p.timestampMs === 5000));
     assert.ok(find(gone, 'pprof_up'));
   });
+
+  it('a busy CPU window after a failed one brings pprof_up back to 1 (busy is not failed)', () => {
+    const deriver = new MetricsDeriver();
+    const cpu = (ok: ProfileResult): TargetScrape => ({ ...scrape(0, [ok]), kind: 'cpu' });
+    const up = (points: Point[]) => find(points, 'pprof_up')!.value;
+    let out: Point[] = [];
+    deriver.derive(scrape(1000, [ok(1, 'goroutine')]), out);
+    assert.equal(up(out), 1);
+    deriver.derive(cpu({ family: 'cpu', ok: false, reason: 'connect', message: 'refused', source: 'x' }), (out = []));
+    deriver.derive(scrape(2000, [ok(1, 'goroutine')]), (out = []));
+    assert.equal(up(out), 0);
+    deriver.derive(cpu({ family: 'cpu', ok: 'busy', message: 'cpu profiling already in use', source: 'x' }), (out = []));
+    deriver.derive(scrape(3000, [ok(1, 'goroutine')]), (out = []));
+    assert.equal(up(out), 1);
+  });
 });
