@@ -79,6 +79,7 @@ export class PprofReceiver implements Receiver {
       timeoutMs: config.scrape_timeout,
       bodySizeLimit: config.body_size_limit,
       intervalMs: (family) => profileIntervalMs(config, family),
+      heapEveryScrapeFromExpvar: config.profile_intervals.heap === undefined,
       scrapeIntervalMs: config.scrape_interval,
       onRequest: (source) => this.metrics.sourceRequests.inc({ ...labels, source }),
     };

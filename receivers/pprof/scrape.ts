@@ -109,6 +109,12 @@ export interface ScrapeSettings {
   bodySizeLimit: number;
   /** Interval of a family in ms (>= the scrape interval); omitted: every family every scrape. */
   intervalMs?: (family: Exclude<ProfileFamily, 'cpu'>) => number;
+  /**
+   * Memstats every scrape while the target serves /debug/vars (it costs a Go target an eighth of its
+   * own /metrics), so client_golang's go_memstats_* keep their usual resolution; `intervalMs('heap')`
+   * applies once heap?debug=1 is the source. Off when profile_intervals.heap is set explicitly.
+   */
+  heapEveryScrapeFromExpvar?: boolean;
   scrapeIntervalMs?: number;
   /** Called once per request sent, for pprofcol_receiver_source_requests_total. */
   onRequest?: (source: SourceId) => void;
@@ -162,7 +168,9 @@ export function dueFamilies(settings: ScrapeSettings, state: TargetSourceState, 
   for (const family of settings.profiles) {
     if (family === 'cpu') continue;
     const last = state.lastFetchedMs.get(family);
-    const interval = settings.intervalMs?.(family) ?? 0;
+    const cheapHeap =
+      family === 'heap' && settings.heapEveryScrapeFromExpvar === true && settings.expvarPath !== '' && !((state.missingUntilMs.get('expvar') ?? 0) > startedMs);
+    const interval = cheapHeap ? 0 : (settings.intervalMs?.(family) ?? 0);
     if (last === undefined || startedMs - last >= interval - slack) due.push(family);
   }
   return due;

@@ -130,10 +130,10 @@ service:
         metrics = await (await fetch(`${daemon.telemetryUrl}/metrics`)).text();
         return requests('go', 'index') >= 3 && requests('prom', 'index') >= 3 ? true : undefined;
       });
-      // Memstats every minute by default: one fetch in this test, from expvar on the Go program...
-      assert.equal(requests('go', 'expvar'), 1);
+      // Memstats every scrape from expvar on the Go program (cheap), never heap?debug=1...
+      assert.ok(requests('go', 'expvar') >= 3, `expvar fetched ${requests('go', 'expvar')} times`);
       assert.ok(Number.isNaN(requests('go', 'heap_debug1')));
-      // ...and on Prometheus one expvar probe (404), remembered, then heap?debug=1.
+      // ...and on Prometheus one expvar probe (404), remembered, then heap?debug=1 once a minute.
       assert.equal(requests('prom', 'expvar'), 1);
       assert.equal(requests('prom', 'heap_debug1'), 1);
       assert.ok(requests('prom', 'index') >= 3);

@@ -108,4 +108,33 @@ describe('per-family intervals', () => {
     assert.deepEqual(seen, ['goroutine+heap', 'goroutine', 'goroutine', 'goroutine', 'goroutine+heap', 'goroutine', 'goroutine', 'goroutine', 'goroutine+heap']);
     assert.equal(sourcePath('cpu', { pathPrefix: '/debug/pprof', expvarPath: '/debug/vars' }, 10), '/debug/pprof/profile?seconds=10');
   });
+
+  it('fetches memstats every scrape while /debug/vars serves them, once a minute after falling back to heap?debug=1', () => {
+    const settings = {
+      pathPrefix: '/debug/pprof',
+      expvarPath: '/debug/vars',
+      profiles: ['goroutine', 'heap'] as Array<'goroutine' | 'heap'>,
+      timeoutMs: 1000,
+      bodySizeLimit: 0,
+      scrapeIntervalMs: 15_000,
+      intervalMs: (f: string) => (f === 'heap' ? 60_000 : 15_000),
+      heapEveryScrapeFromExpvar: true,
+    };
+    const state = new TargetSourceState();
+    const walk = (from: number): string[] => {
+      const seen: string[] = [];
+      for (let t = from; t < from + 60_000; t += 15_000) {
+        const due = dueFamilies(settings, state, t);
+        for (const f of due) state.lastFetchedMs.set(f, t);
+        seen.push(due.join('+'));
+      }
+      return seen;
+    };
+    assert.deepEqual(walk(0), ['goroutine+heap', 'goroutine+heap', 'goroutine+heap', 'goroutine+heap']);
+    // The target turned out to have no /debug/vars: memstats come from heap?debug=1, once a minute.
+    state.missingUntilMs.set('expvar', 10 * 60_000);
+    assert.deepEqual(walk(60_000), ['goroutine', 'goroutine', 'goroutine', 'goroutine+heap']);
+    // An explicit profile_intervals.heap wins over the expvar rule.
+    assert.deepEqual(dueFamilies({ ...settings, heapEveryScrapeFromExpvar: false, expvarPath: '/debug/vars' }, new TargetSourceState(), 0), ['goroutine', 'heap']);
+  });
 });
