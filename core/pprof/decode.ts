@@ -146,7 +146,7 @@ function isGzip(data: Uint8Array): boolean {
 
 function checkRaw(data: Uint8Array, maxBytes: number): Uint8Array {
   if (data.length === 0) throw new ProfileDecodeError('empty profile: 0 bytes');
-  if (data.length > maxBytes) throw new ProfileDecodeError(`profile of ${data.length} bytes exceeds maxInflatedBytes (${maxBytes})`);
+  if (data.length > maxBytes) throw new ProfileDecodeError(`profile of ${data.length} bytes exceeds maxInflatedBytes (${maxBytes})`, { tooLarge: true });
   return data;
 }
 
@@ -157,13 +157,12 @@ function checkInflated(out: Buffer): Buffer {
 
 function inflateError(err: unknown, maxBytes: number): ProfileDecodeError {
   const tooLarge = (err as { code?: unknown }).code === 'ERR_BUFFER_TOO_LARGE';
-  const e = new ProfileDecodeError(
+  return new ProfileDecodeError(
     tooLarge
       ? `gzipped profile inflates to more than maxInflatedBytes (${maxBytes})`
       : `gzipped profile does not inflate: ${err instanceof Error ? err.message : String(err)}`,
+    { tooLarge, cause: err },
   );
-  e.cause = err;
-  return e;
 }
 
 function inflate(data: Uint8Array, maxBytes: number): Uint8Array {

@@ -6,9 +6,12 @@ import { PprofcolError } from '../errors.js';
 import type { FunctionProfile, MemStats } from '../model/profiles.js';
 
 export class ProfileDecodeError extends PprofcolError {
-  constructor(message: string) {
-    super('ERR_PROFILE_DECODE', message);
+  /** The profile was refused for its size (body_size_limit), not its content: reason `too_large`. */
+  readonly tooLarge: boolean;
+  constructor(message: string, options?: { tooLarge?: boolean; cause?: unknown }) {
+    super('ERR_PROFILE_DECODE', message, { cause: options?.cause });
     this.name = 'ProfileDecodeError';
+    this.tooLarge = options?.tooLarge ?? false;
   }
 }
 

@@ -278,7 +278,7 @@ export async function scrapeCpu(
 
 function reasonOf(err: unknown): FailureReason {
   if (err instanceof ScrapeError) return err.reason;
-  if (err instanceof ProfileDecodeError) return 'decode';
+  if (err instanceof ProfileDecodeError) return err.tooLarge ? 'too_large' : 'decode';
   if ((err as { code?: unknown }).code === 'ERR_PROFILE_DECODE') return 'decode';
   return 'other';
 }
