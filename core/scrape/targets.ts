@@ -7,13 +7,22 @@ export interface Target extends TargetInfo {
   readonly baseUrl: string;
 }
 
+/**
+ * A target's labels as Prometheus gives them: the group's labels, `job` from job_name and `instance`
+ * from the address unless the group sets them itself, and no `__`-prefixed label (those are
+ * Prometheus's internal ones, never stored).
+ */
 export function makeTarget(job: string, scheme: string, address: string, groupLabels: Labels): Target {
-  const labels: Labels = { ...groupLabels, job, instance: address };
+  const labels: Labels = { job, instance: address };
+  for (const [name, value] of Object.entries(groupLabels)) {
+    if (!name.startsWith('__') && value !== '') labels[name] = value;
+  }
   const names = Object.keys(labels).sort();
   const sorted: Labels = {};
   for (const n of names) sorted[n] = labels[n];
-  const key = names.map((n) => `${n}=${sorted[n]}`).join(',') + `|${scheme}`;
-  return { key, job, instance: address, labels: sorted, baseUrl: `${scheme}://${address}` };
+  // The address is part of the identity: two addresses may carry the same (overridden) instance label.
+  const key = names.map((n) => `${n}=${sorted[n]}`).join(',') + `|${scheme}://${address}`;
+  return { key, job: sorted.job, instance: sorted.instance, labels: sorted, baseUrl: `${scheme}://${address}` };
 }
 
 /** FNV-1a, 32 bits: cheap, stable across processes and releases (never change it: offsets would move). */
