@@ -57,12 +57,13 @@ export class PrometheusReceiver implements Receiver {
         logger: this.settings.logger,
         handler: {
           scrape: (target, startedMs, signal) => this.scrapeOne(http, scrapeConfig, target, startedMs, signal),
-          targetGone: (target, timestampMs): Promise<void> => this.targetGone(scrapeConfig, pool, target, timestampMs),
+          targetGone: (target, timestampMs): Promise<void> => this.targetGone(scrapeConfig, target, timestampMs),
         },
+        // Every discovery change, file_sd's later ones included.
+        onSync: (targets) => this.metrics.targets.set({ receiver: this.settings.id, job: scrapeConfig.job_name }, targets.length),
       });
       this.pools.push(pool);
       await pool.start();
-      this.metrics.targets.set({ receiver: this.settings.id, job: scrapeConfig.job_name }, pool.targets().length);
     }
   }
 
@@ -127,9 +128,8 @@ export class PrometheusReceiver implements Receiver {
     }
   }
 
-  private async targetGone(config: PrometheusScrapeConfig, pool: ScrapePool, target: Target, timestampMs: number): Promise<void> {
+  private async targetGone(config: PrometheusScrapeConfig, target: Target, timestampMs: number): Promise<void> {
     this.lastState.delete(target.key);
-    this.metrics.targets.set({ receiver: this.settings.id, job: config.job_name }, pool.targets().length);
     const series = this.state.get(target.key);
     this.state.delete(target.key);
     if (series === undefined) return;
