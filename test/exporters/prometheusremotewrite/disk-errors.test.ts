@@ -8,28 +8,15 @@ import os from 'node:os';
 import path from 'node:path';
 
 import { ShardLog, WriteAheadLog } from '../../../core/buffer/wal.js';
-import type { Logger } from '../../../core/logger.js';
 import { metricBatch } from '../../../core/model/metrics.js';
 import type { SendResult } from '../../../exporters/prometheusremotewrite/client.js';
 import { configSchema } from '../../../exporters/prometheusremotewrite/config.js';
 import { RemoteWriteExporter } from '../../../exporters/prometheusremotewrite/exporter.js';
-import { goroutines, point, settings, waitFor } from './helpers.js';
+import { goroutines, point, settings, waitFor, captureLogger, type Logged } from './helpers.js';
 
 const tmp = () => mkdtempSync(path.join(os.tmpdir(), 'pprofcol-disk-errors-'));
 const eio = () => Object.assign(new Error('EIO: i/o error, write'), { code: 'EIO' });
 
-interface Logged {
-  level: string;
-  msg: string;
-}
-function captureLogger(lines: Logged[]): Logger {
-  const at =
-    (level: string) =>
-    (_obj: unknown, msg?: string): void =>
-      void lines.push({ level, msg: msg ?? '' });
-  const logger = { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error'), child: () => logger };
-  return logger as unknown as Logger;
-}
 
 function diskExporter(directory: string, shards: number, lines: Logged[], delivered: { samples: number }): RemoteWriteExporter {
   const config = configSchema.parse({

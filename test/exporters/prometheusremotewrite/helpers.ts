@@ -4,7 +4,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 import type { CreateSettings } from '../../../core/component.js';
-import { silentLogger } from '../../../core/logger.js';
+import { silentLogger, type Logger } from '../../../core/logger.js';
 import type { MetricFamily, Point } from '../../../core/model/metrics.js';
 import { snappyUncompress } from '../../../core/remotewrite/index.js';
 import { decodeWriteRequest, type DecodedWriteRequest } from '../../core/remotewrite/reference-decoder.js';
@@ -97,4 +97,19 @@ export const allocTotal: MetricFamily = { name: 'go_memstats_alloc_bytes_total',
 
 export function point(family: MetricFamily, labels: Record<string, string>, value: number, timestampMs: number, stale = false): Point {
   return { family, name: family.name, labels, value, timestampMs, stale };
+}
+
+/** One logged line: its level and message. */
+export interface Logged {
+  level: string;
+  msg: string;
+}
+/** A logger that records level and message of each line, for tests that assert what is logged and how often. */
+export function captureLogger(lines: Logged[]): Logger {
+  const at =
+    (level: string) =>
+    (_obj: unknown, msg?: string): void =>
+      void lines.push({ level, msg: msg ?? '' });
+  const logger = { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error'), child: () => logger };
+  return logger as unknown as Logger;
 }

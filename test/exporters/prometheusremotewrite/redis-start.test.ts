@@ -4,23 +4,11 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 
-import type { Logger } from '../../../core/logger.js';
 import { Telemetry } from '../../../core/telemetry/metrics.js';
 import { ExporterMetrics } from '../../../exporters/prometheusremotewrite/metrics.js';
 import { RedisQueue } from '../../../exporters/prometheusremotewrite/redis.js';
+import { captureLogger, type Logged } from './helpers.js';
 
-interface Logged {
-  level: string;
-  msg: string;
-}
-function captureLogger(lines: Logged[]): Logger {
-  const at =
-    (level: string) =>
-    (_obj: unknown, msg?: string): void =>
-      void lines.push({ level, msg: msg ?? '' });
-  const logger = { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error'), child: () => logger };
-  return logger as unknown as Logger;
-}
 
 describe('redis buffer start', () => {
   it('an unreachable Redis fails start within the bound, naming buffer.url, and is logged once', async () => {

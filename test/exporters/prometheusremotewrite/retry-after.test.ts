@@ -4,30 +4,17 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 
-import type { Logger } from '../../../core/logger.js';
 import { Telemetry } from '../../../core/telemetry/metrics.js';
 import { RemoteWriteError, type SendResult } from '../../../exporters/prometheusremotewrite/client.js';
 import { Delivery, type DeliveryControl, type OutgoingRequest } from '../../../exporters/prometheusremotewrite/delivery.js';
 import { ExporterMetrics } from '../../../exporters/prometheusremotewrite/metrics.js';
-import { startCaptureServer, exporterFor, settings, point, goroutines, waitFor } from './helpers.js';
+import { startCaptureServer, exporterFor, settings, point, goroutines, waitFor, captureLogger, type Logged } from './helpers.js';
 import { metricBatch } from '../../../core/model/metrics.js';
 
 const RETRY_AFTER_CAP_MS = 300_000;
 const opts = { minBackoffMs: 30, maxBackoffMs: 5000, sampleAgeLimitMs: 0, isolateRejected: false, maxSamplesPerSend: 2000 };
 const req: OutgoingRequest = { body: Buffer.alloc(0), samples: 3, metadata: 0, oldestMs: 0, newestMs: 0 };
 
-interface Logged {
-  level: string;
-  msg: string;
-}
-function captureLogger(lines: Logged[]): Logger {
-  const at =
-    (level: string) =>
-    (_obj: unknown, msg?: string): void =>
-      void lines.push({ level, msg: msg ?? '' });
-  const logger = { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error'), child: () => logger };
-  return logger as unknown as Logger;
-}
 
 /** Answers `fail(n)` for send n (0-based) until it returns undefined, then 2xx. */
 function sender(fail: (n: number) => RemoteWriteError | undefined) {
