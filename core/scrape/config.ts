@@ -56,28 +56,38 @@ export interface ScrapeConfig extends HttpClientConfig {
   file_sd_configs: FileSdConfig[];
 }
 
-/** Fills the timeout default and checks the rules Prometheus checks across fields. */
+/**
+ * Fills the timeout default and checks the rules Prometheus checks across fields. The cross-field
+ * rules read each field on its own from the raw input, so they are reported together with any
+ * other error of the same scrape config (zod runs a refinement only on an object that parsed).
+ */
 export function withScrapeRules<T extends z.ZodTypeAny>(schema: T) {
-  return schema.transform((raw: z.output<T>, ctx) => {
-    const cfg = raw as z.output<T> & { scrape_interval: number; scrape_timeout?: number } & HttpClientConfig;
-    if (cfg.basic_auth !== undefined && cfg.authorization !== undefined) {
+  return z.unknown().transform((raw, ctx): z.output<T> & { scrape_timeout: number } => {
+    const parsed = schema.safeParse(raw);
+    if (!parsed.success) for (const issue of parsed.error.issues) ctx.addIssue(issue);
+    const input = raw !== null && typeof raw === 'object' && !Array.isArray(raw) ? (raw as Record<string, unknown>) : {};
+    if (input.basic_auth !== undefined && input.authorization !== undefined) {
       ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['authorization'], message: 'set basic_auth or authorization, not both' });
     }
-    if (cfg.scrape_interval <= 0) {
+    const interval = duration.safeParse(input.scrape_interval ?? DEFAULT_SCRAPE_INTERVAL);
+    const explicitTimeout = input.scrape_timeout === undefined ? undefined : duration.safeParse(input.scrape_timeout);
+    if (interval.success && interval.data <= 0) {
       ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['scrape_interval'], message: 'must be greater than 0' });
     }
-    const timeout = cfg.scrape_timeout ?? Math.min(DEFAULT_SCRAPE_TIMEOUT_MS, cfg.scrape_interval);
-    if (timeout <= 0) {
-      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['scrape_timeout'], message: 'must be greater than 0' });
+    if (explicitTimeout?.success === true && interval.success) {
+      if (explicitTimeout.data <= 0) {
+        ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['scrape_timeout'], message: 'must be greater than 0' });
+      } else if (explicitTimeout.data > interval.data) {
+        ctx.addIssue({
+          code: z.ZodIssueCode.custom,
+          path: ['scrape_timeout'],
+          message: `${explicitTimeout.data}ms is greater than scrape_interval (${interval.data}ms); a scrape must end before the next starts`,
+        });
+      }
     }
-    if (timeout > cfg.scrape_interval) {
-      ctx.addIssue({
-        code: z.ZodIssueCode.custom,
-        path: ['scrape_timeout'],
-        message: `${cfg.scrape_timeout}ms is greater than scrape_interval (${cfg.scrape_interval}ms); a scrape must end before the next starts`,
-      });
-    }
-    return { ...cfg, scrape_timeout: timeout };
+    if (!parsed.success) return z.NEVER;
+    const cfg = parsed.data as z.output<T> & { scrape_interval: number; scrape_timeout?: number };
+    return { ...cfg, scrape_timeout: cfg.scrape_timeout ?? Math.min(DEFAULT_SCRAPE_TIMEOUT_MS, cfg.scrape_interval) };
   });
 }
 

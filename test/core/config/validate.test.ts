@@ -46,6 +46,7 @@ receivers:
       - job_name: c
         scrape_interval: 5s
         scrape_timeout: 10s
+        scheme: gopher
         static_configs: [{targets: ["127.0.0.1:6060"]}]
 processors:
   pprof_metrics: {}
@@ -69,7 +70,9 @@ describe('config validation', () => {
     hasIssue(issues, 'receivers.pprof.scrape_configs[0].scrape_intervall', /unknown key/);
     hasIssue(issues, 'receivers.pprof.scrape_configs[0].static_configs[0].targets[0]', /host:port/);
     hasIssue(issues, 'receivers.pprof.scrape_configs[1].scrape_interval', /not a duration/);
+    // Reported with the other error of the same scrape config, not only once that one is fixed.
     hasIssue(issues, 'receivers.pprof.scrape_configs[2].scrape_timeout', /greater than scrape_interval/);
+    hasIssue(issues, 'receivers.pprof.scrape_configs[2].scheme', /http|https/);
     hasIssue(issues, 'receivers.pprof.scrape_configs[0].static_configs[0].labels.bad-name', /label name/);
     hasIssue(issues, 'processors.add_label.labelz', /unknown key/);
     hasIssue(issues, 'processors.add_label.labels', /required/);
