@@ -19,8 +19,7 @@ import { WriteRequestEncoder } from '../../core/remotewrite/index.js';
 import { WriteAheadLog, type ShardLog } from '../../core/buffer/wal.js';
 import { Backoff, Delivery, REAL_ENV, type DeliveryControl, type DeliveryOptions, type OutgoingRequest, type QueueEnv, type Sender } from './delivery.js';
 import type { ExporterMetrics } from './metrics.js';
-import { seriesHash } from './queue.js';
-import { cutRequest, StoppableSleeps } from './request.js';
+import { cutRequest, SeriesSharder, StoppableSleeps } from './request.js';
 
 export interface DiskQueueOptions extends DeliveryOptions {
   directory: string;
@@ -100,7 +99,7 @@ export class DiskQueue implements DeliveryControl {
   private wal: WriteAheadLog | undefined;
   private opened: Promise<WriteAheadLog> | undefined;
   private readonly encoders: WriteRequestEncoder[] = [];
-  private readonly externalNames: readonly string[];
+  private readonly sharder: SeriesSharder;
   private readonly parts: Point[][] = [];
   private loops: Promise<void>[] = [];
   private stopped: Promise<void> | undefined;
@@ -119,7 +118,7 @@ export class DiskQueue implements DeliveryControl {
       this.encoders.push(new WriteRequestEncoder({ externalLabels: options.externalLabels }));
       this.parts.push([]);
     }
-    this.externalNames = Object.keys(options.externalLabels).filter((k) => options.externalLabels[k] !== '');
+    this.sharder = new SeriesSharder(options.externalLabels);
     metrics.shards(options.shards);
     metrics.shardsDesired(options.shards);
   }
@@ -241,7 +240,7 @@ export class DiskQueue implements DeliveryControl {
     const parts = this.parts;
     for (let i = 0; i < points.length; i++) {
       const p = points[i];
-      parts[n === 1 ? 0 : seriesHash(p.name, p.labels, this.options.externalLabels, this.externalNames) % n].push(p);
+      parts[this.sharder.shardOf(p, n)].push(p);
     }
     const max = this.options.maxSamplesPerSend;
     const writes: Promise<void>[] = [];

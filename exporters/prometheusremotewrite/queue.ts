@@ -21,7 +21,7 @@ import type { Logger } from '../../core/logger.js';
 import type { Labels, MetricFamily, Point } from '../../core/model/metrics.js';
 import { errorMessage } from '../../core/errors.js';
 import { snappyCompress, WriteRequestEncoder } from '../../core/remotewrite/index.js';
-import { cutRequest, StoppableSleeps } from './request.js';
+import { cutRequest, SeriesSharder, StoppableSleeps } from './request.js';
 import { Backoff, Delivery, REAL_ENV, retryDelay, type DeliveryControl, type DeliveryOptions, type OutgoingRequest, type QueueEnv, type Sender } from './delivery.js';
 import type { ExporterMetrics } from './metrics.js';
 
@@ -79,49 +79,6 @@ export class Ring<T> {
     this.head = 0;
     this.length = 0;
   }
-}
-
-// ---------------------------------------------------------------------------------------------------
-// Series hash
-
-const FNV_OFFSET = 0x811c9dc5;
-const FNV_PRIME = 0x01000193;
-
-function fnv(h0: number, s: string): number {
-  let h = h0;
-  for (let i = 0; i < s.length; i++) {
-    h ^= s.charCodeAt(i);
-    h = Math.imul(h, FNV_PRIME);
-  }
-  return h;
-}
-
-/**
- * A 32-bit hash of a series: its name and its non-empty labels, with external labels filling the
- * ones it lacks (as the encoder does). Each label pair is hashed alone and the pair hashes are added,
- * so the result does not depend on key order and needs no sort per point.
- */
-export function seriesHash(name: string, labels: Labels, external: Labels, externalNames: readonly string[]): number {
-  let sum = 0;
-  for (const k in labels) {
-    const v = labels[k];
-    if (v === '' || k === '__name__') continue;
-    sum = (sum + fnv(fnv(FNV_OFFSET, k) ^ 0xff, v)) | 0;
-  }
-  for (let i = 0; i < externalNames.length; i++) {
-    const k = externalNames[i];
-    const own = labels[k];
-    if (own !== undefined && own !== '') continue;
-    sum = (sum + fnv(fnv(FNV_OFFSET, k) ^ 0xff, external[k])) | 0;
-  }
-  let h = fnv(FNV_OFFSET, name) ^ sum;
-  // murmur3's finaliser: spreads the bits so `h % shards` is even.
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -328,7 +285,7 @@ export class QueueManager implements ShardHost {
   /** The shards being drained by a reshard in progress. */
   private draining: Shard[] = [];
   private resharding: Promise<void> | undefined;
-  private readonly externalNames: readonly string[];
+  private readonly sharder: SeriesSharder;
   /** Every family seen, for the periodic metadata request. */
   private readonly families = new Map<string, MetricFamily>();
   private lastFamily: MetricFamily | undefined;
@@ -365,7 +322,7 @@ export class QueueManager implements ShardHost {
     readonly logger: Logger,
     readonly env: QueueEnv = REAL_ENV,
   ) {
-    this.externalNames = Object.keys(options.externalLabels).filter((k) => options.externalLabels[k] !== '');
+    this.sharder = new SeriesSharder(options.externalLabels);
     const intervalS = options.shardUpdateIntervalMs / 1000;
     this.dataIn = new EwmaRate(intervalS);
     this.dataOut = new EwmaRate(intervalS);
@@ -424,14 +381,12 @@ export class QueueManager implements ShardHost {
     }
     const shards = this.shards;
     const n = shards.length;
-    const external = this.options.externalLabels;
-    const externalNames = this.externalNames;
     const trackFamilies = this.options.metadata.send;
     let dropped = 0;
     let highest = this.highestRecvMs;
     for (let i = 0; i < points.length; i++) {
       const p = points[i];
-      const shard = n === 1 ? shards[0] : shards[seriesHash(p.name, p.labels, external, externalNames) % n];
+      const shard = shards[this.sharder.shardOf(p, n)];
       if (!shard.push(p)) {
         dropped++;
         continue;

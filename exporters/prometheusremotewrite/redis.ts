@@ -27,8 +27,7 @@ import { errorMessage, PprofcolError } from '../../core/errors.js';
 import { WriteRequestEncoder } from '../../core/remotewrite/index.js';
 import { Delivery, REAL_ENV, type DeliveryControl, type DeliveryOptions, type OutgoingRequest, type QueueEnv, type Sender } from './delivery.js';
 import type { ExporterMetrics } from './metrics.js';
-import { seriesHash } from './queue.js';
-import { cutRequest, StoppableSleeps } from './request.js';
+import { cutRequest, SeriesSharder, StoppableSleeps } from './request.js';
 
 export interface RedisQueueOptions extends DeliveryOptions {
   url: string;
@@ -99,7 +98,7 @@ export class RedisQueue implements DeliveryControl {
   private readonly sleeps = new StoppableSleeps();
   /** Per-shard chain so the jobs of concurrent consume() calls are added in call order. */
   private chains: Promise<unknown>[] = [];
-  private readonly externalNames: readonly string[];
+  private readonly sharder: SeriesSharder;
   private gaugeTimer: NodeJS.Timeout | undefined;
   private readonly base: string;
 
@@ -110,7 +109,7 @@ export class RedisQueue implements DeliveryControl {
     private readonly logger: Logger,
     private readonly env: QueueEnv = REAL_ENV,
   ) {
-    this.externalNames = Object.keys(options.externalLabels).filter((k) => options.externalLabels[k] !== '');
+    this.sharder = new SeriesSharder(options.externalLabels);
     this.base = sanitize(options.name);
   }
 
@@ -275,7 +274,7 @@ export class RedisQueue implements DeliveryControl {
     for (let i = 0; i < n; i++) parts.push([]);
     for (let i = 0; i < points.length; i++) {
       const p = points[i];
-      parts[n === 1 ? 0 : seriesHash(p.name, p.labels, this.options.externalLabels, this.externalNames) % n].push(p);
+      parts[this.sharder.shardOf(p, n)].push(p);
     }
     const max = this.options.maxSamplesPerSend;
     const adds: Promise<unknown>[] = [];

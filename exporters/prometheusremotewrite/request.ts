@@ -1,8 +1,8 @@
 /**
- * Cutting a request and pausing between attempts: the same for the memory queue and the disk and
- * redis buffers, so they live here once.
+ * Sharding by series, cutting a request and pausing between attempts: the same for the memory queue
+ * and the disk and redis buffers, so they live here once.
  */
-import type { MetricFamily, Point } from '../../core/model/metrics.js';
+import type { Labels, MetricFamily, Point } from '../../core/model/metrics.js';
 import type { WriteRequestEncoder } from '../../core/remotewrite/index.js';
 import type { OutgoingRequest } from './delivery.js';
 
@@ -66,5 +66,62 @@ export class StoppableSleeps {
   stop(): void {
     this.stopped = true;
     for (const wake of [...this.pending]) wake();
+  }
+}
+
+const FNV_OFFSET = 0x811c9dc5;
+const FNV_PRIME = 0x01000193;
+
+function fnv(h0: number, s: string): number {
+  let h = h0;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, FNV_PRIME);
+  }
+  return h;
+}
+
+/**
+ * A 32-bit hash of a series: its name and its non-empty labels, with external labels filling the
+ * ones it lacks (as the encoder does). Each label pair is hashed alone and the pair hashes are added,
+ * so the result does not depend on key order and needs no sort per point.
+ */
+export function seriesHash(name: string, labels: Labels, external: Labels, externalNames: readonly string[]): number {
+  let sum = 0;
+  for (const k in labels) {
+    const v = labels[k];
+    if (v === '' || k === '__name__') continue;
+    sum = (sum + fnv(fnv(FNV_OFFSET, k) ^ 0xff, v)) | 0;
+  }
+  for (let i = 0; i < externalNames.length; i++) {
+    const k = externalNames[i];
+    const own = labels[k];
+    if (own !== undefined && own !== '') continue;
+    sum = (sum + fnv(fnv(FNV_OFFSET, k) ^ 0xff, external[k])) | 0;
+  }
+  let h = fnv(FNV_OFFSET, name) ^ sum;
+  // murmur3's finaliser: spreads the bits so `h % shards` is even.
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+/**
+ * Which shard a point's series goes to: every sample of a series lands in the same shard, so it
+ * stays in timestamp order while shards send in parallel.
+ */
+export class SeriesSharder {
+  /** External labels that can fill a series' missing label, computed once. */
+  private readonly externalNames: readonly string[];
+
+  constructor(private readonly externalLabels: Labels) {
+    this.externalNames = Object.keys(externalLabels).filter((k) => externalLabels[k] !== '');
+  }
+
+  shardOf(point: Point, shards: number): number {
+    return shards === 1 ? 0 : seriesHash(point.name, point.labels, this.externalLabels, this.externalNames) % shards;
   }
 }
