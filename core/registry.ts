@@ -11,10 +11,6 @@ const factories: Record<ComponentKind, Map<string, Factory>> = {
   exporter: new Map(),
 };
 
-// Factories are generic over their config; the registry stores them type-erased.
-type AnyReceiverFactory = ReceiverFactory<never>;
-type AnyProcessorFactory = ProcessorFactory<never>;
-type AnyExporterFactory = ExporterFactory<never>;
 
 export function registerComponent<C>(factory: ReceiverFactory<C> | ProcessorFactory<C> | ExporterFactory<C>): void {
   const erased = factory as unknown as Factory;
@@ -35,15 +31,6 @@ export function registerComponent<C>(factory: ReceiverFactory<C> | ProcessorFact
   factories[erased.kind].set(erased.type, erased);
 }
 
-export function receiverFactory(type: string): AnyReceiverFactory | undefined {
-  return factories.receiver.get(type) as AnyReceiverFactory | undefined;
-}
-export function processorFactory(type: string): AnyProcessorFactory | undefined {
-  return factories.processor.get(type) as AnyProcessorFactory | undefined;
-}
-export function exporterFactory(type: string): AnyExporterFactory | undefined {
-  return factories.exporter.get(type) as AnyExporterFactory | undefined;
-}
 export function factoryOf(kind: ComponentKind, type: string): Factory | undefined {
   return factories[kind].get(type);
 }

@@ -35,20 +35,6 @@ export function parseDuration(text: string): number | undefined {
   return Number.isSafeInteger(ms) ? ms : undefined;
 }
 
-export function formatDuration(ms: number): string {
-  if (ms === 0) return '0s';
-  let rest = ms;
-  let out = '';
-  for (const unit of DURATION_ORDER) {
-    const size = DURATION_UNITS_MS[unit];
-    if (rest >= size) {
-      out += `${Math.floor(rest / size)}${unit}`;
-      rest %= size;
-    }
-  }
-  return out;
-}
-
 const SIZE_UNITS: Record<string, number> = {
   B: 1,
   KB: 1e3,
