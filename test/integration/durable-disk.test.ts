@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 
 import { eventually, startDaemon } from '../harness/pprofcol.js';
-import { acceptedTicks, ownMetric, rawSamples, TICKER_PLUGIN } from './durable-helpers.js';
+import { acceptedTicks, ownMetric, rawSamples, TICKER_PLUGIN, tickerPipeline } from './durable-helpers.js';
 import { freePort, startPrometheus, type PromServer } from '../harness/servers.js';
 
 describe('disk buffer survives kill -9', () => {
@@ -26,22 +26,7 @@ describe('disk buffer survives kill -9', () => {
   });
 
   function config(endpoint: string, run: string, shards: number): string {
-    return `
-plugins: [${JSON.stringify(path.join(dir, 'ticker.js'))}]
-receivers:
-  ticker: {run: "${run}"}
-exporters:
-  prometheusremotewrite:
-    endpoint: ${endpoint}
-    timeout: 2s
-    queue_config: {max_samples_per_send: 500, min_backoff: 50ms, max_backoff: 200ms}
-    metadata_config: {send: false}
-    buffer: {type: disk, directory: ${JSON.stringify(path.join(dir, 'wal'))}, max_size: 64MiB, shards: ${shards}}
-service:
-  pipelines:
-    metrics: {receivers: [ticker], exporters: [prometheusremotewrite]}
-  telemetry: {http: {listen: "{{TELEMETRY}}"}}
-`;
+    return tickerPipeline(dir, endpoint, run, `{type: disk, directory: ${JSON.stringify(path.join(dir, 'wal'))}, max_size: 64MiB, shards: ${shards}}`);
   }
 
   it('every sample accepted before SIGKILL reaches Prometheus after a restart, in order', async (t) => {

@@ -1,5 +1,6 @@
-// Shared by the durable-buffer tests: a test-only receiver plugin, and readers for what the daemon
-// accepted, its own metrics, and the raw samples Prometheus stored.
+// Shared by the durable-buffer tests: a test-only receiver plugin and its pipeline, and readers for
+// what the daemon accepted, its own metrics, and the raw samples Prometheus stored.
+import path from 'node:path';
 import { parseExposition, type Daemon } from '../harness/pprofcol.js';
 
 /** A receiver of the test's own: one counter per instance, value = tick number, one batch per 100ms. */
@@ -75,3 +76,26 @@ export async function rawSamples(promUrl: string, selector: string): Promise<Map
   return out;
 }
 
+
+/**
+ * A pipeline of the ticker plugin (written to `dir`/ticker.js) into the remote-write exporter with
+ * the given `buffer:` flow mapping, fast retries and no metadata requests.
+ */
+export function tickerPipeline(dir: string, endpoint: string, run: string, buffer: string): string {
+  return `
+plugins: [${JSON.stringify(path.join(dir, 'ticker.js'))}]
+receivers:
+  ticker: {run: "${run}"}
+exporters:
+  prometheusremotewrite:
+    endpoint: ${endpoint}
+    timeout: 2s
+    queue_config: {max_samples_per_send: 500, min_backoff: 50ms, max_backoff: 200ms}
+    metadata_config: {send: false}
+    buffer: ${buffer}
+service:
+  pipelines:
+    metrics: {receivers: [ticker], exporters: [prometheusremotewrite]}
+  telemetry: {http: {listen: "{{TELEMETRY}}"}}
+`;
+}

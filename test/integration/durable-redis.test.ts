@@ -11,7 +11,7 @@ import path from 'node:path';
 
 import { eventually, startDaemon } from '../harness/pprofcol.js';
 import { freePort, startPrometheus, startRedis, type PromServer, type RedisServer } from '../harness/servers.js';
-import { acceptedTicks, ownMetric, rawSamples, TICKER_PLUGIN } from './durable-helpers.js';
+import { acceptedTicks, ownMetric, rawSamples, TICKER_PLUGIN, tickerPipeline } from './durable-helpers.js';
 
 describe('redis buffer shared by two replicas', () => {
   let prom: PromServer;
@@ -27,22 +27,7 @@ describe('redis buffer shared by two replicas', () => {
   });
 
   function config(endpoint: string, run: string, shards: number): string {
-    return `
-plugins: [${JSON.stringify(path.join(dir, 'ticker.js'))}]
-receivers:
-  ticker: {run: "${run}"}
-exporters:
-  prometheusremotewrite:
-    endpoint: ${endpoint}
-    timeout: 2s
-    queue_config: {max_samples_per_send: 500, min_backoff: 50ms, max_backoff: 200ms}
-    metadata_config: {send: false}
-    buffer: {type: redis, url: "${redis.url}", prefix: t1, shards: ${shards}, lock_duration: 2s}
-service:
-  pipelines:
-    metrics: {receivers: [ticker], exporters: [prometheusremotewrite]}
-  telemetry: {http: {listen: "{{TELEMETRY}}"}}
-`;
+    return tickerPipeline(dir, endpoint, run, `{type: redis, url: "${redis.url}", prefix: t1, shards: ${shards}, lock_duration: 2s}`);
   }
 
   it('replica B delivers what replica A enqueued, the stalled job included, in order', async (t) => {
