@@ -119,6 +119,19 @@ export function parseRetryAfter(value: string | string[] | undefined, nowMs: num
   return Math.max(0, at - nowMs);
 }
 
+/**
+ * Drops a response body that will not be read (refused as too large, or read far enough). undici's
+ * body emits 'error' (RequestAbortedError) when destroyed before its end; with no listener that is an
+ * uncaught exception that ends the process, so the listener goes on first. Destroying (not dumping)
+ * closes the socket: a refused body may be gigabytes, and reading it to reuse the connection costs more.
+ */
+export function discardBody(body: Dispatcher.ResponseData['body']): void {
+  body.on('error', ignoreError);
+  body.destroy();
+}
+
+function ignoreError(): void {}
+
 /** The first `limit` bytes of a response body; the rest is not read (an error page can be huge). */
 export async function readBodyHead(body: Dispatcher.ResponseData['body'], limit: number): Promise<Buffer> {
   const chunks: Buffer[] = [];
@@ -127,7 +140,7 @@ export async function readBodyHead(body: Dispatcher.ResponseData['body'], limit:
     chunks.push(chunk);
     size += chunk.length;
     if (size >= limit) {
-      body.destroy();
+      discardBody(body);
       break;
     }
   }

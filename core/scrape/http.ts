@@ -8,7 +8,7 @@ import { promisify } from 'node:util';
 import { Agent, type Dispatcher } from 'undici';
 import type { HttpClientConfig } from '../config/types.js';
 import { errorMessage, PprofcolError } from '../errors.js';
-import { authorizationHeader, loadTlsOptions, TlsErrorTracker } from '../httpclient.js';
+import { authorizationHeader, discardBody, loadTlsOptions, TlsErrorTracker } from '../httpclient.js';
 import type { FailureReason } from '../model/profiles.js';
 import { USER_AGENT } from '../version.js';
 
@@ -107,7 +107,7 @@ export class HttpScraper {
       }
       const declared = Number(response.headers['content-length']);
       if (limit > 0 && Number.isFinite(declared) && declared > limit) {
-        response.body.destroy();
+        discardBody(response.body);
         throw new ScrapeError('too_large', `${url} declares ${declared} bytes, over body_size_limit ${limit}`);
       }
       const raw = await readLimited(response.body, limit, false);
@@ -148,7 +148,7 @@ async function readLimited(body: Dispatcher.ResponseData['body'], limit: number,
     size += chunk.length;
     chunks.push(chunk);
     if (limit > 0 && size > limit) {
-      body.destroy();
+      discardBody(body);
       if (truncate) return Buffer.concat(chunks).subarray(0, limit);
       return TOO_LARGE;
     }

@@ -23,7 +23,7 @@
  */
 import { Agent, type Dispatcher } from 'undici';
 import { errorMessage, PprofcolError } from '../../core/errors.js';
-import { authorizationHeader, loadTlsOptions, TlsErrorTracker } from '../../core/httpclient.js';
+import { authorizationHeader, discardBody, loadTlsOptions, TlsErrorTracker } from '../../core/httpclient.js';
 import type { HttpClientConfig } from '../../core/config/types.js';
 import { USER_AGENT } from '../../core/version.js';
 
@@ -124,7 +124,7 @@ export class QueryApiClient {
       for await (const chunk of response.body as AsyncIterable<Buffer>) {
         size += chunk.length;
         if (size > MAX_ANSWER_BYTES) {
-          response.body.destroy();
+          discardBody(response.body);
           throw new QueryApiError('decode', `${this.base.href}: answer over ${MAX_ANSWER_BYTES} bytes`);
         }
         chunks.push(chunk);

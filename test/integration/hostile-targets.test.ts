@@ -70,6 +70,12 @@ describe('hostile targets', () => {
       res.writeHead(200, { 'content-encoding': 'gzip', 'content-length': bomb.length });
       res.end(bomb);
     });
+    hostiles.declared = await serve((_req, res) => {
+      // Announces more than body_size_limit and starts sending: the refusal must not crash the daemon
+      // (an undici body destroyed without an 'error' listener did).
+      res.writeHead(200, { 'content-type': 'text/plain', 'content-length': 100 * 1024 * 1024 });
+      res.write(Buffer.alloc(256 * 1024, 'x'));
+    });
     hostiles.silent = await serve(() => {
       /* accepts the request and never answers */
     });
@@ -82,7 +88,7 @@ describe('hostile targets', () => {
     daemon = await startDaemon(`
 receivers:
   pprof:
-    scrape_configs:${job('good', good.hostPort)}${job('garbage', hostiles.garbage.address)}${job('endless', hostiles.endless.address, '\n        body_size_limit: 8MiB')}${job('bomb', hostiles.bomb.address)}${job('silent', hostiles.silent.address)}
+    scrape_configs:${job('good', good.hostPort)}${job('garbage', hostiles.garbage.address)}${job('endless', hostiles.endless.address, '\n        body_size_limit: 8MiB')}${job('bomb', hostiles.bomb.address)}${job('declared', hostiles.declared.address, '\n        body_size_limit: 8MiB')}${job('silent', hostiles.silent.address)}
 processors: {pprof_metrics: {}}
 exporters: {debug: {timestamps: true}}
 service:
@@ -104,7 +110,7 @@ service:
   it('gives each pprof_up 0 and counts its reason; the good target keeps its schedule; memory stays bounded', async () => {
     const failures = (text: string, job: string, reason: string) =>
       Number(new RegExp(`pprofcol_receiver_scrape_failures_total\\{receiver="pprof",job="${job}",reason="${reason}"\\} (\\d+)`).exec(text)?.[1] ?? 0);
-    const expected: Array<[string, string]> = [['garbage', 'decode'], ['endless', 'too_large'], ['bomb', 'too_large'], ['silent', 'timeout']];
+    const expected: Array<[string, string]> = [['garbage', 'decode'], ['endless', 'too_large'], ['bomb', 'too_large'], ['declared', 'too_large'], ['silent', 'timeout']];
     let peakRss = 0;
     const failedScrapes = (text: string, job: string) =>
       Number(new RegExp(`pprofcol_receiver_scrapes_total\\{receiver="pprof",job="${job}",result="failure"\\} (\\d+)`).exec(text)?.[1] ?? 0);
@@ -131,6 +137,9 @@ service:
       assert.ok(Math.abs(gap - 2000) <= 300, `good target scrapes ${times[i - 1]} -> ${times[i]} are ${gap}ms apart`);
     }
     assert.doesNotMatch(daemon.stdout(), /^pprof_up\{[^}]*job="good"\} 0 /m);
+
+    assert.equal(daemon.child.exitCode, null, 'the daemon is still running');
+    assert.doesNotMatch(daemon.stderr(), /uncaught|unhandled|RequestAbortedError/i);
 
     // Logged once per change of state, not every interval.
     const warnings = daemon.stderr().split('\n').filter((l) => l.includes('"job":"silent"') && l.includes('failing'));
