@@ -1,6 +1,7 @@
 /** The top level of a pipeline file and its `service:` section. */
 import { z } from 'zod';
 import { duration } from './types.js';
+import { listenerLimitsShape } from '../http/limits.js';
 
 export const DEFAULT_TELEMETRY_LISTEN = '127.0.0.1:8888';
 export const DEFAULT_SHUTDOWN_TIMEOUT = '10s';
@@ -22,6 +23,8 @@ export const serviceSchema = z
           .object({
             // Where /metrics, /healthz and /readyz listen; port 0 picks a free port.
             listen: z.string().default(DEFAULT_TELEMETRY_LISTEN),
+            // header_timeout, body_timeout, idle_timeout, max_connections, as on the remote-write receiver.
+            ...listenerLimitsShape,
           })
           .strict()
           .default({}),

@@ -12,6 +12,7 @@
  *   MetricMetadata{ MetricType type = 1; string metric_family_name = 2; string help = 4; string unit = 5; }
  */
 import { DecodeError, Reader } from './reader.js';
+import { DecodeCost, LABEL_HEAP_BYTES, POINT_HEAP_BYTES, POINT_LABEL_HEAP_BYTES, SPAN_HEAP_BYTES } from './cost.js';
 import type { Labels, MetricFamily, MetricType, Point } from '../model/metrics.js';
 
 export { DecodeError } from './reader.js';
@@ -57,8 +58,12 @@ export class FamilyRegistry {
 }
 
 
-/** Decodes an uncompressed WriteRequest; metadata goes into `families` first, then the series use it. */
-export function decodeWriteRequest(body: Buffer, families: FamilyRegistry): DecodeResult {
+/**
+ * Decodes an uncompressed WriteRequest; metadata goes into `families` first, then the series use it.
+ * Memory: what it keeps is charged to `cost` as it is read (cost.ts); past `cost.limitBytes` it keeps
+ * nothing more, walks on to learn the whole price, and throws OverBudgetError.
+ */
+export function decodeWriteRequest(body: Buffer, families: FamilyRegistry, cost = new DecodeCost()): DecodeResult {
   // Metadata first (field 3 follows the series on the wire, but the series' points name their family).
   const top = new Reader(body, 0, body.length);
   const seriesSpans: number[] = [];
@@ -68,7 +73,7 @@ export function decodeWriteRequest(body: Buffer, families: FamilyRegistry): Deco
     const wire = tag & 7;
     if (field === 1 && wire === 2) {
       const n = top.length();
-      seriesSpans.push(top.pos, top.pos + n);
+      if (cost.charge(SPAN_HEAP_BYTES)) seriesSpans.push(top.pos, top.pos + n);
       top.pos += n;
     } else if (field === 3 && wire === 2) {
       const n = top.length();
@@ -79,8 +84,9 @@ export function decodeWriteRequest(body: Buffer, families: FamilyRegistry): Deco
   const points: Point[] = [];
   let histogramsSkipped = 0;
   for (let i = 0; i < seriesSpans.length; i += 2) {
-    histogramsSkipped += readSeries(new Reader(body, seriesSpans[i], seriesSpans[i + 1]), families, points);
+    histogramsSkipped += readSeries(new Reader(body, seriesSpans[i], seriesSpans[i + 1]), families, points, cost);
   }
+  cost.settle();
   return { points, histogramsSkipped };
 }
 
@@ -103,7 +109,7 @@ function readMetadata(r: Reader, families: FamilyRegistry): void {
 }
 
 /** Reads one TimeSeries into points; returns the number of native histogram samples skipped. */
-function readSeries(r: Reader, families: FamilyRegistry, out: Point[]): number {
+function readSeries(r: Reader, families: FamilyRegistry, out: Point[], cost: DecodeCost): number {
   const labels: Labels = {};
   let name: string | undefined;
   const first = out.length;
@@ -113,6 +119,8 @@ function readSeries(r: Reader, families: FamilyRegistry, out: Point[]): number {
   const values: number[] = [];
   const stale: boolean[] = [];
   const times: number[] = [];
+  let samples = 0;
+  let labelCount = 0;
   while (r.pos < r.end) {
     const tag = r.varint();
     const field = tag >>> 3;
@@ -120,6 +128,11 @@ function readSeries(r: Reader, families: FamilyRegistry, out: Point[]): number {
     if (field === 1 && wire === 2) {
       const n = r.length();
       const end = r.pos + n;
+      labelCount++;
+      if (!cost.charge(LABEL_HEAP_BYTES)) {
+        r.pos = end;
+        continue;
+      }
       let ln = '';
       let lv = '';
       while (r.pos < end) {
@@ -138,12 +151,16 @@ function readSeries(r: Reader, families: FamilyRegistry, out: Point[]): number {
       }
     } else if (field === 2 && wire === 2) {
       const n = r.length();
-      r.sample(r.pos + n, values, stale, times);
+      samples++;
+      if (cost.charge(POINT_HEAP_BYTES)) r.sample(r.pos + n, values, stale, times);
+      else r.pos += n;
     } else if (field === 4 && wire === 2) {
       histograms++;
       r.skip(wire);
     } else r.skip(wire);
   }
+  // Over budget: only the price is wanted now, and the labels read may be incomplete.
+  if (!cost.charge(samples * labelCount * POINT_LABEL_HEAP_BYTES)) return histograms;
   if (name === undefined || name === '') throw new DecodeError(`a series without __name__ (labels ${JSON.stringify(labels)})`);
   const family = families.of(name);
   for (let i = 0; i < values.length; i++) {

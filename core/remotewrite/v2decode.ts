@@ -19,6 +19,7 @@
 import type { Labels, Point } from '../model/metrics.js';
 import { FamilyRegistry, METRIC_TYPES } from './decode-v1.js';
 import { DecodeError, Reader } from './reader.js';
+import { DecodeCost, LABEL_HEAP_BYTES, POINT_HEAP_BYTES, POINT_LABEL_HEAP_BYTES, REF_HEAP_BYTES, SPAN_HEAP_BYTES, SYMBOL_HEAP_BYTES } from './cost.js';
 
 export interface V2DecodeResult {
   points: Point[];
@@ -39,24 +40,31 @@ function familyName(seriesName: string, type: string): string {
   return seriesName;
 }
 
-/** Decodes an uncompressed 2.0 Request. */
-export function decodeV2Request(body: Buffer, families: FamilyRegistry): V2DecodeResult {
+/**
+ * Decodes an uncompressed 2.0 Request. Memory: as the 1.0 decoder, charged to `cost` as read (symbols,
+ * spans, refs, labels, points); past the limit it keeps nothing more and throws OverBudgetError.
+ */
+export function decodeV2Request(body: Buffer, families: FamilyRegistry, cost = new DecodeCost()): V2DecodeResult {
   const top = new Reader(body, 0, body.length);
   const symbols: string[] = [];
   const seriesSpans: number[] = [];
   while (top.pos < top.end) {
     const tag = top.varint();
-    if (tag === 0x22) symbols.push(top.string());
-    else if (tag === 0x2a) {
+    if (tag === 0x22) {
+      const [start, end] = top.bytes();
+      if (cost.charge(SYMBOL_HEAP_BYTES + end - start)) symbols.push(body.toString('utf8', start, end));
+    } else if (tag === 0x2a) {
       const n = top.length();
-      seriesSpans.push(top.pos, top.pos + n);
+      if (cost.charge(SPAN_HEAP_BYTES)) seriesSpans.push(top.pos, top.pos + n);
       top.pos += n;
     } else top.skip(tag & 7);
   }
+  if (cost.over) cost.settle();
   // Symbols may follow the series on the wire (field order is not guaranteed): series are read after.
   const out: V2DecodeResult = { points: [], histogramsSkipped: 0, exemplarsSkipped: 0 };
   const refs: number[] = [];
-  for (let i = 0; i < seriesSpans.length; i += 2) readSeries(new Reader(body, seriesSpans[i], seriesSpans[i + 1]), symbols, families, refs, out);
+  for (let i = 0; i < seriesSpans.length; i += 2) readSeries(new Reader(body, seriesSpans[i], seriesSpans[i + 1]), symbols, families, refs, out, cost);
+  cost.settle();
   return out;
 }
 
@@ -65,8 +73,9 @@ function symbol(symbols: string[], ref: number): string {
   return symbols[ref];
 }
 
-function readSeries(r: Reader, symbols: string[], families: FamilyRegistry, refs: number[], out: V2DecodeResult): void {
+function readSeries(r: Reader, symbols: string[], families: FamilyRegistry, refs: number[], out: V2DecodeResult, cost: DecodeCost): void {
   refs.length = 0;
+  let samples = 0;
   const values: number[] = [];
   const stale: boolean[] = [];
   const times: number[] = [];
@@ -80,12 +89,18 @@ function readSeries(r: Reader, symbols: string[], families: FamilyRegistry, refs
       // Packed labels_refs.
       const n = r.length();
       const end = r.pos + n;
-      while (r.pos < end) refs.push(r.varint());
+      while (r.pos < end) {
+        const ref = r.varint();
+        if (cost.charge(REF_HEAP_BYTES)) refs.push(ref);
+      }
     } else if (tag === 0x08) {
-      refs.push(r.varint()); // unpacked form
+      const ref = r.varint(); // unpacked form
+      if (cost.charge(REF_HEAP_BYTES)) refs.push(ref);
     } else if (tag === 0x12) {
       const n = r.length();
-      r.sample(r.pos + n, values, stale, times);
+      samples++;
+      if (cost.charge(POINT_HEAP_BYTES)) r.sample(r.pos + n, values, stale, times);
+      else r.pos += n;
     } else if (tag === 0x1a) {
       out.histogramsSkipped++;
       r.skip(2);
@@ -105,6 +120,9 @@ function readSeries(r: Reader, symbols: string[], families: FamilyRegistry, refs
       }
     } else r.skip(tag & 7);
   }
+  // Over budget: only the price is wanted now, and the refs read may be incomplete.
+  const labelCount = refs.length / 2;
+  if (!cost.charge(labelCount * LABEL_HEAP_BYTES + samples * labelCount * POINT_LABEL_HEAP_BYTES)) return;
   if (refs.length % 2 !== 0) throw new DecodeError(`labels_refs holds ${refs.length} refs: not name/value pairs`);
   const labels: Labels = {};
   let name: string | undefined;

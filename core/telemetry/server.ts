@@ -1,16 +1,22 @@
 /** The telemetry listener: /metrics (pprofcol's own), /healthz (process alive), /readyz (every component started). */
-import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { PprofcolError } from '../errors.js';
+import type { ListenerLimits } from '../http/limits.js';
+import { GuardedServer } from '../http/server.js';
 import type { Telemetry } from './metrics.js';
 
+/** The `service.telemetry.http` section. */
+export interface TelemetryListenConfig extends ListenerLimits {
+  listen: string;
+}
+
 export class TelemetryServer {
-  private server: Server | undefined;
+  private guard: GuardedServer | undefined;
   private ready = false;
 
   constructor(
     private readonly telemetry: Telemetry,
-    private readonly listen: string,
+    private readonly config: TelemetryListenConfig,
   ) {}
 
   setReady(ready: boolean): void {
@@ -19,8 +25,8 @@ export class TelemetryServer {
 
   /** Resolves with the bound address (`127.0.0.1:8888`; port 0 picks a free one). */
   async start(): Promise<string> {
-    const { host, port } = splitHostPort(this.listen);
-    const server = createServer((req, res) => {
+    const { host, port } = splitHostPort(this.config.listen);
+    const guard = new GuardedServer((req, res) => {
       const path = (req.url ?? '/').split('?')[0];
       if (path === '/metrics') {
         this.telemetry.registry.metrics().then(
@@ -39,24 +45,21 @@ export class TelemetryServer {
       } else {
         res.writeHead(404).end('not found\n');
       }
-    });
-    this.server = server;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', (err) =>
-        reject(new PprofcolError('ERR_TELEMETRY_LISTEN', `service.telemetry.http.listen: cannot listen on ${this.listen}: ${err.message}`, { cause: err })),
-      );
-      server.listen(port, host, () => resolve());
-    });
-    const address = server.address() as AddressInfo;
+    }, { listener: 'telemetry', limits: this.config, telemetry: this.telemetry });
+    this.guard = guard;
+    try {
+      await guard.listen(host, port);
+    } catch (err) {
+      throw new PprofcolError('ERR_TELEMETRY_LISTEN', `service.telemetry.http.listen: cannot listen on ${this.config.listen}: ${(err as Error).message}`, { cause: err });
+    }
+    const address = guard.server.address() as AddressInfo;
     return `${address.address.includes(':') ? `[${address.address}]` : address.address}:${address.port}`;
   }
 
   async stop(): Promise<void> {
-    const server = this.server;
-    this.server = undefined;
-    if (server === undefined) return;
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    const guard = this.guard;
+    this.guard = undefined;
+    await guard?.close(true);
   }
 }
 

@@ -1,6 +1,7 @@
 /** Options of the prometheusremotewrite receiver. Sizes are bytes after parsing. */
 import { z } from 'zod';
 import { byteSize, duration, hostPort } from '../../core/config/types.js';
+import { listenerLimitsShape } from '../../core/http/limits.js';
 
 export const DEFAULT_ENDPOINT = '127.0.0.1:9201';
 export const DEFAULT_PATH = '/api/v1/write';
@@ -11,6 +12,12 @@ export const DEFAULT_MAX_REQUEST_BODY_SIZE = '32MiB';
  * (default 50) requests at a time, each waiting for its answer: 16 keeps memory at 16 x 32MiB worst case.
  */
 export const DEFAULT_MAX_CONCURRENT_REQUESTS = 16;
+/**
+ * Heap all requests in flight may hold together: their bodies, decoded bytes and decoded points
+ * (samples x ~200 bytes, core/remotewrite/cost.ts). A Prometheus request of 2000 samples holds ~0.5MiB,
+ * so 256MiB takes 500 at once; a request that alone needs more gets 413, one that meets a full budget 503.
+ */
+export const DEFAULT_MAX_INFLIGHT_BYTES = '256MiB';
 /** Retry-After of a 503, seconds. Prometheus 2.42 ignores it and backs off from 30ms; newer ones honour it. */
 export const DEFAULT_RETRY_AFTER = '1s';
 
@@ -22,7 +29,11 @@ export const configSchema = z
     path: z.string().regex(/^\//, 'must start with /').default(DEFAULT_PATH),
     // Largest compressed body; past it 413. The snappy-decoded body may be at most 8 times this.
     max_request_body_size: byteSize.default(DEFAULT_MAX_REQUEST_BODY_SIZE).refine((n) => n > 0, 'must be more than 0'),
+    // Requests decoded and handed on at once (a slot is taken once the body has arrived); one more: 503.
     max_concurrent_requests: z.number().int().positive().default(DEFAULT_MAX_CONCURRENT_REQUESTS),
+    max_inflight_bytes: byteSize.default(DEFAULT_MAX_INFLIGHT_BYTES).refine((n) => n > 0, 'must be more than 0'),
+    // header_timeout, body_timeout, idle_timeout, max_connections (core/http/limits.ts).
+    ...listenerLimitsShape,
     retry_after: duration.default(DEFAULT_RETRY_AFTER),
   })
   .strict();

@@ -10,7 +10,7 @@ export function receiverMetrics(telemetry: Telemetry) {
     ),
     rejected: telemetry.counter(
       'pprofcol_receiver_write_requests_rejected_total',
-      'Remote-write requests refused, by reason: bad_request, too_large, unsupported, busy (503), downstream (500), client_aborted (the client closed the connection mid-body; not answered).',
+      'Remote-write requests refused, by reason: bad_request, too_large (413), unsupported, busy (503: max_concurrent_requests or shutting down), over_budget (503: max_inflight_bytes held by others), evicted (503: max_connections), body_timeout (408), downstream (500), client_aborted (the client closed the connection mid-body; not answered).',
       ['receiver', 'reason'],
     ),
     decoded: telemetry.counter(
@@ -18,6 +18,8 @@ export function receiverMetrics(telemetry: Telemetry) {
       'Remote-write requests decoded, by protocol (1.0: prometheus.WriteRequest, 2.0: io.prometheus.write.v2.Request).',
       ['receiver', 'protocol'],
     ),
+    inflightBytes: telemetry.gauge('pprofcol_receiver_write_inflight_bytes', 'Bytes of max_inflight_bytes held by requests in flight (bodies, decoded bytes, decoded points).', ['receiver']),
+    inflightLimit: telemetry.gauge('pprofcol_receiver_write_inflight_limit_bytes', 'max_inflight_bytes: the memory all requests in flight may hold together.', ['receiver']),
     samples: telemetry.counter('pprofcol_receiver_write_samples_total', 'Samples received and handed on (stale markers included).', ['receiver']),
     histogramsSkipped: telemetry.counter(
       'pprofcol_receiver_write_histograms_dropped_total',

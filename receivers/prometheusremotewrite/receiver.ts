@@ -9,22 +9,32 @@
  * on 429 unless told otherwise):
  * - 204: taken.
  * - 400 with the reason in the body: a body that does not decode; resending it would not help.
- * - 413: body over max_request_body_size (compressed) or its decoded size over 8 times that.
+ * - 408: the body did not arrive within body_timeout of the headers (node answers 408 past header_timeout).
+ * - 413: body over max_request_body_size (compressed), its decoded size over 8 times that, or a request
+ *   whose price (body + decoded bytes + points) alone is over max_inflight_bytes: it can never fit.
  * - 415: a protobuf message other than the two, or an encoding other than snappy.
- * - 503 with Retry-After: max_concurrent_requests are being handled; the sender retries, nothing is lost.
+ * - 503 with Retry-After: the memory budget is held by other requests, max_concurrent_requests are being
+ *   handled, or the connection was evicted to make room (max_connections); the sender retries, nothing is lost.
  * - 500: the next stage failed; retryable.
  * A client that closes the connection before its body has arrived gets no answer (there is no one to
  * read it); it counts as rejected with reason `client_aborted`, a client's doing, not the pipeline's.
+ *
+ * Memory: at most max_inflight_bytes for all requests together (budget.ts), charged as bytes arrive and
+ * while decoding, before the memory is taken; plus the listener's sockets (max_connections).
  */
-import http from 'node:http';
+import type http from 'node:http';
 import type { Consumer, CreateSettings, Receiver } from '../../core/component.js';
 import { errorMessage } from '../../core/errors.js';
+import { BodyError, readRequestBody } from '../../core/http/body.js';
+import { GuardedServer } from '../../core/http/server.js';
+import { DecodeCost, OverBudgetError } from '../../core/remotewrite/cost.js';
 import type { Logger } from '../../core/logger.js';
 import { metricBatch, type Point } from '../../core/model/metrics.js';
 import { snappyUncompress } from '../../core/remotewrite/snappy.js';
 import type { RemoteWriteReceiverConfig } from './config.js';
 import { decodeWriteRequest, DecodeError, FamilyRegistry } from '../../core/remotewrite/decode-v1.js';
 import { decodeV2Request } from '../../core/remotewrite/v2decode.js';
+import { InflightBudget, type Charge, type Refusal } from './budget.js';
 import { receiverMetrics, type ReceiverMetrics } from './metrics.js';
 
 /** Decoded bytes allowed per compressed byte: snappy rarely beats 5x on WriteRequests. */
@@ -43,11 +53,6 @@ function protoOf(contentType: string): string {
   return m === null ? 'prometheus.WriteRequest' : m[1];
 }
 
-/** The client closed the connection before the whole body arrived. */
-class ClientAborted extends Error {
-  readonly code = 'ERR_CLIENT_ABORTED';
-}
-
 class HttpAnswer extends Error {
   constructor(
     readonly status: number,
@@ -59,8 +64,9 @@ class HttpAnswer extends Error {
 }
 
 export class RemoteWriteReceiver implements Receiver {
-  private server: http.Server | undefined;
+  private guard: GuardedServer | undefined;
   private inFlight = 0;
+  private readonly budget: InflightBudget;
   private readonly families = new FamilyRegistry();
   private readonly metrics: ReceiverMetrics;
   private readonly logger: Logger;
@@ -75,29 +81,28 @@ export class RemoteWriteReceiver implements Receiver {
     this.metrics = receiverMetrics(settings.telemetry);
     this.logger = settings.logger;
     this.retryAfterSeconds = String(Math.max(1, Math.ceil(config.retry_after / 1000)));
+    this.budget = new InflightBudget(config.max_inflight_bytes);
+    this.metrics.inflightLimit.set({ receiver: settings.id }, config.max_inflight_bytes);
   }
 
   /** Where it listens (after start), for tests that bind port 0. */
   address(): string | undefined {
-    const a = this.server?.address();
+    const a = this.guard?.server.address();
     return a === null || a === undefined || typeof a === 'string' ? undefined : `${a.address}:${a.port}`;
   }
 
   async start(): Promise<void> {
-    if (this.server !== undefined) return;
-    const server = http.createServer((req, res) => this.handle(req, res));
-    server.keepAliveTimeout = 65_000;
-    this.server = server;
+    if (this.guard !== undefined) return;
+    const { header_timeout, body_timeout, idle_timeout, max_connections } = this.config;
+    const guard = new GuardedServer((req, res) => this.handle(req, res), {
+      listener: this.settings.id,
+      limits: { header_timeout, body_timeout, idle_timeout, max_connections },
+      telemetry: this.settings.telemetry,
+    });
+    this.guard = guard;
     const colon = this.config.endpoint.lastIndexOf(':');
     const host = this.config.endpoint.slice(0, colon).replace(/^\[|\]$/g, '');
-    const port = Number(this.config.endpoint.slice(colon + 1));
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(port, host, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
+    await guard.listen(host, Number(this.config.endpoint.slice(colon + 1)));
     this.logger.info({ endpoint: this.address(), path: this.config.path }, 'remote-write receiver listening');
   }
 
@@ -106,25 +111,23 @@ export class RemoteWriteReceiver implements Receiver {
     if (path !== this.config.path) return this.answer(res, 404, 'not_found', `no such path; remote write goes to ${this.config.path}`, req);
     if (req.method !== 'POST') return this.answer(res, 405, 'bad_request', 'remote write takes POST', req);
     if (this.stopping !== undefined) return this.answer(res, 503, 'busy', 'shutting down', req);
-    if (this.inFlight >= this.config.max_concurrent_requests) {
-      return this.answer(res, 503, 'busy', `${this.inFlight} requests in flight (max_concurrent_requests); retry later`, req);
-    }
-    this.inFlight++;
-    this.process(req)
+    const charge = this.budget.open();
+    this.process(req, charge)
       .then((written) => this.answer(res, 204, '', '', req, written))
       .catch((err: unknown) => {
         if (err instanceof HttpAnswer) return this.answer(res, err.status, err.reason, err.message, req);
-        if (err instanceof ClientAborted) return this.clientAborted(res, err);
+        if (err instanceof BodyError) return this.bodyFailed(req, res, err);
         this.logger.error({ err: errorMessage(err) }, 'next stage failed on a remote-write request');
         return this.answer(res, 500, 'downstream', `next stage failed: ${errorMessage(err)}`, req);
       })
       .finally(() => {
-        this.inFlight--;
+        charge.release();
+        this.metrics.inflightBytes.set({ receiver: this.settings.id }, this.budget.usedBytes);
       });
   }
 
   /** Reads, decodes and hands on one request; for 2.0 returns what was written (the answer's headers). */
-  private async process(req: http.IncomingMessage): Promise<Written | undefined> {
+  private async process(req: http.IncomingMessage, charge: Charge): Promise<Written | undefined> {
     const proto = protoOf(String(req.headers['content-type'] ?? ''));
     const v2 = proto === 'io.prometheus.write.v2.Request';
     if (!v2 && proto !== 'prometheus.WriteRequest') {
@@ -135,13 +138,34 @@ export class RemoteWriteReceiver implements Receiver {
     const limit = this.config.max_request_body_size;
     const declared = Number(req.headers['content-length']);
     if (Number.isFinite(declared) && declared > limit) throw new HttpAnswer(413, 'too_large', `body of ${declared} bytes is over max_request_body_size (${limit})`);
-    const compressed = await readLimited(req, limit);
-    if (compressed === undefined) throw new HttpAnswer(413, 'too_large', `body is over max_request_body_size (${limit} bytes)`);
+    // The body is charged as it arrives, not by its Content-Length: a client may announce little and send more.
+    const compressed = await readRequestBody(req, {
+      limitBytes: limit,
+      timeoutMs: this.config.body_timeout,
+      signal: this.guard?.evictionSignal(req),
+      onChunk: (bytes) => this.charge(charge, bytes, 'its body'),
+    });
+    // The slot is taken only now: a slow body holds budget bytes, never a slot.
+    if (this.inFlight >= this.config.max_concurrent_requests) {
+      throw new HttpAnswer(503, 'busy', `${this.inFlight} requests in flight (max_concurrent_requests); retry later`);
+    }
+    this.inFlight++;
+    try {
+      return await this.decodeAndHandOn(compressed, v2, charge);
+    } finally {
+      this.inFlight--;
+    }
+  }
+
+  private async decodeAndHandOn(compressed: Buffer, v2: boolean, charge: Charge): Promise<Written | undefined> {
+    const limit = this.config.max_request_body_size;
     const decodedLength = snappyLength(compressed);
     if (decodedLength === undefined) throw new HttpAnswer(400, 'bad_request', 'body is not snappy (block format): no length preamble');
     if (decodedLength > limit * MAX_EXPANSION) {
       throw new HttpAnswer(413, 'too_large', `body decodes to ${decodedLength} bytes, over ${MAX_EXPANSION} x max_request_body_size`);
     }
+    // The preamble's claim is charged before the buffer exists; snappy refuses a body that decodes to another length.
+    this.charge(charge, decodedLength, 'its decoded body');
     let body: Buffer;
     try {
       body = snappyUncompress(compressed);
@@ -149,14 +173,18 @@ export class RemoteWriteReceiver implements Receiver {
       throw new HttpAnswer(400, 'bad_request', `body is not snappy (block format): ${errorMessage(err)}`);
     }
     let decoded: { points: Point[]; histogramsSkipped: number; exemplarsSkipped?: number };
+    // Decoding is synchronous: nothing else takes budget meanwhile, so what is free now is what it may use.
+    const cost = new DecodeCost(this.budget.availableBytes);
     try {
-      decoded = v2 ? decodeV2Request(body, this.families) : decodeWriteRequest(body, this.families);
+      decoded = v2 ? decodeV2Request(body, this.families, cost) : decodeWriteRequest(body, this.families, cost);
     } catch (err) {
+      if (err instanceof OverBudgetError) this.refuse(charge.refusalFor(err.neededBytes) ?? 'busy', err.neededBytes, 'its decoded samples');
       if (err instanceof DecodeError) {
         throw new HttpAnswer(400, 'bad_request', v2 ? `not a remote write 2.0 Request: ${err.message}` : `not a remote write 1.0 WriteRequest: ${err.message}`);
       }
       throw err;
     }
+    this.charge(charge, cost.used, 'its decoded samples');
     const receiver = this.settings.id;
     this.metrics.decoded.inc({ receiver, protocol: v2 ? '2.0' : '1.0' });
     if (decoded.histogramsSkipped > 0) this.metrics.histogramsSkipped.inc({ receiver, reason: 'unsupported' }, decoded.histogramsSkipped);
@@ -169,8 +197,37 @@ export class RemoteWriteReceiver implements Receiver {
     return written;
   }
 
+  /** Takes `bytes` onto the request's charge, or refuses the request (413 or 503). */
+  private charge(charge: Charge, bytes: number, what: string): void {
+    const refusal = charge.take(bytes);
+    if (refusal !== undefined) this.refuse(refusal, charge.heldBytes + bytes, what);
+    this.metrics.inflightBytes.set({ receiver: this.settings.id }, this.budget.usedBytes);
+  }
+
+  private refuse(refusal: Refusal, neededBytes: number, what: string): never {
+    const capacity = this.config.max_inflight_bytes;
+    if (refusal === 'never') {
+      throw new HttpAnswer(413, 'too_large', `the request needs ~${neededBytes} bytes of memory with ${what}, over max_inflight_bytes (${capacity}); send smaller requests`);
+    }
+    throw new HttpAnswer(503, 'over_budget', `max_inflight_bytes (${capacity}) is taken by other requests; retry later`);
+  }
+
+  /** A body that did not arrive whole: timed out, too large, evicted, or the client went away. */
+  private bodyFailed(req: http.IncomingMessage, res: http.ServerResponse, err: BodyError): void {
+    switch (err.failure) {
+      case 'client_aborted':
+        return this.clientAborted(res, err);
+      case 'timeout':
+        return this.answer(res, 408, 'body_timeout', err.message, req);
+      case 'too_large':
+        return this.answer(res, 413, 'too_large', `body is over max_request_body_size (${this.config.max_request_body_size} bytes)`, req);
+      case 'evicted':
+        return this.answer(res, 503, 'evicted', err.message, req);
+    }
+  }
+
   /** Not answered (the connection is gone) and not counted in requests by code; debug, since clients do this. */
-  private clientAborted(res: http.ServerResponse, err: ClientAborted): void {
+  private clientAborted(res: http.ServerResponse, err: BodyError): void {
     this.metrics.rejected.inc({ receiver: this.settings.id, reason: 'client_aborted' });
     this.logger.debug({ err: err.message }, 'remote-write client closed the connection before its body ended');
     res.destroy();
@@ -187,45 +244,26 @@ export class RemoteWriteReceiver implements Receiver {
       headers['x-prometheus-remote-write-histograms-written'] = String(written.histograms);
       headers['x-prometheus-remote-write-exemplars-written'] = String(written.exemplars);
     }
-    // An unread body (refused before reading) must not be left in the socket: close the connection.
+    // An unread body (refused before reading) must not be left in the socket: close the connection,
+    // reading (and dropping) the rest meanwhile so that the client sees the answer and not a reset,
+    // for at most body_timeout.
     if (!req.complete) headers.connection = 'close';
     res.writeHead(status, headers);
     res.end(status >= 400 ? `${message}\n` : undefined);
-    if (!req.complete) req.resume();
+    if (!req.complete) {
+      const socket = req.socket;
+      const timer = setTimeout(() => socket.destroy(), this.config.body_timeout);
+      socket.once('close', () => clearTimeout(timer));
+      req.resume();
+    }
   }
 
   async shutdown(): Promise<void> {
-    const server = this.server;
-    if (server === undefined) return;
-    this.stopping ??= (async () => {
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeIdleConnections();
-      });
-    })();
+    const guard = this.guard;
+    if (guard === undefined) return;
+    this.stopping ??= guard.close();
     return this.stopping;
   }
-}
-
-/**
- * The body, or undefined when it passes `limit` bytes (reading stops there). Reading fails only when
- * the connection does (Node's `aborted` / ECONNRESET): that is the client's, thrown as ClientAborted.
- */
-async function readLimited(req: http.IncomingMessage, limit: number): Promise<Buffer | undefined> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  try {
-    for await (const chunk of req as AsyncIterable<Buffer>) {
-      size += chunk.length;
-      if (size > limit) return undefined;
-      chunks.push(chunk);
-    }
-  } catch (err) {
-    throw new ClientAborted(`body ended after ${size} bytes: ${errorMessage(err)}`, { cause: err });
-  }
-  // A stream that ends quietly short of its Content-Length is the same thing.
-  if (!req.complete) throw new ClientAborted(`body ended after ${size} bytes`);
-  return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size);
 }
 
 /** The decoded length a snappy block announces in its varint preamble. */

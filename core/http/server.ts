@@ -1,0 +1,170 @@
+/**
+ * An HTTP server that one client cannot exhaust: the listener of the remote-write receiver and of the
+ * telemetry endpoints. node:http does the header and idle timeouts itself (it answers 408 to a client
+ * that takes longer than `header_timeout` to send its headers); what it lacks is done here:
+ *
+ * - Node checks `headersTimeout` only every `connectionsCheckingInterval` (default 30s); here every
+ *   500ms, so a timeout holds within 1s of its setting.
+ * - `max_connections` with eviction instead of refusal. Node's `maxConnections` drops the newest
+ *   socket, so 200 slow sockets lock out every real sender for as long as they dribble. Here a new
+ *   connection over the limit closes the connection that has waited longest without a request in
+ *   progress (idle keep-alive, or headers still arriving), else the one whose body has been arriving
+ *   longest; a request whose body has fully arrived is never cut. A slow client thus holds a socket
+ *   only until a newer one needs it, and a sender that sends its request at once always gets in.
+ * - The body timeout (`readRequestBody` in body.ts) counts from the end of the headers; node's own
+ *   `requestTimeout` stays as a backstop a little above header_timeout + body_timeout.
+ */
+import http from 'node:http';
+import type { Socket } from 'node:net';
+import type { Telemetry } from '../telemetry/metrics.js';
+import type { ListenerLimits } from './limits.js';
+import { listenerMetrics, type ListenerMetrics } from './metrics.js';
+
+/** How often node looks for connections past header_timeout; well inside the 1s a timeout may be late. */
+const TIMEOUT_CHECK_INTERVAL_MS = 500;
+/** node's requestTimeout sits this far behind our own body timer, so ours answers first. */
+const REQUEST_TIMEOUT_BACKSTOP_MS = 2_000;
+/** Node 20 keeps an idle keep-alive socket this much longer than keepAliveTimeout (measured: 2s -> 3.0s, 5s -> 6.0s). */
+const NODE_KEEP_ALIVE_SLACK_MS = 1_000;
+/** An evicted connection whose owner did not answer within this long is destroyed. */
+const EVICTION_GRACE_MS = 1_000;
+
+interface Connection {
+  readonly socket: Socket;
+  /** The request in progress, until its answer is sent. */
+  request: http.IncomingMessage | undefined;
+  /** When the connection opened, or when its last answer went out. */
+  since: number;
+  /** socket.bytesRead at `since`: more than that means a request has started arriving. */
+  bytesAtRest: number;
+  /** Aborted when the connection is evicted while its request's body arrives. */
+  eviction: AbortController | undefined;
+}
+
+export interface GuardedServerOptions {
+  /** Names the listener in pprofcol's own metrics: a receiver's id, or `telemetry`. */
+  listener: string;
+  limits: ListenerLimits;
+  telemetry: Telemetry;
+}
+
+export class GuardedServer {
+  readonly server: http.Server;
+  private readonly open = new Set<Connection>();
+  private readonly bySocket = new WeakMap<Socket, Connection>();
+  private readonly metrics: ListenerMetrics;
+
+  constructor(
+    handler: (req: http.IncomingMessage, res: http.ServerResponse) => void,
+    private readonly options: GuardedServerOptions,
+  ) {
+    const { limits } = options;
+    this.metrics = listenerMetrics(options.telemetry);
+    this.server = http.createServer(
+      {
+        headersTimeout: limits.header_timeout,
+        requestTimeout: limits.header_timeout + limits.body_timeout + REQUEST_TIMEOUT_BACKSTOP_MS,
+        keepAliveTimeout: Math.max(1, limits.idle_timeout - NODE_KEEP_ALIVE_SLACK_MS),
+        connectionsCheckingInterval: TIMEOUT_CHECK_INTERVAL_MS,
+      },
+      (req, res) => {
+        this.requestStarted(req, res);
+        handler(req, res);
+      },
+    );
+    this.server.on('connection', (socket: Socket) => this.admit(socket));
+  }
+
+  /** Aborts when this request's connection is evicted before its body has arrived; pass it to readRequestBody. */
+  evictionSignal(req: http.IncomingMessage): AbortSignal | undefined {
+    return this.bySocket.get(req.socket)?.eviction?.signal;
+  }
+
+  /** Open connections (for tests and the status page). */
+  get connectionCount(): number {
+    return this.open.size;
+  }
+
+  private admit(socket: Socket): void {
+    if (this.open.size >= this.options.limits.max_connections && !this.evictOne()) {
+      this.metrics.closed.inc({ listener: this.options.listener, reason: 'refused' });
+      socket.destroy();
+      return;
+    }
+    const conn: Connection = { socket, request: undefined, since: performance.now(), bytesAtRest: 0, eviction: undefined };
+    this.open.add(conn);
+    this.bySocket.set(socket, conn);
+    this.metrics.connections.set({ listener: this.options.listener }, this.open.size);
+    socket.once('close', () => {
+      this.open.delete(conn);
+      this.metrics.connections.set({ listener: this.options.listener }, this.open.size);
+    });
+  }
+
+  private requestStarted(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const conn = this.bySocket.get(req.socket);
+    if (conn === undefined) return;
+    conn.request = req;
+    conn.eviction = new AbortController();
+    res.once('finish', () => {
+      if (conn.request !== req) return;
+      conn.request = undefined;
+      conn.eviction = undefined;
+      conn.since = performance.now();
+      conn.bytesAtRest = conn.socket.bytesRead;
+    });
+  }
+
+  /** Closes one connection to make room; false when every connection has a whole request in progress. */
+  private evictOne(): boolean {
+    let waiting: Connection | undefined;
+    let receiving: Connection | undefined;
+    for (const conn of this.open) {
+      if (conn.socket.destroyed) continue;
+      if (conn.request === undefined) {
+        if (waiting === undefined || conn.since < waiting.since) waiting = conn;
+      } else if (!conn.request.complete) {
+        if (receiving === undefined || conn.since < receiving.since) receiving = conn;
+      }
+    }
+    const victim = waiting ?? receiving;
+    if (victim === undefined) return false;
+    this.metrics.closed.inc({ listener: this.options.listener, reason: 'evicted' });
+    this.open.delete(victim);
+    if (victim.request === undefined) {
+      // Headers half-sent get an answer a client can act on; an idle keep-alive socket just closes.
+      if (victim.socket.bytesRead > victim.bytesAtRest) {
+        victim.socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nRetry-After: 1\r\nContent-Length: 0\r\n\r\n');
+        setTimeout(() => victim.socket.destroy(), EVICTION_GRACE_MS).unref();
+      } else victim.socket.destroy();
+    } else {
+      // The owner answers 503 (readRequestBody rejects with 'evicted'); destroyed if it does not.
+      victim.eviction?.abort();
+      setTimeout(() => victim.socket.destroy(), EVICTION_GRACE_MS).unref();
+    }
+    return true;
+  }
+
+  /** Resolves with the bound address; `host` '' listens on every interface. */
+  async listen(host: string, port: number): Promise<void> {
+    const server = this.server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+  }
+
+  /** Stops accepting; idle connections close now, busy ones after their answer (or at once when `force`). */
+  async close(force = false): Promise<void> {
+    const server = this.server;
+    if (!server.listening) return;
+    await new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      if (force) server.closeAllConnections();
+      else server.closeIdleConnections();
+    });
+  }
+}
