@@ -13,50 +13,21 @@
  */
 import { DecodeError, Reader } from './reader.js';
 import { DecodeCost, LABEL_HEAP_BYTES, POINT_HEAP_BYTES, POINT_LABEL_HEAP_BYTES, SPAN_HEAP_BYTES } from './cost.js';
-import type { Labels, MetricFamily, MetricType, Point } from '../model/metrics.js';
+import type { Labels, MetricType, Point } from '../model/metrics.js';
+import type { FamilyRegistry } from './families.js';
 
 export { DecodeError } from './reader.js';
+/** Re-exported where it was defined before it had a file of its own. */
+export { FamilyRegistry } from './families.js';
 
 /** prompb.MetricMetadata.MetricType -> the model's type (gaugehistogram: histogram; info, stateset: gauge). */
 export const METRIC_TYPES: MetricType[] = ['untyped', 'counter', 'gauge', 'histogram', 'histogram', 'summary', 'gauge', 'gauge'];
-const SUFFIXES = ['_bucket', '_sum', '_count', '_total', '_created'];
 
 export interface DecodeResult {
   points: Point[];
   /** Native histogram samples (field 4), which the metrics model does not carry. */
   histogramsSkipped: number;
 }
-
-/** Families known to the receiver across requests (Prometheus sends metadata apart from samples, every minute). */
-export class FamilyRegistry {
-  private readonly byName = new Map<string, MetricFamily>();
-  private readonly untyped = new Map<string, MetricFamily>();
-
-  set(name: string, type: MetricType, help: string, unit: string): void {
-    const known = this.byName.get(name);
-    if (known !== undefined && known.type === type && known.help === help && known.unit === unit) return;
-    this.byName.set(name, Object.freeze({ name, type, help, unit }));
-  }
-
-  /** The family of a series name: itself, or the family whose suffix it carries, or an untyped one. */
-  of(name: string): MetricFamily {
-    const own = this.byName.get(name);
-    if (own !== undefined) return own;
-    for (const suffix of SUFFIXES) {
-      if (name.endsWith(suffix)) {
-        const base = this.byName.get(name.slice(0, -suffix.length));
-        if (base !== undefined) return base;
-      }
-    }
-    let u = this.untyped.get(name);
-    if (u === undefined) {
-      u = Object.freeze({ name, type: 'untyped', help: '', unit: '' });
-      this.untyped.set(name, u);
-    }
-    return u;
-  }
-}
-
 
 /**
  * Decodes an uncompressed WriteRequest; metadata goes into `families` first, then the series use it.

@@ -14,6 +14,7 @@
 import type { Labels, MetricFamily, MetricType, Point } from '../model/metrics.js';
 import { buildRecipe, closeLiteral, putCopy, type Recipe, type RecipeSource, SnappyBlockWriter, WrittenAt } from './fused.js';
 import { ProtoWriter, putUvarint, uvarintSize } from './writer.js';
+import { ByteLru, MAP_ENTRY_BYTES, stringBytes } from '../lru.js';
 
 /** Prometheus's stale marker 0x7ff0000000000002, little-endian as a protobuf double goes on the wire. */
 export const STALE_NAN_BYTES: Buffer = Buffer.from([0x02, 0x00, 0x00, 0x00, 0x00, 0x00, 0xf0, 0x7f]);
@@ -64,6 +65,24 @@ const LABEL_LENGTH_RESERVE = 1;
  * so all encoders together hold about the number of distinct series.
  */
 export const DEFAULT_MAX_CACHED_SERIES = 50_000;
+
+/**
+ * Bytes (estimated, see shapeBytes) of label-name sets ("shapes") one encoder keeps. A shape of six
+ * labels with 10-character names costs ~620 bytes, so 256KiB keeps ~400 shapes, more than the jobs of
+ * one pipeline have; the exporter keeps one encoder per shard, so at max_shards 50 all hold <= 12.5MiB.
+ * The label names come from the data (a remote-write sender chooses them): a count bound would not do.
+ */
+export const DEFAULT_SHAPE_CACHE_BYTES = 256 * 1024;
+
+/**
+ * Estimated heap of one cached shape: the entry, its id string, the array (a 32-byte JSArray and a
+ * 16-byte backing store header, 8 bytes per slot) and its names (kept alive by the array).
+ */
+function shapeBytes(id: string, names: readonly string[]): number {
+  let n = MAP_ENTRY_BYTES + stringBytes(id) + 48 + 8 * names.length;
+  for (let i = 0; i < names.length; i++) n += stringBytes(names[i]);
+  return n;
+}
 
 // A sample on the wire: tag, length, value tag + 8 bytes, timestamp tag + varint (<= 10 bytes).
 const SAMPLE_FIXED_BYTES = 12;
@@ -142,6 +161,10 @@ export interface EncoderOptions {
    * so one request may overshoot it by its own series.
    */
   maxCachedSeries?: number;
+  /** Bytes (estimated) of label-name sets kept (default DEFAULT_SHAPE_CACHE_BYTES); least recently used go first. */
+  maxShapeBytes?: number;
+  /** Called for each shape pushed out of the cache (the exporter counts them). */
+  onShapeEvicted?: () => void;
 }
 
 export class WriteRequestEncoder {
@@ -153,7 +176,11 @@ export class WriteRequestEncoder {
   private readonly generationSize: number;
   private current: Generation = generation();
   private previous: Generation = generation();
-  private readonly shapes = new Map<string, readonly string[]>();
+  /**
+   * Sorted label names by id. A shape evicted and met again is a new array, so its trie root starts
+   * empty in the current generation; the series under it are found again by canonical key (seriesFor).
+   */
+  private readonly shapes: ByteLru<string, readonly string[]>;
   /** Series of the request being built, in order of first appearance. */
   private readonly series: CachedSeries[] = [];
   /** next[i]: the index of the next point of point i's series, or -1. Reused, grown as needed. */
@@ -193,6 +220,13 @@ export class WriteRequestEncoder {
     this.externalValues = external;
     this.externalNames = Object.keys(external);
     this.generationSize = Math.max(1, Math.ceil((options.maxCachedSeries ?? DEFAULT_MAX_CACHED_SERIES) / 2));
+    const onShapeEvicted = options.onShapeEvicted;
+    this.shapes = new ByteLru({ maxBytes: options.maxShapeBytes ?? DEFAULT_SHAPE_CACHE_BYTES, onEvict: onShapeEvicted && (() => onShapeEvicted()) });
+  }
+
+  /** Shapes cached now (for tests). */
+  get cachedShapes(): number {
+    return this.shapes.size;
   }
 
   /** Series whose labels are cached now (both generations; a series in both counts twice). */
@@ -371,7 +405,8 @@ export class WriteRequestEncoder {
     let shape = this.shapes.get(id);
     if (shape === undefined) {
       shape = sorted;
-      this.shapes.set(id, shape);
+      // One shape over the whole bound is not kept: it is used for this point and built again next time.
+      this.shapes.set(id, shape, shapeBytes(id, sorted));
     }
     this.lastKeys = keys;
     this.lastShape = shape;

@@ -42,6 +42,12 @@ export const DEFAULT_REDIS_LOCK_DURATION_MS = 30_000;
 export const DEFAULT_METADATA_SEND = true;
 export const DEFAULT_METADATA_SEND_INTERVAL_MS = 60_000;
 export const DEFAULT_METADATA_MAX_SAMPLES_PER_SEND = 2000;
+/**
+ * Bytes (estimated as core/remotewrite/families.ts does) of families kept for the periodic metadata
+ * request. A client_golang-sized family (name ~40, HELP ~100 characters) costs ~470 bytes: 16MiB keeps
+ * ~35k families, far more than one Prometheus's metric names; a sender that invents names is held to it.
+ */
+export const DEFAULT_METADATA_CACHE_SIZE = '16MiB';
 
 /** Headers the exporter sets itself, which `headers` may not override (Prometheus's reserved list). */
 export const RESERVED_HEADERS = new Set([
@@ -95,6 +101,8 @@ const metadataConfig = z
     send_interval: duration.default('1m'),
     // Most metadata entries in one metadata-only request.
     max_samples_per_send: positiveInt.default(DEFAULT_METADATA_MAX_SAMPLES_PER_SEND),
+    // pprofcol's addition: most bytes of families kept for the periodic request (least recently seen go first).
+    cache_size: byteSize.default(DEFAULT_METADATA_CACHE_SIZE).refine((n) => n >= 1024, 'must be at least 1KiB'),
   })
   .strict()
   .refine((m) => m.send_interval > 0, { path: ['send_interval'], message: 'must be more than 0' });

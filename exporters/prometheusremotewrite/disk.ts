@@ -15,11 +15,11 @@
 import type { Logger } from '../../core/logger.js';
 import type { Labels, Point } from '../../core/model/metrics.js';
 import { errorMessage, PprofcolError } from '../../core/errors.js';
-import { WriteRequestEncoder } from '../../core/remotewrite/index.js';
+import type { WriteRequestEncoder } from '../../core/remotewrite/index.js';
 import { WriteAheadLog, type ShardLog } from '../../core/buffer/wal.js';
 import { Backoff, Delivery, REAL_ENV, type DeliveryControl, type DeliveryOptions, type OutgoingRequest, type QueueEnv, type Sender } from './delivery.js';
 import type { ExporterMetrics } from './metrics.js';
-import { cutRequest, SeriesSharder, StoppableSleeps } from './request.js';
+import { cutRequest, SeriesSharder, shardEncoder, StoppableSleeps } from './request.js';
 
 export interface DiskQueueOptions extends DeliveryOptions {
   directory: string;
@@ -115,7 +115,7 @@ export class DiskQueue implements DeliveryControl {
     private readonly env: QueueEnv = REAL_ENV,
   ) {
     for (let i = 0; i < options.shards; i++) {
-      this.encoders.push(new WriteRequestEncoder({ externalLabels: options.externalLabels }));
+      this.encoders.push(shardEncoder(options.externalLabels, metrics));
       this.parts.push([]);
     }
     this.sharder = new SeriesSharder(options.externalLabels);

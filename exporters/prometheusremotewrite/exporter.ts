@@ -50,7 +50,7 @@ export function queueOptions(config: RemoteWriteExporterConfig, extra: ExporterO
     shardUpdateIntervalMs: extra.shardUpdateIntervalMs ?? SHARD_UPDATE_INTERVAL_MS,
     isolateRejected: config.isolate_rejected,
     externalLabels: config.external_labels,
-    metadata: { send: m.send, intervalMs: m.send_interval, maxPerSend: m.max_samples_per_send },
+    metadata: { send: m.send, intervalMs: m.send_interval, maxPerSend: m.max_samples_per_send, cacheBytes: m.cache_size },
   };
 }
 

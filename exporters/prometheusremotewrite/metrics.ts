@@ -20,6 +20,7 @@ export class ExporterMetrics {
   private readonly shardsGauge: Gauge<'exporter'>;
   private readonly shardsDesiredGauge: Gauge<'exporter'>;
   private readonly bufferBytesGauge: Gauge<'exporter'>;
+  private readonly cacheEvictions: Counter<'exporter' | 'cache'>;
 
   constructor(telemetry: Telemetry, private readonly exporter: string) {
     this.sent = telemetry.counter('pprofcol_exporter_samples_sent_total', 'Samples the remote end accepted (2xx).', ['exporter']);
@@ -31,11 +32,18 @@ export class ExporterMetrics {
     this.shardsGauge = telemetry.gauge('pprofcol_exporter_shards', 'Shards sending in parallel (each sends one request at a time).', ['exporter']);
     this.shardsDesiredGauge = telemetry.gauge('pprofcol_exporter_shards_desired', 'Shards the resharding rule computed from observed throughput, before bounds and tolerance.', ['exporter']);
     this.bufferBytesGauge = telemetry.gauge('pprofcol_exporter_buffer_bytes', 'Bytes the durable buffer holds (disk: segment files).', ['exporter']);
+    this.cacheEvictions = telemetry.counter(
+      'pprofcol_exporter_cache_evictions_total',
+      'Entries pushed out of a bounded cache to make room, by cache (metadata: families for the periodic metadata request; shapes: label-name sets of the encoders).',
+      ['exporter', 'cache'],
+    );
     // Present at 0 from the start, so rate() works from the first scrape.
     this.sent.inc({ exporter }, 0);
     this.retried.inc({ exporter }, 0);
     this.queue.set({ exporter }, 0);
     this.metadata.inc({ exporter }, 0);
+    this.cacheEvictions.inc({ exporter, cache: 'metadata' }, 0);
+    this.cacheEvictions.inc({ exporter, cache: 'shapes' }, 0);
   }
 
   samplesSent(n: number): void {
@@ -61,6 +69,9 @@ export class ExporterMetrics {
   }
   bufferBytes(n: number): void {
     this.bufferBytesGauge.set({ exporter: this.exporter }, n);
+  }
+  cacheEvicted(cache: 'metadata' | 'shapes'): void {
+    this.cacheEvictions.inc({ exporter: this.exporter, cache });
   }
   metadataSent(n: number): void {
     this.metadata.inc({ exporter: this.exporter }, n);

@@ -21,7 +21,9 @@ import type { Logger } from '../../core/logger.js';
 import type { Labels, MetricFamily, Point } from '../../core/model/metrics.js';
 import { errorMessage } from '../../core/errors.js';
 import { snappyCompress, WriteRequestEncoder } from '../../core/remotewrite/index.js';
-import { cutRequest, SeriesSharder, StoppableSleeps } from './request.js';
+import { familyBytes } from '../../core/remotewrite/families.js';
+import { ByteLru } from '../../core/lru.js';
+import { cutRequest, SeriesSharder, shardEncoder, StoppableSleeps } from './request.js';
 import { Backoff, Delivery, REAL_ENV, retryDelay, type DeliveryControl, type DeliveryOptions, type OutgoingRequest, type QueueEnv, type Sender } from './delivery.js';
 import type { ExporterMetrics } from './metrics.js';
 
@@ -36,7 +38,8 @@ export interface QueueOptions extends DeliveryOptions {
   /** How often the shard count is reconsidered (Prometheus: 10s). */
   shardUpdateIntervalMs: number;
   externalLabels: Labels;
-  metadata: { send: boolean; intervalMs: number; maxPerSend: number };
+  /** cacheBytes: the bound of the families kept for the periodic request (metadata_config.cache_size). */
+  metadata: { send: boolean; intervalMs: number; maxPerSend: number; cacheBytes: number };
 }
 
 /** Prometheus's shardUpdateDuration. */
@@ -144,7 +147,7 @@ export class Shard implements DeliveryControl {
     held: boolean,
   ) {
     this.ring = new Ring<Point>(host.options.capacity);
-    this.encoder = new WriteRequestEncoder({ externalLabels: host.options.externalLabels });
+    this.encoder = shardEncoder(host.options.externalLabels, host.metrics);
     this.delivery = host.delivery(this);
     this.held = held;
   }
@@ -286,8 +289,12 @@ export class QueueManager implements ShardHost {
   private draining: Shard[] = [];
   private resharding: Promise<void> | undefined;
   private readonly sharder: SeriesSharder;
-  /** Every family seen, for the periodic metadata request. */
-  private readonly families = new Map<string, MetricFamily>();
+  /**
+   * Families seen, by name, for the periodic metadata request: the most recently seen within
+   * metadata_config.cache_size. One evicted is sent again once seen again (it re-enters the cache),
+   * and one whose metadata changed replaces the old, so the periodic request never repeats stale HELP.
+   */
+  private readonly families: ByteLru<string, MetricFamily>;
   private lastFamily: MetricFamily | undefined;
   private started = false;
   private stopped: Promise<void> | undefined;
@@ -323,6 +330,7 @@ export class QueueManager implements ShardHost {
     readonly env: QueueEnv = REAL_ENV,
   ) {
     this.sharder = new SeriesSharder(options.externalLabels);
+    this.families = new ByteLru({ maxBytes: options.metadata.cacheBytes, onEvict: () => metrics.cacheEvicted('metadata') });
     const intervalS = options.shardUpdateIntervalMs / 1000;
     this.dataIn = new EwmaRate(intervalS);
     this.dataOut = new EwmaRate(intervalS);
@@ -392,10 +400,10 @@ export class QueueManager implements ShardHost {
         continue;
       }
       if (p.timestampMs > highest) highest = p.timestampMs;
-      // Families are shared constants: consecutive points mostly share one, so the map is rarely touched.
+      // Families are shared constants: consecutive points mostly share one, so the cache is rarely touched.
       if (trackFamilies && p.family !== this.lastFamily) {
         this.lastFamily = p.family;
-        if (!this.families.has(p.family.name)) this.families.set(p.family.name, p.family);
+        this.noteFamily(p.family);
       }
     }
     this.highestRecvMs = highest;
@@ -409,6 +417,13 @@ export class QueueManager implements ShardHost {
       }
     }
     this.queueChanged();
+  }
+
+  /** Keeps a family for the periodic request: new, evicted before, or changed (type, HELP, unit). */
+  private noteFamily(f: MetricFamily): void {
+    const known = this.families.get(f.name);
+    if (known === f || (known !== undefined && known.type === f.type && known.help === f.help && known.unit === f.unit)) return;
+    this.families.set(f.name, f, familyBytes(f.name, f.help, f.unit));
   }
 
   queueChanged(): void {

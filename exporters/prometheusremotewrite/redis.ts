@@ -24,10 +24,10 @@ import { Redis } from 'ioredis';
 import type { Logger } from '../../core/logger.js';
 import type { Labels, Point } from '../../core/model/metrics.js';
 import { errorMessage, PprofcolError } from '../../core/errors.js';
-import { WriteRequestEncoder } from '../../core/remotewrite/index.js';
+import type { WriteRequestEncoder } from '../../core/remotewrite/index.js';
 import { Delivery, REAL_ENV, type DeliveryControl, type DeliveryOptions, type OutgoingRequest, type QueueEnv, type Sender } from './delivery.js';
 import type { ExporterMetrics } from './metrics.js';
-import { cutRequest, SeriesSharder, StoppableSleeps } from './request.js';
+import { cutRequest, SeriesSharder, shardEncoder, StoppableSleeps } from './request.js';
 
 export interface RedisQueueOptions extends DeliveryOptions {
   url: string;
@@ -211,7 +211,7 @@ export class RedisQueue implements DeliveryControl {
       const queue = new Queue(name, { connection: redis, prefix: o.prefix });
       await queue.setGlobalConcurrency(1);
       this.queues.push(queue);
-      this.encoders.push(new WriteRequestEncoder({ externalLabels: o.externalLabels }));
+      this.encoders.push(shardEncoder(o.externalLabels, this.metrics));
       this.chains.push(Promise.resolve());
     }
   }

@@ -3,8 +3,14 @@
  * and the disk and redis buffers, so they live here once.
  */
 import type { Labels, MetricFamily, Point } from '../../core/model/metrics.js';
-import type { WriteRequestEncoder } from '../../core/remotewrite/index.js';
+import { WriteRequestEncoder } from '../../core/remotewrite/index.js';
 import type { OutgoingRequest } from './delivery.js';
+import type { ExporterMetrics } from './metrics.js';
+
+/** A shard's encoder (memory queue, disk and redis buffers alike): external labels, shape evictions counted. */
+export function shardEncoder(externalLabels: Labels, metrics: ExporterMetrics): WriteRequestEncoder {
+  return new WriteRequestEncoder({ externalLabels, onShapeEvicted: () => metrics.cacheEvicted('shapes') });
+}
 
 /** The distinct families of a batch, for the metadata attached to its request. */
 export function familiesOf(points: readonly Point[]): MetricFamily[] {

@@ -20,6 +20,13 @@ export const DEFAULT_MAX_CONCURRENT_REQUESTS = 16;
 export const DEFAULT_MAX_INFLIGHT_BYTES = '256MiB';
 /** Retry-After of a 503, seconds. Prometheus 2.42 ignores it and backs off from 30ms; newer ones honour it. */
 export const DEFAULT_RETRY_AFTER = '1s';
+/**
+ * Bytes (estimated, core/remotewrite/families.ts) of metadata learned from senders. A family with a
+ * client_golang-sized HELP (~100 bytes) and name (~40) costs 104 + 56 + 96 + 216 = ~470 bytes, so
+ * 16MiB keeps the metadata of ~27k families (three quarters of it) and the untyped placeholders of
+ * ~15k names without metadata (the rest), more than a Prometheus with a few thousand metric names sends.
+ */
+export const DEFAULT_METADATA_CACHE_SIZE = '16MiB';
 
 export const configSchema = z
   .object({
@@ -35,6 +42,8 @@ export const configSchema = z
     // header_timeout, body_timeout, idle_timeout, max_connections (core/http/limits.ts).
     ...listenerLimitsShape,
     retry_after: duration.default(DEFAULT_RETRY_AFTER),
+    // Most bytes of metadata (type, HELP, unit) kept between requests; the least recently used goes first.
+    metadata_cache_size: byteSize.default(DEFAULT_METADATA_CACHE_SIZE).refine((n) => n >= 1024, 'must be at least 1KiB'),
   })
   .strict();
 

@@ -26,6 +26,11 @@ export function receiverMetrics(telemetry: Telemetry) {
       'Native histogram samples received, which the metrics model does not carry, by reason.',
       ['receiver', 'reason'],
     ),
+    cacheEvictions: telemetry.counter(
+      'pprofcol_receiver_cache_evictions_total',
+      'Entries pushed out of a bounded cache to make room, by cache (metadata: families learned from metadata; untyped: names seen without metadata).',
+      ['receiver', 'cache'],
+    ),
   };
 }
 export type ReceiverMetrics = ReturnType<typeof receiverMetrics>;

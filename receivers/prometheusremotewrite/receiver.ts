@@ -32,7 +32,8 @@ import type { Logger } from '../../core/logger.js';
 import { metricBatch, type Point } from '../../core/model/metrics.js';
 import { snappyUncompress } from '../../core/remotewrite/snappy.js';
 import type { RemoteWriteReceiverConfig } from './config.js';
-import { decodeWriteRequest, DecodeError, FamilyRegistry } from '../../core/remotewrite/decode-v1.js';
+import { decodeWriteRequest, DecodeError } from '../../core/remotewrite/decode-v1.js';
+import { FamilyRegistry } from '../../core/remotewrite/families.js';
 import { decodeV2Request } from '../../core/remotewrite/v2decode.js';
 import { InflightBudget, type Charge, type Refusal } from './budget.js';
 import { receiverMetrics, type ReceiverMetrics } from './metrics.js';
@@ -67,7 +68,7 @@ export class RemoteWriteReceiver implements Receiver {
   private guard: GuardedServer | undefined;
   private inFlight = 0;
   private readonly budget: InflightBudget;
-  private readonly families = new FamilyRegistry();
+  private readonly families: FamilyRegistry;
   private readonly metrics: ReceiverMetrics;
   private readonly logger: Logger;
   private stopping: Promise<void> | undefined;
@@ -79,6 +80,7 @@ export class RemoteWriteReceiver implements Receiver {
     private readonly next: Consumer,
   ) {
     this.metrics = receiverMetrics(settings.telemetry);
+    this.families = familyRegistry(config.metadata_cache_size, this.metrics, settings.id);
     this.logger = settings.logger;
     this.retryAfterSeconds = String(Math.max(1, Math.ceil(config.retry_after / 1000)));
     this.budget = new InflightBudget(config.max_inflight_bytes);
@@ -277,4 +279,12 @@ function snappyLength(buf: Buffer): number | undefined {
     mul *= 128;
   }
   return undefined;
+}
+
+/** The receiver's family cache, its evictions counted (present at 0 from the start, for rate()). */
+function familyRegistry(maxBytes: number, metrics: ReceiverMetrics, receiver: string): FamilyRegistry {
+  const evictions = { metadata: metrics.cacheEvictions.labels(receiver, 'metadata'), untyped: metrics.cacheEvictions.labels(receiver, 'untyped') };
+  evictions.metadata.inc(0);
+  evictions.untyped.inc(0);
+  return new FamilyRegistry({ maxBytes, onEvict: (cache) => evictions[cache].inc() });
 }
