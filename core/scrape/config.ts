@@ -11,6 +11,16 @@ export const DEFAULT_SCRAPE_TIMEOUT_MS = 10_000;
 /** Profiles are larger than /metrics pages; 64MiB holds a heap profile of a very large service. */
 export const DEFAULT_BODY_SIZE_LIMIT = '64MiB';
 export const DEFAULT_FILE_SD_REFRESH = '5m';
+/**
+ * file_sd bounds (pprofcol's additions; Prometheus has none). 1MiB holds ~50k targets as JSON
+ * ("10.0.0.1:6060", ~20 bytes each) or 3k groups of ten labels; a file over a bound is not used and
+ * its last good targets stay. Parsing that much YAML takes ~0.7s, in a worker thread (discovery.ts).
+ */
+export const DEFAULT_FILE_SD_MAX_FILE_SIZE = '1MiB';
+/** Targets in one group: more than a file_sd producer lists in one group for one job. */
+export const DEFAULT_FILE_SD_MAX_TARGETS_PER_GROUP = 10_000;
+/** Labels in one group: every series of its targets carries them, so more is a mistake, not a design. */
+export const DEFAULT_FILE_SD_MAX_LABELS_PER_GROUP = 128;
 
 export const staticConfig = z
   .object({
@@ -24,6 +34,10 @@ export const fileSdConfig = z
     files: z.array(z.string().min(1)).min(1, 'list at least one file or glob'),
     // Files are also watched; the periodic re-read catches changes a watcher misses.
     refresh_interval: duration.default(DEFAULT_FILE_SD_REFRESH),
+    // Bounds of one file: past one, the file is not used and its last good targets stay.
+    max_file_size: byteSize.default(DEFAULT_FILE_SD_MAX_FILE_SIZE).refine((n) => n > 0, 'must be more than 0'),
+    max_targets_per_group: z.number().int().positive().default(DEFAULT_FILE_SD_MAX_TARGETS_PER_GROUP),
+    max_labels_per_group: z.number().int().positive().default(DEFAULT_FILE_SD_MAX_LABELS_PER_GROUP),
   })
   .strict();
 

@@ -20,3 +20,14 @@ export function scrapeMetrics(telemetry: Telemetry) {
   };
 }
 export type ScrapeMetrics = ReturnType<typeof scrapeMetrics>;
+
+/** file_sd's own counter, shared by every scraping receiver like the ones above. */
+export function fileSdMetrics(telemetry: Telemetry) {
+  return {
+    errors: telemetry.counter(
+      'pprofcol_receiver_file_sd_errors_total',
+      'Reads of a file_sd file that could not be used (its last good targets kept), by reason (read, too_large, parse, too_many_targets, too_many_labels, invalid).',
+      ['receiver', 'job', 'reason'],
+    ),
+  };
+}

@@ -6,6 +6,8 @@ import { errorMessage } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { ScrapeConfig } from './config.js';
 import { TargetDiscovery } from './discovery.js';
+import { fileSdMetrics } from './metrics.js';
+import type { Telemetry } from '../telemetry/metrics.js';
 import { nextScrapeTime, scrapeOffsetMs, type Target } from './targets.js';
 
 export interface ScrapeHandler {
@@ -38,6 +40,9 @@ export interface ScrapePoolOptions {
    * (for a targets gauge: file_sd adds and removes targets at any time, not only at start).
    */
   onSync?: (targets: readonly Target[]) => void;
+  /** Where file_sd errors are counted (pprofcol_receiver_file_sd_errors_total), under `receiver`. */
+  telemetry?: Telemetry;
+  receiver?: string;
 }
 
 /** The two clocks a loop reads. */
@@ -122,6 +127,7 @@ export class ScrapePool {
       fileSdConfigs: options.config.file_sd_configs,
       configDir: options.configDir,
       logger: options.logger,
+      onFileError: fileSdErrorCounter(options),
       onTargets: (targets) => {
         // Serialized: a sync must finish (gone targets stopped and reported) before the next begins.
         this.pending = this.pending.then(() => this.sync(targets));
@@ -172,4 +178,12 @@ export class ScrapePool {
     await Promise.all([...this.loops.values()].map((l) => l.stop()));
     this.loops.clear();
   }
+}
+
+function fileSdErrorCounter(options: ScrapePoolOptions): ((reason: string) => void) | undefined {
+  if (options.telemetry === undefined) return undefined;
+  const errors = fileSdMetrics(options.telemetry).errors;
+  const receiver = options.receiver ?? '';
+  const job = options.config.job_name;
+  return (reason) => errors.inc({ receiver, job, reason });
 }

@@ -53,6 +53,8 @@ export class PprofReceiver implements Receiver {
         config: scrapeConfig,
         configDir: this.settings.configDir,
         logger: this.settings.logger,
+        telemetry: this.settings.telemetry,
+        receiver: this.settings.id,
         // Every sync, so that targets file_sd adds later count too, not only those at start.
         onSync: (targets) => this.metrics.targets.set(targetLabels, targets.length),
         handler: {

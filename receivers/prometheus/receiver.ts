@@ -55,6 +55,8 @@ export class PrometheusReceiver implements Receiver {
         config: scrapeConfig,
         configDir: this.settings.configDir,
         logger: this.settings.logger,
+        telemetry: this.settings.telemetry,
+        receiver: this.settings.id,
         handler: {
           scrape: (target, startedMs, signal) => this.scrapeOne(http, scrapeConfig, target, startedMs, signal),
           targetGone: (target, timestampMs): Promise<void> => this.targetGone(scrapeConfig, target, timestampMs),

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { silentLogger } from '../../../core/logger.js';
+import { fileSdConfig } from '../../../core/scrape/config.js';
 import { TargetDiscovery } from '../../../core/scrape/discovery.js';
 
 async function until(what: string, check: () => boolean, timeoutMs = 5_000): Promise<void> {
@@ -35,7 +36,7 @@ describe('file_sd discovery', () => {
       job: 'sd',
       scheme: 'http',
       staticConfigs: [],
-      fileSdConfigs: [{ files: [path.join(dir, '*.json')], refresh_interval: 3_600_000 }],
+      fileSdConfigs: [fileSdConfig.parse({ files: [path.join(dir, '*.json')], refresh_interval: '1h' })],
       configDir: dir,
       logger: silentLogger(),
       onTargets: (targets) => emitted.push(targets.map((t) => t.instance).sort()),
@@ -82,7 +83,7 @@ describe('file_sd discovery', () => {
       job: 'sd',
       scheme: 'http',
       staticConfigs: [],
-      fileSdConfigs: [{ files: [a], refresh_interval: 3_600_000 }],
+      fileSdConfigs: [fileSdConfig.parse({ files: [a], refresh_interval: '1h' })],
       configDir: dir,
       logger: silentLogger(),
       onTargets: () => undefined,
