@@ -67,6 +67,18 @@ const LABEL_LENGTH_RESERVE = 1;
 export const DEFAULT_MAX_CACHED_SERIES = 50_000;
 
 /**
+ * Estimated heap of one cached series beyond its strings: the ~1.6 KiB measured above for four labels
+ * minus their ~250 bytes of key and labels, plus ~300 bytes of recipe, written-at cell and last-seen
+ * values: 1650. seriesBytes adds the key (two bytes a character, the worst case) and the label bytes,
+ * so long label values count for what they hold.
+ */
+const SERIES_FIXED_BYTES = 1650;
+
+function seriesBytes(key: string, labels: Buffer): number {
+  return SERIES_FIXED_BYTES + 2 * key.length + labels.length;
+}
+
+/**
  * Bytes (estimated, see shapeBytes) of label-name sets ("shapes") one encoder keeps. A shape of six
  * labels with 10-character names costs ~620 bytes, so 256KiB keeps ~400 shapes, more than the jobs of
  * one pipeline have; the exporter keeps one encoder per shard, so at max_shards 50 all hold <= 12.5MiB.
@@ -143,10 +155,12 @@ interface Generation {
   readonly roots: Map<readonly string[], Node>;
   readonly canonical: Map<string, CachedSeries>;
   size: number;
+  /** Estimated heap of its series (seriesBytes). */
+  bytes: number;
 }
 
 function generation(): Generation {
-  return { roots: new Map(), canonical: new Map(), size: 0 };
+  return { roots: new Map(), canonical: new Map(), size: 0, bytes: 0 };
 }
 
 export interface EncoderOptions {
@@ -161,6 +175,13 @@ export interface EncoderOptions {
    * so one request may overshoot it by its own series.
    */
   maxCachedSeries?: number;
+  /**
+   * Bytes (estimated, seriesBytes) the series cache may hold, both generations together (default: no
+   * bound but the count). A generation turns when it holds half of this or half of maxCachedSeries,
+   * whichever comes first: a remote-write sender that invents names fills the count bound long before
+   * a cache of pprof series would, and each shard's encoder has its own cache.
+   */
+  maxSeriesBytes?: number;
   /** Bytes (estimated) of label-name sets kept (default DEFAULT_SHAPE_CACHE_BYTES); least recently used go first. */
   maxShapeBytes?: number;
   /** Called for each shape pushed out of the cache (the exporter counts them). */
@@ -174,6 +195,7 @@ export class WriteRequestEncoder {
   private readonly externalNames: readonly string[];
   private readonly externalValues: Labels;
   private readonly generationSize: number;
+  private readonly generationBytes: number;
   private current: Generation = generation();
   private previous: Generation = generation();
   /**
@@ -220,6 +242,7 @@ export class WriteRequestEncoder {
     this.externalValues = external;
     this.externalNames = Object.keys(external);
     this.generationSize = Math.max(1, Math.ceil((options.maxCachedSeries ?? DEFAULT_MAX_CACHED_SERIES) / 2));
+    this.generationBytes = options.maxSeriesBytes === undefined ? Infinity : Math.max(1, options.maxSeriesBytes / 2);
     const onShapeEvicted = options.onShapeEvicted;
     this.shapes = new ByteLru({ maxBytes: options.maxShapeBytes ?? DEFAULT_SHAPE_CACHE_BYTES, onEvict: onShapeEvicted && (() => onShapeEvicted()) });
   }
@@ -280,7 +303,7 @@ export class WriteRequestEncoder {
    * last saw; only a miss walks the trie, whose Map lookups hash every fresh label string.
    */
   private group(points: readonly Point[]): void {
-    if (this.current.size >= this.generationSize) {
+    if (this.current.size >= this.generationSize || this.current.bytes >= this.generationBytes) {
       this.previous = this.current;
       this.current = generation();
     }
@@ -359,6 +382,7 @@ export class WriteRequestEncoder {
       if (cur.canonical.get(s.key) === undefined) cur.canonical.set(s.key, s);
       s.gen = cur;
       cur.size++;
+      cur.bytes += seriesBytes(s.key, s.labels);
     }
     return s;
   }

@@ -115,7 +115,7 @@ export class DiskQueue implements DeliveryControl {
     private readonly env: QueueEnv = REAL_ENV,
   ) {
     for (let i = 0; i < options.shards; i++) {
-      this.encoders.push(shardEncoder(options.externalLabels, metrics));
+      this.encoders.push(shardEncoder(options.externalLabels, metrics, options.shards));
       this.parts.push([]);
     }
     this.sharder = new SeriesSharder(options.externalLabels);

@@ -145,9 +145,11 @@ export class Shard implements DeliveryControl {
     private readonly host: ShardHost,
     readonly index: number,
     held: boolean,
+    /** Shards made with it: the encoder's share of the series cache bound. */
+    siblings: number,
   ) {
     this.ring = new Ring<Point>(host.options.capacity);
-    this.encoder = shardEncoder(host.options.externalLabels, host.metrics);
+    this.encoder = shardEncoder(host.options.externalLabels, host.metrics, siblings);
     this.delivery = host.delivery(this);
     this.held = held;
   }
@@ -349,7 +351,7 @@ export class QueueManager implements ShardHost {
 
   private makeShards(n: number, held: boolean): Shard[] {
     const out: Shard[] = [];
-    for (let i = 0; i < n; i++) out.push(new Shard(this, i, held));
+    for (let i = 0; i < n; i++) out.push(new Shard(this, i, held, n));
     return out;
   }
 

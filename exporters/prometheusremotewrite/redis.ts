@@ -211,7 +211,7 @@ export class RedisQueue implements DeliveryControl {
       const queue = new Queue(name, { connection: redis, prefix: o.prefix });
       await queue.setGlobalConcurrency(1);
       this.queues.push(queue);
-      this.encoders.push(shardEncoder(o.externalLabels, this.metrics));
+      this.encoders.push(shardEncoder(o.externalLabels, this.metrics, this.shardCount));
       this.chains.push(Promise.resolve());
     }
   }

@@ -7,9 +7,21 @@ import { WriteRequestEncoder } from '../../core/remotewrite/index.js';
 import type { OutgoingRequest } from './delivery.js';
 import type { ExporterMetrics } from './metrics.js';
 
-/** A shard's encoder (memory queue, disk and redis buffers alike): external labels, shape evictions counted. */
-export function shardEncoder(externalLabels: Labels, metrics: ExporterMetrics): WriteRequestEncoder {
-  return new WriteRequestEncoder({ externalLabels, onShapeEvicted: () => metrics.cacheEvicted('shapes') });
+/**
+ * Bytes (estimated) of encoded series labels the encoders of one exporter keep, shared out among its
+ * shards: ~2 KiB a series of four labels (core/remotewrite/encode.ts, seriesBytes), so ~32k series.
+ * Without it each shard's encoder kept up to its count bound (50k series, ~95 MiB), and a sender
+ * inventing names filled every shard's. A series not cached only costs encoding its labels again.
+ */
+export const SERIES_CACHE_BYTES = 64 * 1024 * 1024;
+
+/**
+ * A shard's encoder (memory queue, disk and redis buffers alike): external labels, its share of
+ * SERIES_CACHE_BYTES, shape evictions counted. While a reshard drains, old and new shards hold their
+ * shares side by side, so up to twice the bound for that while.
+ */
+export function shardEncoder(externalLabels: Labels, metrics: ExporterMetrics, shards: number): WriteRequestEncoder {
+  return new WriteRequestEncoder({ externalLabels, maxSeriesBytes: SERIES_CACHE_BYTES / shards, onShapeEvicted: () => metrics.cacheEvicted('shapes') });
 }
 
 /** The distinct families of a batch, for the metadata attached to its request. */

@@ -28,10 +28,16 @@ export interface CaptureServer {
   requests: Captured[];
   /** Requests holding samples (not metadata-only). */
   sampleRequests(): Captured[];
+  /** Requests received, kept or not. */
+  received(): number;
   close(): Promise<void>;
 }
 
-export async function startCaptureServer(answer: (n: number) => Answer = () => ({ status: 204 })): Promise<CaptureServer> {
+/**
+ * `keep` picks the snappy-decoded bodies worth decoding and keeping (default all): a flood of
+ * millions of series is counted, not held.
+ */
+export async function startCaptureServer(answer: (n: number) => Answer = () => ({ status: 204 }), keep: (body: Buffer) => boolean = () => true): Promise<CaptureServer> {
   const requests: Captured[] = [];
   const hanging: http.ServerResponse[] = [];
   let n = 0;
@@ -40,7 +46,7 @@ export async function startCaptureServer(answer: (n: number) => Answer = () => (
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const body = snappyUncompress(Buffer.concat(chunks));
-      requests.push({ at: Date.now(), headers: req.headers, body, request: decodeWriteRequest(body) });
+      if (keep(body)) requests.push({ at: Date.now(), headers: req.headers, body, request: decodeWriteRequest(body) });
       const a = answer(n++);
       if (a === 'hang') {
         hanging.push(res);
@@ -56,6 +62,7 @@ export async function startCaptureServer(answer: (n: number) => Answer = () => (
     url: `http://127.0.0.1:${port}/api/v1/write`,
     requests,
     sampleRequests: () => requests.filter((r) => r.request.timeseries.length > 0),
+    received: () => n,
     close: async () => {
       for (const res of hanging) res.destroy();
       server.closeAllConnections();
