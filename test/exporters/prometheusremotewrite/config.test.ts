@@ -13,7 +13,7 @@ describe('prometheusremotewrite config', () => {
       capacity: 10_000, max_shards: 50, min_shards: 1, max_samples_per_send: 2000,
       batch_send_deadline: 5000, min_backoff: 30, max_backoff: 5000, sample_age_limit: 0,
     });
-    assert.deepEqual(c.metadata_config, { send: true, send_interval: 60_000, max_samples_per_send: 2000 });
+    assert.deepEqual(c.metadata_config, { send: true, send_interval: 60_000, max_samples_per_send: 2000, cache_size: 16 * 1024 * 1024 });
     assert.equal(c.isolate_rejected, false);
     assert.deepEqual(c.buffer, { type: 'memory' });
     const disk = configSchema.parse({ endpoint: 'http://x/y', buffer: { type: 'disk', directory: 'wal' } });
