@@ -22,7 +22,20 @@
  *
  * Numbers: int64 values are read into JavaScript numbers, exact within ±2^53 (9.0e15; for bytes that is
  * 8 PiB, for nanoseconds 104 days of CPU per sample). Beyond that they lose precision, as sums do once
- * they pass 2^53. Ids are uint64 and kept exact: ids above 2^53 get a synthetic key of their own.
+ * they pass 2^53. Ids are refused above 2n + 16 for a table of n records (Go numbers them 1..n).
+ *
+ * Memory is bounded by the input, and checked before anything is allocated: pass 0 counts the records of
+ * each table (reading tags and lengths only), and the decode's working memory is computed from the counts
+ * times each record's stride (see Layout): at most 6 bytes per inflated input byte for the tables (every
+ * record kind at its smallest encoding), plus the result's by-function entries, each of which needs a
+ * function, a location and a sample (>= 12 input bytes) and costs RESULT_ENTRY_BYTES + 8 per column + its
+ * name. The sum must fit `maxWorkingBytes` (default DEFAULT_WORKING_BYTES_PER_INPUT_BYTE x the inflated
+ * limit + 1 MiB: 193 MiB at the default 64 MiB), else the profile is refused as too large before anything grows.
+ * Measured on the recorded profiles of real Go programs, a decode is sized at 0.4-1.9 bytes per input
+ * byte; crafted profiles of the smallest records at the 6 (bench/pprof-bounds.ts). Duplicate and absurd ids
+ * are refused while reading, as is a sample whose run of skipped frames is deeper than Go ever writes.
+ * So one decode holds at most: its gzipped input + the inflated bytes (<= maxInflatedBytes) + the budget
+ * + the process-wide name cache (<= 16,384 names).
  *
  * Byte offsets in error messages are offsets into the inflated profile.proto bytes.
  */
@@ -50,6 +63,8 @@ export interface ProfileSummary {
    *  is that function. Samples whose every frame is skipped go under the name of their leaf frame. */
   byFunction: Map<string, number[]>;
   sampleCount: number;
+  /** The working memory this decode was sized for, in bytes (what was checked against maxWorkingBytes). */
+  workingBytes: number;
 }
 
 export interface DecodeOptions {
@@ -57,7 +72,22 @@ export interface DecodeOptions {
   skipFrame?: (functionName: string) => boolean;
   /** Largest inflated size accepted (default 64 MiB); larger input is an error, never an unbounded allocation. */
   maxInflatedBytes?: number;
+  /**
+   * Working memory one decode may take, in bytes (default DEFAULT_WORKING_BYTES_PER_INPUT_BYTE x
+   * maxInflatedBytes). A profile whose record counts need more is refused (too large) before anything grows.
+   */
+  maxWorkingBytes?: number;
 }
+
+/**
+ * 3: the recorded profiles of real Go programs need 0.4-1.9 bytes of working memory per inflated byte
+ * (small ones the most: the result's fixed cost per function weighs more), so three times the inflated
+ * limit refuses none of them, while the crafted worst cases (6 per byte for the tables; 4.1 for a valid
+ * profile of distinct functions) of a profile near the limit are refused.
+ */
+export const DEFAULT_WORKING_BYTES_PER_INPUT_BYTE = 3;
+/** Added to the default budget: a tiny profile's fixed costs (id slack, result entries) exceed 2 per byte. */
+export const WORKING_BYTES_FLOOR = 1024 * 1024;
 
 /** 64 MiB: the same bound as a scrape config's default body_size_limit, which applies to inflated bytes too. */
 export const DEFAULT_MAX_INFLATED_BYTES = 64 * 1024 * 1024;
@@ -102,12 +132,13 @@ export function decodeProfile(data: Uint8Array, options?: DecodeOptions): Profil
   if (!Number.isSafeInteger(maxBytes) || maxBytes <= 0) {
     throw new PprofcolError('ERR_INVALID_OPTION', `maxInflatedBytes must be a positive integer, got ${maxBytes}`);
   }
+  const budget = options?.maxWorkingBytes ?? DEFAULT_WORKING_BYTES_PER_INPUT_BYTE * maxBytes + WORKING_BYTES_FLOOR;
   const buf = inflate(data, maxBytes);
   // One decode at a time uses the shared scratch arrays; a skipFrame that itself decodes gets its own.
   const scratch = sharedScratch.busy ? new Scratch() : sharedScratch;
   scratch.busy = true;
   try {
-    return new Decoder(buf, options?.skipFrame, scratch).decode();
+    return new Decoder(buf, options?.skipFrame, scratch, budget).decode();
   } finally {
     scratch.release();
   }
@@ -178,103 +209,32 @@ function inflate(data: Uint8Array, maxBytes: number): Uint8Array {
 }
 
 /**
- * Append-only lists of numbers (ids, string indexes, byte offsets) in a typed array that doubles when
- * full. Records of several numbers are pushed one number after the other (a stride). Two classes, not
- * one generic one, so that each element access site sees one array type and V8 keeps it monomorphic.
- */
-class F64List {
-  data: Float64Array;
-  length = 0;
-  private readonly initial: number;
-  constructor(initial: number) {
-    this.initial = initial;
-    this.data = new Float64Array(initial);
-  }
-  push(v: number): void {
-    if (this.length === this.data.length) {
-      const next = new Float64Array(this.data.length * 2);
-      next.set(this.data);
-      this.data = next;
-    }
-    this.data[this.length++] = v;
-  }
-  /** Empties the list; one grown past `retain` entries by a large profile goes back to its initial size. */
-  reset(retain: number): void {
-    this.length = 0;
-    if (this.data.length > retain) this.data = new Float64Array(this.initial);
-  }
-}
-
-class U32List {
-  data: Uint32Array;
-  length = 0;
-  private readonly initial: number;
-  constructor(initial: number) {
-    this.initial = initial;
-    this.data = new Uint32Array(initial);
-  }
-  push(v: number): void {
-    if (this.length === this.data.length) {
-      const next = new Uint32Array(this.data.length * 2);
-      next.set(this.data);
-      this.data = next;
-    }
-    this.data[this.length++] = v;
-  }
-  reset(retain: number): void {
-    this.length = 0;
-    if (this.data.length > retain) this.data = new Uint32Array(this.initial);
-  }
-}
-
-/**
- * Arrays longer than this many entries (8 MiB of Float64) are not kept for the next decode: a one-off huge
- * profile must not pin its scratch memory, while the profiles of an ordinary service (KBs to a few MBs)
- * reuse theirs. Allocating typed arrays anew costs more than decoding a small profile does.
+ * Arrays longer than this many entries (4 MiB of Int32, 8 MiB of Float64) are not kept for the next
+ * decode: a one-off huge profile must not pin its working memory, while the profiles of an ordinary
+ * service (KBs to a few MBs) reuse theirs. Allocating typed arrays anew costs more than decoding a small
+ * profile does.
  */
 const RETAIN_ENTRIES = 1 << 20;
 
-/**
- * The decoder's working memory, reused from one decode to the next: decoding is synchronous, so one set
- * serves a whole process. Worst case, for adversarial input made only of the smallest possible records,
- * it takes about 6 bytes per input byte; real profiles take well under 1.
- */
+/** The decoder's two arenas, reused from one decode to the next (decoding is synchronous). */
 class Scratch {
   busy = false;
-  /** Per string: start and end offsets of its payload (only the few strings needed are decoded). */
-  readonly strings = new U32List(2 * 1024);
-  /** Per function: id, name string index, byte offset. */
-  readonly functions = new F64List(3 * 256);
-  /** Per location: id, start and end offsets of its payload (its lines are read when a sample needs them). */
-  readonly locations = new F64List(3 * 256);
-  /** Per sample: start and end offsets of its payload. */
-  readonly samples = new U32List(2 * 512);
-  /** Int32 arena for the per-decode tables (see Decoder.summarize). */
   ints = new Int32Array(8192);
-  /** Float64 arena: totals, the scratch row of one sample, then one row per function with samples. */
   floats = new Float64Array(1024);
 
+  /** An Int32 arena of at least n entries; allocated at its exact size when it must grow (no doubling). */
   intArena(n: number): Int32Array {
-    if (this.ints.length < n) this.ints = new Int32Array(Math.max(n, this.ints.length * 2));
+    if (this.ints.length < n) this.ints = new Int32Array(n);
     return this.ints;
   }
 
-  /** Grows the float arena to at least n entries, keeping its first `keep` entries. */
-  floatArena(n: number, keep: number): Float64Array {
-    if (this.floats.length < n) {
-      const next = new Float64Array(Math.max(n, this.floats.length * 2));
-      next.set(this.floats.subarray(0, keep));
-      this.floats = next;
-    }
+  floatArena(n: number): Float64Array {
+    if (this.floats.length < n) this.floats = new Float64Array(n);
     return this.floats;
   }
 
   release(): void {
     this.busy = false;
-    this.strings.reset(RETAIN_ENTRIES);
-    this.functions.reset(RETAIN_ENTRIES);
-    this.locations.reset(RETAIN_ENTRIES);
-    this.samples.reset(RETAIN_ENTRIES);
     if (this.ints.length > RETAIN_ENTRIES) this.ints = new Int32Array(8192);
     if (this.floats.length > RETAIN_ENTRIES) this.floats = new Float64Array(1024);
   }
@@ -413,72 +373,101 @@ export function resetNameCache(): void {
 
 /** Marks an Int32 arena entry computed on first use (a location's first kept slot, a slot's skip state). */
 const NOT_YET = -2;
-
 /**
- * Id -> index for one table (functions or locations): a slice of the Int32 arena indexed by id when ids are
- * dense (Go numbers them 1..n), else a Map. Dense while the largest id is below 4x the count plus 1024,
- * so the slice costs at most 16 bytes per entry plus 4 KiB.
+ * Ids index a dense slice of the Int32 arena (Go numbers functions and locations 1..n). An id above
+ * 2n + ID_SLACK, for a table of n records, is absurd and refused while reading: it bounds the slice at
+ * 8 bytes per record plus 64 bytes, so an id cannot make the decoder allocate more than its input implies.
  */
-const DENSE_SLACK_FACTOR = 4;
-const DENSE_SLACK_CONSTANT = 1024;
-
-class IdIndex {
-  private readonly arena: Int32Array;
-  private readonly base: number;
-  /** Slice length when dense, -1 when sparse. */
-  private readonly size: number;
-  private readonly sparse: Map<number, number> | undefined;
-
-  /** Entries the dense slice needs for these ids, or 0 when the ids go to a Map. */
-  static denseSize(list: F64List, stride: number): number {
-    const n = list.length / stride;
-    let max = 0;
-    for (let i = 0; i < list.length; i += stride) {
-      const id = list.data[i];
-      // Synthetic ids (negative, standing for ids beyond 2^53) always go through the Map.
-      if (id < 0) return 0;
-      if (id > max) max = id;
-    }
-    return max < DENSE_SLACK_FACTOR * n + DENSE_SLACK_CONSTANT ? max + 1 : 0;
-  }
-
-  constructor(list: F64List, stride: number, what: string, arena: Int32Array, base: number, size: number) {
-    this.arena = arena;
-    this.base = base;
-    const data = list.data;
-    if (size > 0) {
-      this.size = size;
-      arena.fill(-1, base, base + size);
-      for (let i = 0, k = 0; i < list.length; i += stride, k++) {
-        const at = base + data[i];
-        if (arena[at] !== -1) throw duplicateId(what, data[i], data[i + 1]);
-        arena[at] = k;
-      }
-    } else {
-      this.size = -1;
-      const sparse = new Map<number, number>();
-      for (let i = 0, k = 0; i < list.length; i += stride, k++) {
-        if (sparse.has(data[i])) throw duplicateId(what, data[i], data[i + 1]);
-        sparse.set(data[i], k);
-      }
-      this.sparse = sparse;
-    }
-  }
-
-  /** The index of `id`, or -1. */
-  get(id: number): number {
-    if (this.size >= 0) return id >= 0 && id < this.size ? this.arena[this.base + id] : -1;
-    return this.sparse!.get(id) ?? -1;
-  }
-}
+const ID_SLACK = 16;
+/** More sample types than this is absurd (Go writes 1 to 4); each costs a column in every row. */
+export const MAX_SAMPLE_TYPES = 64;
+/**
+ * Frames read of one sample before its attributed frame, at most. Go records at most 1024
+ * (debug.profstackdepth's ceiling, Go 1.23+; 32 to 128 before): a longer run of skipped frames is not
+ * a Go profile, and would make one sample cost time in proportion to the whole input.
+ */
+export const MAX_STACK_DEPTH = 1024;
+/**
+ * JavaScript heap per by-function entry of the result, beside its name's bytes and 8 bytes per column:
+ * the Map entry, the values array's header, the name string's header and its name-cache entry
+ * (measured with --expose-gc on 1M distinct functions: ~70 bytes; rounded up).
+ */
+export const RESULT_ENTRY_BYTES = 96;
 
 function duplicateId(what: string, id: number, offset: number): ProfileDecodeError {
-  return new ProfileDecodeError(`duplicate ${what} id ${idText(id)} at byte offset ${offset}`);
+  return new ProfileDecodeError(`duplicate ${what} id ${id} at byte offset ${offset}`);
 }
 
-/** Synthetic ids (negative) stand for ids beyond 2^53, whose exact value messages do not need. */
-function idText(id: number): string {
-  return id < 0 ? '(beyond 2^53)' : String(id);
+function absurdId(what: string, id: number, offset: number, count: number): ProfileDecodeError {
+  return new ProfileDecodeError(
+    `${what} id ${id} at byte offset ${offset} is out of range: the profile has ${count} ${what}s, and ids above 2 x that + ${ID_SLACK} are refused (Go numbers them 1..n)`,
+  );
+}
+
+/** Record counts of pass 0, which sizes everything before anything is allocated. */
+interface Counts {
+  strings: number;
+  /** Bytes of string payloads: what decoded names can take at most (one byte per UTF-8 byte or less). */
+  stringBytes: number;
+  functions: number;
+  locations: number;
+  samples: number;
+  sampleTypes: number;
+}
+
+/**
+ * Where each table sits in the Int32 arena, from the counts. Per record (its smallest encoding in brackets):
+ *   string [2 bytes]:    start, end, slot of the string                    12 bytes
+ *   function [4 bytes]:  name index (then slot), 2 id slots, 3 slot fields  24 bytes
+ *   location [4 bytes]:  start, end, 2 id slots, leaf slot, kept slot       24 bytes
+ *   sample [2 bytes]:    start, end                                         8 bytes
+ * So the arena takes at most 6 bytes per input byte; the Float64 arena (totals, scratch row, one row per
+ * attributed function) at most (2 + min(functions + 1, samples)) x columns x 8.
+ */
+class Layout {
+  readonly oStr = 0;
+  readonly oSlotOfString: number;
+  readonly oFnSlot: number;
+  readonly oFnDense: number;
+  readonly fnDense: number;
+  readonly oLoc: number;
+  readonly oLocDense: number;
+  readonly locDense: number;
+  readonly oLocLeaf: number;
+  readonly oLocKept: number;
+  readonly oSample: number;
+  readonly nSlots: number;
+  readonly oSlotName: number;
+  readonly oSlotSkip: number;
+  readonly oSlotRow: number;
+  readonly ints: number;
+  readonly floats: number;
+  /** The result's by-function entries at most: each needs a function, a location and a sample. */
+  readonly resultEntries: number;
+  /** Everything this decode may allocate for this input, in bytes: checked against the budget first. */
+  readonly workingBytes: number;
+
+  constructor(c: Counts) {
+    this.oSlotOfString = this.oStr + 2 * c.strings;
+    this.oFnSlot = this.oSlotOfString + c.strings;
+    this.oFnDense = this.oFnSlot + c.functions;
+    this.fnDense = c.functions === 0 ? 0 : 2 * c.functions + ID_SLACK;
+    this.oLoc = this.oFnDense + this.fnDense;
+    this.oLocDense = this.oLoc + 2 * c.locations;
+    this.locDense = c.locations === 0 ? 0 : 2 * c.locations + ID_SLACK;
+    this.oLocLeaf = this.oLocDense + this.locDense;
+    this.oLocKept = this.oLocLeaf + c.locations;
+    this.oSample = this.oLocKept + c.locations;
+    this.nSlots = c.functions + 1; // at most one per function, plus UNKNOWN_FUNCTION
+    this.oSlotName = this.oSample + 2 * c.samples;
+    this.oSlotSkip = this.oSlotName + this.nSlots;
+    this.oSlotRow = this.oSlotSkip + this.nSlots;
+    this.ints = this.oSlotRow + this.nSlots;
+    this.resultEntries = Math.min(this.nSlots, c.samples);
+    this.floats = (2 + this.resultEntries) * c.sampleTypes;
+    this.workingBytes =
+      4 * this.ints + 8 * this.floats + this.resultEntries * RESULT_ENTRY_BYTES + Math.min(c.stringBytes, this.resultEntries * 1024) + 8 * this.resultEntries * c.sampleTypes;
+  }
 }
 
 class Decoder {
@@ -490,39 +479,117 @@ class Decoder {
   private readonly text: Buffer;
   private readonly skipFrame: ((functionName: string) => boolean) | undefined;
   private readonly s: Scratch;
+  private readonly budget: number;
 
-  // Pass 1 results besides the scratch lists.
+  // Pass 1 results besides the arena.
   /** Per sample type: type and unit string indexes, and the byte offset of the ValueType. */
   private readonly sampleTypeIdx: number[] = [];
   private periodType: [number, number, number] | undefined;
   private period = 0;
   private timeNanos = 0;
   private durationNanos = 0;
-  /** Ids beyond 2^53 cannot be numbers exactly; each distinct one gets a negative synthetic id. */
-  private largeIds: Map<string, number> | undefined;
 
-  // Set by summarize() for the lazy lookups resolveLocation(), skipped() and slotName().
+  private countError: ProfileDecodeError | undefined;
+  private counts: Counts = { strings: 0, stringBytes: 0, functions: 0, locations: 0, samples: 0, sampleTypes: 0 };
+  private L: Layout = new Layout(this.counts);
   private ints: Int32Array = new Int32Array(0);
-  private fnIndex: IdIndex | undefined;
-  private oFnSlot = 0;
-  private oLocLeaf = 0;
-  private oLocKept = 0;
-  private oSlotName = 0;
-  private oSlotSkip = 0;
+  /** Records read so far in pass 1, per table. */
+  private nStr = 0;
+  private nFn = 0;
+  private nLoc = 0;
+  private nSample = 0;
   private slotNames: (string | undefined)[] = [];
 
-  constructor(buf: Uint8Array, skipFrame: ((functionName: string) => boolean) | undefined, scratch: Scratch) {
+  constructor(buf: Uint8Array, skipFrame: ((functionName: string) => boolean) | undefined, scratch: Scratch, budget: number) {
     this.buf = buf;
     this.text = Buffer.isBuffer(buf) ? buf : Buffer.from(buf.buffer, buf.byteOffset, buf.length);
     this.r = new WireReader(buf);
     this.lr = new WireReader(buf);
     this.skipFrame = skipFrame;
     this.s = scratch;
+    this.budget = budget;
   }
 
   decode(): ProfileSummary {
+    this.count();
+    const L = (this.L = new Layout(this.counts));
+    if (L.workingBytes > this.budget) {
+      const c = this.counts;
+      throw new ProfileDecodeError(
+        `decoding needs ${L.workingBytes} bytes of working memory (${c.strings} strings, ${c.functions} functions, ${c.locations} locations, ${c.samples} samples), over the decoder's budget of ${this.budget}`,
+        { tooLarge: true },
+      );
+    }
+    const ints = (this.ints = this.s.intArena(L.ints));
+    ints.fill(-1, L.oFnDense, L.oFnDense + L.fnDense);
+    ints.fill(-1, L.oLocDense, L.oLocDense + L.locDense);
+    this.r.pos = 0;
     this.readProfile();
+    // Pass 1 walks the same fields as pass 0 and throws its own, more precise error at or before
+    // the place where pass 0 stopped; should it not, pass 0's error stands.
+    if (this.countError !== undefined) throw this.countError;
     return this.summarize();
+  }
+
+  // ---- pass 0: counts -------------------------------------------------------------------------------
+
+  /**
+   * Counts the records of each table, reading tags and lengths only; nothing is allocated. Malformed
+   * input stops the count; the records before that point are counted, and pass 1 reports the error.
+   */
+  private count(): void {
+    try {
+      this.countFields();
+    } catch (err) {
+      if (!(err instanceof ProfileDecodeError) || err.tooLarge) throw err;
+      this.countError = err;
+    }
+    // Not deferred: pass 1 would read past this point into tables sized without what follows.
+    if (this.counts.sampleTypes > MAX_SAMPLE_TYPES) throw new ProfileDecodeError(`more than ${MAX_SAMPLE_TYPES} sample types: not a Go profile`);
+  }
+
+  private countFields(): void {
+    const r = this.r;
+    const buf = this.buf;
+    const end = buf.length;
+    const c = this.counts;
+    while (r.pos < end) {
+      const tagAt = r.pos;
+      if (buf[tagAt] === STRING_TABLE_TAG && tagAt + 1 < end) {
+        const len = buf[tagAt + 1];
+        if (len < 0x80 && tagAt + 2 + len <= end) {
+          c.strings++;
+          c.stringBytes += len;
+          r.pos = tagAt + 2 + len;
+          continue;
+        }
+      }
+      const field = r.tag(end);
+      if (r.wireType !== WIRE_LEN) {
+        r.skip(r.wireType, end, tagAt);
+        continue;
+      }
+      const fEnd = r.lenEnd(end);
+      switch (field) {
+        case PROFILE_STRING_TABLE:
+          c.strings++;
+          c.stringBytes += fEnd - r.pos;
+          break;
+        case PROFILE_FUNCTION:
+          c.functions++;
+          break;
+        case PROFILE_LOCATION:
+          c.locations++;
+          break;
+        case PROFILE_SAMPLE:
+          c.samples++;
+          break;
+        case PROFILE_SAMPLE_TYPE:
+          if (++c.sampleTypes > MAX_SAMPLE_TYPES) return;
+          break;
+      }
+      r.pos = fEnd;
+    }
   }
 
   // ---- pass 1 ---------------------------------------------------------------------------------------
@@ -531,7 +598,9 @@ class Decoder {
     const r = this.r;
     const buf = this.buf;
     const end = buf.length;
-    const strings = this.s.strings;
+    const ints = this.ints;
+    const oStr = this.L.oStr;
+    const oSample = this.L.oSample;
     while (r.pos < end) {
       const tagAt = r.pos;
       // The string table is most of a profile's fields (a third to a half): its usual form, a one-byte tag
@@ -540,8 +609,9 @@ class Decoder {
         const len = buf[tagAt + 1];
         const sEnd = tagAt + 2 + len;
         if (len < 0x80 && sEnd <= end) {
-          strings.push(tagAt + 2);
-          strings.push(sEnd);
+          const at = oStr + 2 * this.nStr++;
+          ints[at] = tagAt + 2;
+          ints[at + 1] = sEnd;
           r.pos = sEnd;
           continue;
         }
@@ -551,8 +621,9 @@ class Decoder {
         case PROFILE_SAMPLE: {
           this.expectWireType(WIRE_LEN, 'Profile.sample', tagAt);
           const sEnd = r.lenEnd(end);
-          this.s.samples.push(r.pos);
-          this.s.samples.push(sEnd);
+          const at = oSample + 2 * this.nSample++;
+          ints[at] = r.pos;
+          ints[at + 1] = sEnd;
           r.pos = sEnd;
           break;
         }
@@ -573,8 +644,9 @@ class Decoder {
         case PROFILE_STRING_TABLE: {
           this.expectWireType(WIRE_LEN, 'Profile.string_table', tagAt);
           const sEnd = r.lenEnd(end);
-          this.s.strings.push(r.pos);
-          this.s.strings.push(sEnd);
+          const at = oStr + 2 * this.nStr++;
+          ints[at] = r.pos;
+          ints[at + 1] = sEnd;
           r.pos = sEnd;
           break;
         }
@@ -629,38 +701,43 @@ class Decoder {
     return [type, unit, at];
   }
 
+  /** Enters `id` of table `what` into its dense slice as record k, refusing an absurd or repeated id at once. */
+  private enterId(base: number, size: number, count: number, id: number, k: number, what: string, at: number): void {
+    if (id === 0) throw new ProfileDecodeError(`${what} at byte offset ${at} has no id (ids are nonzero)`);
+    if (!(id < size)) throw absurdId(what, id, at, count);
+    if (this.ints[base + id] !== -1) throw duplicateId(what, id, at);
+    this.ints[base + id] = k;
+  }
+
   private readFunction(end: number, at: number): void {
     const r = this.r;
     let id = 0;
     let name = 0;
-    // Go writes id, name, system_name, filename, start_line: stop once id and name are read (the first
-    // of each counts). The caller moves on to `end`.
-    let seen = 0;
-    while (seen !== 3 && r.pos < end) {
+    // Go writes each field once; where a field repeats, the last one counts, as protobuf says (and as
+    // pprof-format reads it).
+    while (r.pos < end) {
       const tagAt = r.pos;
       const field = r.tag(end);
-      if (field === FUNCTION_ID && (seen & 1) === 0) {
+      if (field === FUNCTION_ID) {
         this.expectWireType(WIRE_VARINT, 'Function.id', tagAt);
-        id = this.readId(r, end);
-        seen |= 1;
-      } else if (field === FUNCTION_NAME && (seen & 2) === 0) {
+        id = r.uint64(end);
+      } else if (field === FUNCTION_NAME) {
         this.expectWireType(WIRE_VARINT, 'Function.name', tagAt);
         name = r.int64(end);
-        seen |= 2;
       } else {
         r.skip(r.wireType, end, tagAt);
       }
     }
-    if (id === 0) throw new ProfileDecodeError(`function at byte offset ${at} has no id (ids are nonzero)`);
-    const f = this.s.functions;
-    f.push(id);
-    f.push(name);
-    f.push(at);
+    const L = this.L;
+    const k = this.nFn++;
+    this.enterId(L.oFnDense, L.fnDense, this.counts.functions, id, k, 'function', at);
+    if (!(name >= 0 && name < this.counts.strings)) this.checkString(name, `function id ${id}: its name`, at);
+    this.ints[L.oFnSlot + k] = name;
   }
 
   /**
-   * Pass 1 of a location: its id only (Go writes it first, so this reads one field), and its byte range.
-   * The first id field counts. Its lines wait for resolveLocation().
+   * Pass 1 of a location: its id and its byte range; its lines wait for resolveLocation(). Go writes the
+   * id once, first; a repeated id field: the last counts, as protobuf says, so the lines are stepped over.
    */
   private readLocationId(end: number, at: number): void {
     const r = this.r;
@@ -670,36 +747,22 @@ class Decoder {
       const tagAt = r.pos;
       if (r.tag(end) === LOCATION_ID) {
         this.expectWireType(WIRE_VARINT, 'Location.id', tagAt);
-        id = this.readId(r, end);
-        break;
+        id = r.uint64(end);
+      } else {
+        r.skip(r.wireType, end, tagAt);
       }
-      r.skip(r.wireType, end, tagAt);
     }
-    if (id === 0) throw new ProfileDecodeError(`location at byte offset ${at} has no id (ids are nonzero)`);
-    const l = this.s.locations;
-    l.push(id);
-    l.push(start);
-    l.push(end);
-  }
-
-  /** A uint64 id as an exact number key: itself below 2^53, else a negative synthetic id. */
-  private readId(r: WireReader, limit: number): number {
-    const id = r.uint64(limit);
-    if (id <= Number.MAX_SAFE_INTEGER) return id;
-    const key = `${r.hi}:${r.lo}`;
-    this.largeIds ??= new Map();
-    let synthetic = this.largeIds.get(key);
-    if (synthetic === undefined) {
-      synthetic = -(this.largeIds.size + 1);
-      this.largeIds.set(key, synthetic);
-    }
-    return synthetic;
+    const L = this.L;
+    const k = this.nLoc++;
+    this.enterId(L.oLocDense, L.locDense, this.counts.locations, id, k, 'location', at);
+    this.ints[L.oLoc + 2 * k] = start;
+    this.ints[L.oLoc + 2 * k + 1] = end;
   }
 
   // ---- pass 2 and 3 ---------------------------------------------------------------------------------
 
   private checkString(index: number, what: string, at: number): void {
-    const n = this.s.strings.length / 2;
+    const n = this.counts.strings;
     if (!(index >= 0 && index < n)) {
       throw new ProfileDecodeError(`${what} at byte offset ${at} references string ${index}, but the string table has ${n} entries`);
     }
@@ -707,8 +770,7 @@ class Decoder {
 
   private stringAt(index: number, what: string, at: number): string {
     this.checkString(index, what, at);
-    const offsets = this.s.strings.data;
-    return utf8Slice(this.text, offsets[2 * index], offsets[2 * index + 1]);
+    return utf8Slice(this.text, this.ints[this.L.oStr + 2 * index], this.ints[this.L.oStr + 2 * index + 1]);
   }
 
   private valueType(t: [number, number, number], what: string): ValueType {
@@ -716,8 +778,8 @@ class Decoder {
   }
 
   private summarize(): ProfileSummary {
-    const s = this.s;
-    const nStrings = s.strings.length / 2;
+    const L = this.L;
+    const nStrings = this.counts.strings;
     if (nStrings === 0 || this.stringAt(0, 'string_table[0]', 0) !== '') {
       throw new ProfileDecodeError(`string_table[0] must be the empty string (the string table has ${nStrings} entries)`);
     }
@@ -727,78 +789,49 @@ class Decoder {
     }
     const periodType = this.periodType === undefined ? undefined : this.valueType(this.periodType, 'period_type');
 
-    // The Int32 arena, laid out as: slot of each string index | slot of each function | dense function
-    // index | dense location index | leaf slot of each location | first kept slot of each location |
-    // per slot: its name's string index, its skip state, its row in the float arena. Linear in the input.
-    const fns = s.functions;
-    const locs = s.locations;
-    const nFn = fns.length / 3;
-    const nLoc = locs.length / 3;
-    const nSlots = nFn + 1; // at most one per function, plus UNKNOWN_FUNCTION
-    const fnDense = IdIndex.denseSize(fns, 3);
-    const locDense = IdIndex.denseSize(locs, 3);
-    const oSlotOfString = 0;
-    const oFnSlot = oSlotOfString + nStrings;
-    const oFnDense = oFnSlot + nFn;
-    const oLocDense = oFnDense + fnDense;
-    const oLocLeaf = oLocDense + locDense;
-    const oLocKept = oLocLeaf + nLoc;
-    const oSlotName = oLocKept + nLoc;
-    const oSlotSkip = oSlotName + nSlots;
-    const oSlotRow = oSlotSkip + nSlots;
-    const ints = s.intArena(oSlotRow + nSlots);
-    ints.fill(-1, oSlotOfString, oSlotOfString + nStrings);
-    ints.fill(NOT_YET, oLocKept, oLocKept + nLoc);
-    ints.fill(NOT_YET, oSlotSkip, oSlotSkip + nSlots);
-    ints.fill(-1, oSlotRow, oSlotRow + nSlots);
-    this.ints = ints;
-    this.oFnSlot = oFnSlot;
-    this.oLocLeaf = oLocLeaf;
-    this.oLocKept = oLocKept;
-    this.oSlotName = oSlotName;
-    this.oSlotSkip = oSlotSkip;
+    const ints = this.ints;
+    ints.fill(-1, L.oSlotOfString, L.oSlotOfString + nStrings);
+    ints.fill(NOT_YET, L.oLocKept, L.oLocKept + this.nLoc);
+    ints.fill(NOT_YET, L.oSlotSkip, L.oSlotSkip + L.nSlots);
+    ints.fill(-1, L.oSlotRow, L.oSlotRow + L.nSlots);
 
     // Functions -> name slots: one per distinct name string index. Names are decoded, and judged by
     // skipFrame, only when a sample needs them: frames above the first kept one never are.
-    this.fnIndex = new IdIndex(fns, 3, 'function', ints, oFnDense, fnDense);
     let slots = 0;
-    for (let i = 0; i < nFn; i++) {
-      const nameIdx = fns.data[3 * i + 1];
-      if (!(nameIdx >= 0 && nameIdx < nStrings)) this.checkString(nameIdx, `function id ${idText(fns.data[3 * i])}: its name`, fns.data[3 * i + 2]);
-      let slot = ints[oSlotOfString + nameIdx];
+    for (let i = 0; i < this.nFn; i++) {
+      const nameIdx = ints[L.oFnSlot + i];
+      let slot = ints[L.oSlotOfString + nameIdx];
       if (slot === -1) {
         slot = slots++;
-        ints[oSlotOfString + nameIdx] = slot;
-        ints[oSlotName + slot] = nameIdx;
+        ints[L.oSlotOfString + nameIdx] = slot;
+        ints[L.oSlotName + slot] = nameIdx;
       }
-      ints[oFnSlot + i] = slot;
+      ints[L.oFnSlot + i] = slot;
     }
     const unknownSlot = slots++;
     this.slotNames = new Array<string | undefined>(slots);
     this.slotNames[unknownSlot] = UNKNOWN_FUNCTION;
-    ints[oSlotSkip + unknownSlot] = 0;
-
-    // Locations: resolved (leaf slot, first kept slot) when a sample first reaches them.
-    const locIndex = new IdIndex(locs, 3, 'location', ints, oLocDense, locDense);
+    ints[L.oSlotSkip + unknownSlot] = 0;
 
     // Samples: values go to the scratch row, then into the totals and the row of the attributed slot.
-    // Float arena: totals at [0, n), scratch row at [n, 2n), slot rows from 2n on, added as slots get samples
-    // (so rows x columns never exceeds what the samples themselves take in bytes).
+    // Float arena: totals at [0, n), scratch row at [n, 2n), slot rows from 2n on, added as slots get samples.
     const nTypes = sampleTypes.length;
-    let floats = s.floatArena(2 * nTypes, 0);
+    const floats = this.s.floatArena(L.floats);
     floats.fill(0, 0, 2 * nTypes);
     let rows = 0;
     const usedSlots: number[] = [];
     const r = this.r;
-    const samples = s.samples;
-    const nSamples = samples.length / 2;
+    const nSamples = this.nSample;
+    const oLocKept = L.oLocKept;
+    const oLocLeaf = L.oLocLeaf;
     for (let si = 0; si < nSamples; si++) {
-      const start = samples.data[2 * si];
-      const end = samples.data[2 * si + 1];
+      const start = ints[L.oSample + 2 * si];
+      const end = ints[L.oSample + 2 * si + 1];
       r.pos = start;
       let nValues = 0;
       let leaf = -1;
       let kept = -1;
+      let depth = 0;
       while (r.pos < end) {
         const tagAt = r.pos;
         const field = r.tag(end);
@@ -808,7 +841,8 @@ class Decoder {
             const packedEnd = r.lenEnd(end);
             // Leaf first until a kept frame: the rest of the stack is not read.
             while (kept === -1 && r.pos < packedEnd) {
-              const li = this.locationIndex(locIndex, packedEnd, r.pos);
+              if (++depth > MAX_STACK_DEPTH) throw tooDeep(start);
+              const li = this.locationIndex(packedEnd, r.pos);
               if (ints[oLocKept + li] === NOT_YET) this.resolveLocation(li);
               if (leaf === -1) leaf = ints[oLocLeaf + li];
               kept = ints[oLocKept + li];
@@ -818,7 +852,8 @@ class Decoder {
             if (kept !== -1) {
               r.skipVarint(end);
             } else {
-              const li = this.locationIndex(locIndex, end, r.pos);
+              if (++depth > MAX_STACK_DEPTH) throw tooDeep(start);
+              const li = this.locationIndex(end, r.pos);
               if (ints[oLocKept + li] === NOT_YET) this.resolveLocation(li);
               if (leaf === -1) leaf = ints[oLocLeaf + li];
               kept = ints[oLocKept + li];
@@ -847,12 +882,12 @@ class Decoder {
         throw new ProfileDecodeError(`sample at byte offset ${start} has ${nValues} values, expected ${nTypes} (one per sample_type)`);
       }
       const slot = kept !== -1 ? kept : leaf !== -1 ? leaf : unknownSlot;
-      let row = ints[oSlotRow + slot];
+      let row = ints[L.oSlotRow + slot];
       if (row === -1) {
+        // Within the arena: rows never exceed min(slots, samples), which sized it.
         row = (2 + rows++) * nTypes;
-        floats = s.floatArena(row + nTypes, row);
         floats.fill(0, row, row + nTypes);
-        ints[oSlotRow + slot] = row;
+        ints[L.oSlotRow + slot] = row;
         usedSlots.push(slot);
       }
       for (let k = 0; k < nTypes; k++) {
@@ -866,7 +901,7 @@ class Decoder {
     const byFunction = new Map<string, number[]>();
     for (const slot of usedSlots) {
       const name = this.slotName(slot);
-      const row = ints[oSlotRow + slot];
+      const row = ints[L.oSlotRow + slot];
       const prior = byFunction.get(name);
       if (prior === undefined) {
         const values = new Array<number>(nTypes);
@@ -888,7 +923,22 @@ class Decoder {
       totals,
       byFunction,
       sampleCount: nSamples,
+      workingBytes: L.workingBytes,
     };
+  }
+
+  /** The id of location li, read again from its bytes (for error messages only: ids are not stored). */
+  private locationId(li: number): number {
+    const r = new WireReader(this.buf);
+    const end = this.ints[this.L.oLoc + 2 * li + 1];
+    r.pos = this.ints[this.L.oLoc + 2 * li];
+    let id = 0;
+    while (r.pos < end) {
+      const tagAt = r.pos;
+      if (r.tag(end) === LOCATION_ID) id = r.uint64(end);
+      else r.skip(r.wireType, end, tagAt);
+    }
+    return id;
   }
 
   /**
@@ -898,9 +948,9 @@ class Decoder {
   private resolveLocation(li: number): void {
     const r = this.lr;
     const ints = this.ints;
-    const locs = this.s.locations.data;
-    const end = locs[3 * li + 2];
-    r.pos = locs[3 * li + 1];
+    const L = this.L;
+    const end = ints[L.oLoc + 2 * li + 1];
+    r.pos = ints[L.oLoc + 2 * li];
     let leaf = -1;
     let kept = -1;
     while (r.pos < end) {
@@ -919,30 +969,30 @@ class Decoder {
         if (r.tag(lineEnd) === LINE_FUNCTION_ID) {
           const lineWt = r.wireType;
           if (lineWt !== WIRE_VARINT) throw wireTypeError('Line.function_id', lineWt, WIRE_VARINT, lineTagAt);
-          fnId = this.readId(r, lineEnd);
+          fnId = r.uint64(lineEnd);
         } else {
           r.skip(r.wireType, lineEnd, lineTagAt);
         }
       }
       // A line without a function (proto3 default 0) names no frame.
       if (fnId === 0) continue;
-      const fi = this.fnIndex!.get(fnId);
+      const fi = fnId < L.fnDense ? ints[L.oFnDense + fnId] : -1;
       if (fi === -1) {
-        throw new ProfileDecodeError(`location id ${idText(locs[3 * li])}: line at byte offset ${tagAt} references missing function id ${idText(fnId)}`);
+        throw new ProfileDecodeError(`location id ${this.locationId(li)}: line at byte offset ${tagAt} references missing function id ${fnId}`);
       }
-      const slot = ints[this.oFnSlot + fi];
+      const slot = ints[L.oFnSlot + fi];
       if (leaf === -1) leaf = slot;
       if (!this.skipped(slot)) {
         kept = slot;
         break;
       }
     }
-    ints[this.oLocLeaf + li] = leaf;
-    ints[this.oLocKept + li] = kept;
+    ints[L.oLocLeaf + li] = leaf;
+    ints[L.oLocKept + li] = kept;
   }
 
   private skipped(slot: number): boolean {
-    const at = this.oSlotSkip + slot;
+    const at = this.L.oSlotSkip + slot;
     let state = this.ints[at];
     if (state === NOT_YET) {
       const skipFrame = this.skipFrame;
@@ -967,19 +1017,23 @@ class Decoder {
 
   /** The cached name of a slot (not the unknown slot, whose name is set up front), via the name cache. */
   private slotEntry(slot: number): CachedName {
-    const index = this.ints[this.oSlotName + slot];
-    const offsets = this.s.strings.data;
-    const entry = nameCache.get(this.text, offsets[2 * index], offsets[2 * index + 1]);
+    const index = this.ints[this.L.oSlotName + slot];
+    const at = this.L.oStr + 2 * index;
+    const entry = nameCache.get(this.text, this.ints[at], this.ints[at + 1]);
     this.slotNames[slot] = entry.name;
     return entry;
   }
 
-  private locationIndex(index: IdIndex, limit: number, at: number): number {
-    const id = this.readId(this.r, limit);
-    const li = index.get(id);
-    if (li === -1) throw new ProfileDecodeError(`sample references missing location id ${idText(id)} at byte offset ${at}`);
+  private locationIndex(limit: number, at: number): number {
+    const id = this.r.uint64(limit);
+    const li = id < this.L.locDense ? this.ints[this.L.oLocDense + id] : -1;
+    if (li === -1 || id === 0) throw new ProfileDecodeError(`sample references missing location id ${id} at byte offset ${at}`);
     return li;
   }
+}
+
+function tooDeep(sampleAt: number): ProfileDecodeError {
+  return new ProfileDecodeError(`sample at byte offset ${sampleAt} has more than ${MAX_STACK_DEPTH} frames before its attributed one: not a Go profile`);
 }
 
 function wireTypeError(what: string, actual: number, expected: number, tagAt: number): ProfileDecodeError {

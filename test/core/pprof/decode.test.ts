@@ -6,10 +6,10 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { Profile } from 'pprof-format';
-import { decodeProfile, isRuntimeFrame, UNKNOWN_FUNCTION, type ProfileSummary } from '../../../core/pprof/decode.js';
+import { decodeProfile, isRuntimeFrame, UNKNOWN_FUNCTION } from '../../../core/pprof/decode.js';
 import { ProfileDecodeError } from '../../../core/pprof/text.js';
 import { repoRoot } from '../../harness/servers.js';
+import { assertSameSummary, reference } from './reference.js';
 
 const PROGRAMS = ['prometheus-2.42', 'goprog'] as const;
 const PROFILES = ['heap', 'allocs', 'goroutine', 'mutex', 'block', 'threadcreate', 'cpu'] as const;
@@ -18,62 +18,6 @@ const testdata = (file: string) => readFileSync(path.join(repoRoot(), 'test', 't
 
 /** Contention profiles end in the lock API (sync.(*Mutex).Unlock): skip it too, to reach the caller. */
 const skipRuntimeAndSync = (name: string) => isRuntimeFrame(name) || name.startsWith('sync.');
-
-// ---- reference: the same summary computed from pprof-format's object model ----------------------------
-
-interface Reference {
-  sampleTypes: { type: string; unit: string }[];
-  periodType: { type: string; unit: string } | undefined;
-  period: number;
-  timeNanos: number;
-  durationNanos: number;
-  totals: number[];
-  byFunction: Map<string, number[]>;
-  sampleCount: number;
-}
-
-function reference(raw: Uint8Array, skipFrame?: (name: string) => boolean): Reference {
-  const p = Profile.decode(raw);
-  const str = (i: number | bigint) => p.stringTable.strings[Number(i)];
-  const functions = new Map(p.function.map((f) => [Number(f.id), str(f.name)]));
-  const locations = new Map(p.location.map((l) => [Number(l.id), l.line.map((ln) => functions.get(Number(ln.functionId))!)]));
-  const n = p.sampleType.length;
-  const totals = new Array<number>(n).fill(0);
-  const byFunction = new Map<string, number[]>();
-  for (const s of p.sample) {
-    const frames = s.locationId.flatMap((id) => locations.get(Number(id))!);
-    const name = frames.find((f) => !(skipFrame?.(f) ?? false)) ?? frames[0] ?? UNKNOWN_FUNCTION;
-    const row = byFunction.get(name) ?? new Array<number>(n).fill(0);
-    byFunction.set(name, row);
-    s.value.forEach((v, k) => {
-      totals[k] += Number(v);
-      row[k] += Number(v);
-    });
-  }
-  const vt = (v: { type: number | bigint; unit: number | bigint }) => ({ type: str(v.type), unit: str(v.unit) });
-  return {
-    sampleTypes: p.sampleType.map(vt),
-    periodType: p.periodType === undefined ? undefined : vt(p.periodType),
-    period: Number(p.period),
-    timeNanos: Number(p.timeNanos),
-    durationNanos: Number(p.durationNanos),
-    totals,
-    byFunction,
-    sampleCount: p.sample.length,
-  };
-}
-
-function assertSameSummary(actual: ProfileSummary, expected: Reference, what: string): void {
-  assert.deepEqual(actual.sampleTypes, expected.sampleTypes, `${what}: sampleTypes`);
-  assert.deepEqual(actual.periodType, expected.periodType, `${what}: periodType`);
-  assert.equal(actual.period, expected.period, `${what}: period`);
-  assert.equal(actual.timeNanos, expected.timeNanos, `${what}: timeNanos`);
-  assert.equal(actual.durationNanos, expected.durationNanos, `${what}: durationNanos`);
-  assert.deepEqual(actual.totals, expected.totals, `${what}: totals`);
-  assert.equal(actual.sampleCount, expected.sampleCount, `${what}: sampleCount`);
-  const sorted = (m: Map<string, number[]>) => [...m].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  assert.deepEqual(sorted(actual.byFunction), sorted(expected.byFunction), `${what}: byFunction`);
-}
 
 describe('decodeProfile on recorded profiles', () => {
   for (const program of PROGRAMS) {
@@ -292,24 +236,23 @@ describe('decodeProfile on hand-built wire bytes', () => {
     assert.throws(() => decodeProfile(p.buf), /has more than 2 values \(one per sample_type\): extra value at byte offset \d+/);
   });
 
-  it('keeps uint64 ids exact (beyond 2^53, sparse) and reads negative int64 values', () => {
-    const big1 = 2n ** 64n - 1n;
-    const big2 = 2n ** 64n - 2n; // the same double as big1: must not collide
+  it('reads negative int64 values, and refuses ids beyond 2n + 16 while reading (Go numbers them 1..n)', () => {
     const s = decodeProfile(
       encodeProfile({
         ...BASE,
-        functions: [[big1, 3], [big2, 4], [1_000_000_000_000, 5]],
-        locations: [[big2, [big1]], [big1, [big2]], [2n ** 53n + 1n, [1_000_000_000_000]]],
         samples: [
-          { locations: [big2], values: [1, -5] },
-          { locations: [big1], values: [2, -9_007_199_254_740_991n] },
-          { locations: [2n ** 53n + 1n], values: [3, 9_007_199_254_740_991n] },
+          { locations: [10], values: [1, -5] },
+          { locations: [11], values: [2, -9_007_199_254_740_991n] },
+          { locations: [12], values: [3, 9_007_199_254_740_991n] },
         ],
       }),
     );
     assert.deepEqual(s.byFunction.get('runtime.gopark'), [1, -5]);
-    assert.deepEqual(s.byFunction.get('main.work'), [2, -9_007_199_254_740_991]);
-    assert.deepEqual(s.byFunction.get('main.loop'), [3, 9_007_199_254_740_991]);
+    assert.deepEqual(s.byFunction.get('main.work'), [5, 9_007_199_254_740_991 - 9_007_199_254_740_991]);
+    // 4 functions: ids up to 2 x 4 + 16 - 1 = 23 are accepted, 24 and uint64 ids beyond 2^53 are not.
+    assert.doesNotThrow(() => decodeProfile(encodeProfile({ ...BASE, functions: [[23, 3], [2, 4], [3, 5], [4, 6]], locations: [[10, [23]], [11, [2, 3]], [12, [4]]] })));
+    decodeError(encodeProfile({ ...BASE, functions: [[24, 3], [2, 4], [3, 5], [4, 6]] }), /function id 24 at byte offset \d+ is out of range: the profile has 4 functions/);
+    decodeError(encodeProfile({ ...BASE, locations: [[2n ** 64n - 1n, [1]], ...BASE.locations.slice(1)] }), /location id 18446744073709552000 at byte offset \d+ is out of range/);
   });
 
   it('accepts a profile without samples, and skips fields it does not use (mappings, labels, comments)', () => {

@@ -9,7 +9,9 @@ import { gunzipSync, gzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import { decodeProfile, isRuntimeFrame, type ProfileSummary } from '../../../core/pprof/decode.js';
 import { ProfileDecodeError } from '../../../core/pprof/text.js';
+import { deepStacks, distinctIdRecords, emptyStrings, gz, locationBomb, millionFunctions, varint } from '../../harness/crafted.js';
 import { repoRoot } from '../../harness/servers.js';
+import { assertSameDerived, reference, type Reference } from './reference.js';
 
 /** Each loop stops after this long; both together stay well under the 20 s the brief allows. */
 const MUTATION_MS = 6_000;
@@ -29,7 +31,7 @@ function recordedProfiles(): Buffer[] {
   return out;
 }
 
-/** A small deterministic PRNG (xorshift32), so a failure can be replayed from the seed it prints. */
+/** A small deterministic PRNG (xorshift32), so a failure can be replayed from the seed it prints (FUZZ_SEED=...). */
 function rng(seed: number): (n: number) => number {
   let x = seed >>> 0 || 1;
   return (n: number) => {
@@ -40,17 +42,6 @@ function rng(seed: number): (n: number) => number {
     x >>>= 0;
     return x % n;
   };
-}
-
-/** A varint of the given value, used to overwrite length fields with lengths that lie. */
-function varint(v: number): number[] {
-  const out: number[] = [];
-  while (v >= 0x80) {
-    out.push((v % 0x80) | 0x80);
-    v = Math.floor(v / 0x80);
-  }
-  out.push(v);
-  return out;
 }
 
 function mutate(src: Uint8Array, rand: (n: number) => number): Uint8Array {
@@ -88,7 +79,16 @@ function mutate(src: Uint8Array, rand: (n: number) => number): Uint8Array {
   return Uint8Array.from(bytes);
 }
 
-/** Decodes and checks the outcome: a summary of the right shape, or a ProfileDecodeError, nothing else. */
+/** How many accepted cases pprof-format could also decode and was compared with, and how many it refused. */
+const compared = { same: 0, referenceRefused: 0 };
+
+/**
+ * Decodes and checks the outcome: a ProfileDecodeError, nothing else, or a summary that agrees with
+ * pprof-format's decode of the same bytes on what pprofcol derives (totals and by-function sums under the
+ * same frame skipping). pprofcol's decoder is lazy: it accepts profiles with dangling references past a
+ * sample's attributed frame, which pprof-format may decode or refuse; where it refuses, there is nothing
+ * to compare.
+ */
 function decodeOrReject(data: Uint8Array, note: string): 'ok' | 'rejected' {
   let summary: ProfileSummary;
   try {
@@ -99,6 +99,15 @@ function decodeOrReject(data: Uint8Array, note: string): 'ok' | 'rejected' {
   }
   assert.equal(summary.totals.length, summary.sampleTypes.length, note);
   for (const row of summary.byFunction.values()) assert.equal(row.length, summary.sampleTypes.length, note);
+  let expected: Reference;
+  try {
+    expected = reference(data[0] === 0x1f && data[1] === 0x8b ? gunzipSync(data) : data, isRuntimeFrame);
+  } catch {
+    compared.referenceRefused++;
+    return 'ok';
+  }
+  assertSameDerived(summary, expected, note);
+  compared.same++;
   return 'ok';
 }
 
@@ -106,7 +115,7 @@ describe('decodeProfile fuzzing', () => {
   const profiles = recordedProfiles();
 
   it('mutated recorded profiles: returns or throws ProfileDecodeError, memory bounded', { timeout: 20_000 }, () => {
-    const seed = Date.now() >>> 0;
+    const seed = Number(process.env.FUZZ_SEED ?? Date.now()) >>> 0;
     const rand = rng(seed);
     const rssBefore = process.memoryUsage().rss;
     const counts = { ok: 0, rejected: 0 };
@@ -129,6 +138,40 @@ describe('decodeProfile fuzzing', () => {
     assert.ok(growth < RSS_GROWTH_LIMIT, `seed ${seed}: rss grew by ${growth} bytes`);
     // Both outcomes must occur, or the mutations are too weak (or too strong) to test anything.
     assert.ok(counts.ok > 0 && counts.rejected > 0, `seed ${seed}: ${JSON.stringify(counts)} over ${n} cases`);
+    assert.ok(compared.same > 0, `seed ${seed}: no accepted case was compared with pprof-format (${JSON.stringify(compared)})`);
+  });
+
+  it('crafted bombs: refused, or decoded within the budget, and the valid ones agree with pprof-format', { timeout: 60_000 }, () => {
+    const MIB = 1024 * 1024;
+    // Refused before anything grows: the working memory their record counts need exceeds the budget
+    // (3 x 64 MiB + 1 MiB by default), or their ids and stacks are not Go's.
+    const refusals: Array<[string, () => Buffer, RegExp]> = [
+      ['location bomb (64 MiB of {id: 1})', () => gz(locationBomb()), /decoding needs 402653\d+ bytes of working memory/],
+      ['1.3M functions, each with its own name, location and sample', () => gz(millionFunctions()), /decoding needs \d+ bytes of working memory \(1300003 strings, 1300000 functions/],
+      ['deep stacks of runtime frames', () => gz(deepStacks()), /more than 1024 frames before its attributed one/],
+      ['duplicate location ids', () => locationBomb(4096), /duplicate location id 1/],
+    ];
+    for (const [what, make, pattern] of refusals) {
+      const data = make();
+      const before = process.memoryUsage().arrayBuffers;
+      assert.throws(() => decodeProfile(data, { skipFrame: isRuntimeFrame }), (err: unknown) => err instanceof ProfileDecodeError && pattern.test(err.message), what);
+      // The inflated bytes (<= 64 MiB, twice while zlib joins its chunks) are all it held: before the
+      // bound the location bomb took ~740 MiB.
+      const grown = process.memoryUsage().arrayBuffers - before;
+      assert.ok(grown <= 2 * 64 * MIB + 8 * MIB, `${what}: array buffers grew by ${grown}`);
+    }
+    // Valid worst cases below the limit: decoded, sized at <= 6 bytes per input byte (+ the result), and
+    // the same as pprof-format says.
+    for (const [what, raw] of [
+      ['200k distinct locations', distinctIdRecords(0x22, 200_000)],
+      ['200k distinct functions', distinctIdRecords(0x2a, 200_000)],
+      ['1 MiB of empty strings', emptyStrings(MIB)],
+      ['20k functions', millionFunctions(20_000)],
+    ] as const) {
+      const s = decodeProfile(raw, { skipFrame: isRuntimeFrame });
+      assert.ok(s.workingBytes <= 6 * raw.length + 20_000 * 128 + 1024, `${what}: ${s.workingBytes} bytes for ${raw.length}`);
+      assertSameDerived(s, reference(raw, isRuntimeFrame), what);
+    }
   });
 
   it('arbitrary bytes (fast-check): returns or throws ProfileDecodeError', { timeout: 20_000 }, () => {

@@ -1,0 +1,99 @@
+// The reference for decodeProfile: the same summary computed from pprof-format's object model (an
+// independent decoder, npm), shared by the decoder test and the fuzz test.
+import assert from 'node:assert/strict';
+import { Profile } from 'pprof-format';
+import { UNKNOWN_FUNCTION, type ProfileSummary } from '../../../core/pprof/decode.js';
+import { WireReader } from '../../../core/pprof/wire.js';
+
+
+export interface Reference {
+  sampleTypes: { type: string; unit: string }[];
+  periodType: { type: string; unit: string } | undefined;
+  period: number;
+  timeNanos: number;
+  durationNanos: number;
+  totals: number[];
+  byFunction: Map<string, number[]>;
+  sampleCount: number;
+}
+
+/**
+ * pprof-format stops quietly at bytes it cannot read and returns what it had: then it read another
+ * profile than the bytes hold, and there is nothing to compare. This counts the top-level records as the
+ * wire format has them and throws where pprof-format's counts differ.
+ */
+function checkSameRecords(raw: Uint8Array, p: Profile): void {
+  const r = new WireReader(raw);
+  const n = new Map<number, number>();
+  while (r.pos < raw.length) {
+    const at = r.pos;
+    const field = r.tag(raw.length);
+    n.set(field, (n.get(field) ?? 0) + 1);
+    r.skip(r.wireType, raw.length, at);
+  }
+  const same = (n.get(2) ?? 0) === p.sample.length && (n.get(4) ?? 0) === p.location.length && (n.get(5) ?? 0) === p.function.length && (n.get(6) ?? 0) === p.stringTable.strings.length;
+  if (!same) throw new Error('pprof-format read other records than the bytes hold');
+}
+
+export function reference(raw: Uint8Array, skipFrame?: (name: string) => boolean): Reference {
+  const p = Profile.decode(raw);
+  checkSameRecords(raw, p);
+  const str = (i: number | bigint) => p.stringTable.strings[Number(i)];
+  const functions = new Map(p.function.map((f) => [Number(f.id), str(f.name)]));
+  // A line without a function (id 0) names no frame, as in decodeProfile.
+  const locations = new Map(p.location.map((l) => [Number(l.id), l.line.flatMap((ln) => (Number(ln.functionId) === 0 ? [] : [functions.get(Number(ln.functionId))!]))]));
+  const n = p.sampleType.length;
+  const totals = new Array<number>(n).fill(0);
+  const byFunction = new Map<string, number[]>();
+  for (const s of p.sample) {
+    const frames = s.locationId.flatMap((id) => locations.get(Number(id)) ?? []);
+    const name = frames.find((f) => !(skipFrame?.(f) ?? false)) ?? frames[0] ?? UNKNOWN_FUNCTION;
+    const row = byFunction.get(name) ?? new Array<number>(n).fill(0);
+    byFunction.set(name, row);
+    s.value.forEach((v, k) => {
+      totals[k] += Number(v);
+      row[k] += Number(v);
+    });
+  }
+  const vt = (v: { type: number | bigint; unit: number | bigint }) => ({ type: str(v.type), unit: str(v.unit) });
+  return {
+    sampleTypes: p.sampleType.map(vt),
+    periodType: p.periodType === undefined ? undefined : vt(p.periodType),
+    period: Number(p.period),
+    timeNanos: Number(p.timeNanos),
+    durationNanos: Number(p.durationNanos),
+    totals,
+    byFunction,
+    sampleCount: p.sample.length,
+  };
+}
+
+export function assertSameSummary(actual: ProfileSummary, expected: Reference, what: string): void {
+  assert.deepEqual(actual.sampleTypes, expected.sampleTypes, `${what}: sampleTypes`);
+  assert.deepEqual(actual.periodType, expected.periodType, `${what}: periodType`);
+  assert.equal(actual.period, expected.period, `${what}: period`);
+  assert.equal(actual.timeNanos, expected.timeNanos, `${what}: timeNanos`);
+  assert.equal(actual.durationNanos, expected.durationNanos, `${what}: durationNanos`);
+  assert.deepEqual(actual.totals, expected.totals, `${what}: totals`);
+  assert.equal(actual.sampleCount, expected.sampleCount, `${what}: sampleCount`);
+  const sorted = (m: Map<string, number[]>) => [...m].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  assert.deepEqual(sorted(actual.byFunction), sorted(expected.byFunction), `${what}: byFunction`);
+}
+
+
+/** Equal within a relative 1e-9: sums past 2^53 may round differently in two decoders' arithmetic. */
+function close(a: number, b: number): boolean {
+  return a === b || Math.abs(a - b) <= 1e-9 * Math.max(Math.abs(a), Math.abs(b));
+}
+
+/** What pprofcol derives from a summary (totals, by-function sums) matches the reference's. */
+export function assertSameDerived(actual: ProfileSummary, expected: Reference, what: string): void {
+  assert.equal(actual.totals.length, expected.totals.length, `${what}: columns`);
+  actual.totals.forEach((v, k) => assert.ok(close(v, expected.totals[k]), `${what}: total ${k}: ${v} vs ${expected.totals[k]}`));
+  assert.equal(actual.byFunction.size, expected.byFunction.size, `${what}: functions`);
+  for (const [name, row] of actual.byFunction) {
+    const other = expected.byFunction.get(name);
+    assert.ok(other !== undefined, `${what}: function ${name} missing in the reference`);
+    row.forEach((v, k) => assert.ok(close(v, other[k]), `${what}: ${name}[${k}]: ${v} vs ${other[k]}`));
+  }
+}
