@@ -21,6 +21,21 @@ export const DEFAULT_FILE_SD_MAX_FILE_SIZE = '1MiB';
 export const DEFAULT_FILE_SD_MAX_TARGETS_PER_GROUP = 10_000;
 /** Labels in one group: every series of its targets carries them, so more is a mistake, not a design. */
 export const DEFAULT_FILE_SD_MAX_LABELS_PER_GROUP = 128;
+/**
+ * Samples one scrape may yield; past it the scrape fails (`up` / `pprof_up` 0, reason `sample_limit`),
+ * as in Prometheus. Prometheus's default is 0 (no limit); pprofcol's is 100,000, because without a limit
+ * one page of a million series scraped every second took pprofcol to 1.06 GB (1-1.4 GB in the issue) and
+ * pushed other targets' samples out of the queues. A parsed sample costs ~0.5-1 KiB until it is sent
+ * (labels, the point, the series entry), so the limit holds a page to ~100 MB; it is 5x the 20,000-series pages the benchmarks scrape every second. A pprof
+ * target derives at most pprof_metrics' series_limit (500 by default) and never meets it unless lowered.
+ */
+export const DEFAULT_SAMPLE_LIMIT = 100_000;
+/** Labels per sample, at most (0: no limit, as in Prometheus). */
+export const DEFAULT_LABEL_LIMIT = 0;
+/** Length of a label name, in characters (0: no limit, as in Prometheus). */
+export const DEFAULT_LABEL_NAME_LENGTH_LIMIT = 0;
+/** Length of a label value, in characters (0: no limit, as in Prometheus). */
+export const DEFAULT_LABEL_VALUE_LENGTH_LIMIT = 0;
 
 export const staticConfig = z
   .object({
@@ -49,6 +64,11 @@ export const scrapeConfigBase = z
     scheme: z.enum(['http', 'https']).default('http'),
     // Applied to the bytes read and again to what a gzip body inflates to; 0 means no limit.
     body_size_limit: byteSize.default(DEFAULT_BODY_SIZE_LIMIT),
+    // Prometheus's scrape limits: past any of them the scrape fails. 0 = no limit.
+    sample_limit: z.number().int().nonnegative().default(DEFAULT_SAMPLE_LIMIT),
+    label_limit: z.number().int().nonnegative().default(DEFAULT_LABEL_LIMIT),
+    label_name_length_limit: z.number().int().nonnegative().default(DEFAULT_LABEL_NAME_LENGTH_LIMIT),
+    label_value_length_limit: z.number().int().nonnegative().default(DEFAULT_LABEL_VALUE_LENGTH_LIMIT),
     static_configs: z.array(staticConfig).default([]),
     file_sd_configs: z.array(fileSdConfig).default([]),
     ...httpClientKeys,
@@ -58,8 +78,19 @@ export const scrapeConfigBase = z
 export type StaticConfig = z.output<typeof staticConfig>;
 export type FileSdConfig = z.output<typeof fileSdConfig>;
 
+/** Prometheus's per-scrape limits (0 = off each); a scrape past one fails with the limit's name as reason. */
+export interface ScrapeLimits {
+  sample_limit: number;
+  label_limit: number;
+  label_name_length_limit: number;
+  label_value_length_limit: number;
+}
+
+/** The reason a limit gives a failed scrape: its YAML key (`sample_limit`, `label_limit`, ...). */
+export type LimitReason = keyof ScrapeLimits;
+
 /** What the scrape machinery reads from any receiver's scrape config. */
-export interface ScrapeConfig extends HttpClientConfig {
+export interface ScrapeConfig extends HttpClientConfig, ScrapeLimits {
   job_name: string;
   scrape_interval: number;
   /** Resolved: always set after validation. */

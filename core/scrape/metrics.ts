@@ -13,7 +13,12 @@ export function scrapeMetrics(telemetry: Telemetry) {
     ),
     failures: telemetry.counter(
       'pprofcol_receiver_scrape_failures_total',
-      'Fetches from a target that failed, by reason (timeout, connect, http_status, too_large, decode, tls, other).',
+      'Fetches from a target that failed, by reason (timeout, connect, http_status, too_large, decode, tls, sample_limit, label_limit, label_name_length_limit, label_value_length_limit, other).',
+      ['receiver', 'job', 'reason'],
+    ),
+    samplesDropped: telemetry.counter(
+      'pprofcol_receiver_samples_dropped_total',
+      'Samples of successful scrapes that were not handed on, by reason (duplicate: a series repeated on one page, the first kept).',
       ['receiver', 'job', 'reason'],
     ),
     targets: telemetry.gauge('pprofcol_receiver_targets', 'Targets currently scraped.', ['receiver', 'job']),

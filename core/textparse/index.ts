@@ -5,11 +5,15 @@
  * names, a label name repeated in one series, values and timestamps, and for OpenMetrics the final
  * `# EOF`. Any violation rejects the whole page (the scrape fails, `up` 0), as Prometheus does.
  *
+ * With a sample limit it stops at the limit (ScrapeLimitError, reason `sample_limit`): memory is then
+ * bounded by the limit's samples, not by the page.
+ *
  * Each sample names its family (type, HELP, UNIT). Families are looked up in a caller-owned cache so
  * a target's families are the same objects scrape after scrape (metadata is constant; style.md: define once).
  */
 import { PprofcolError } from '../errors.js';
 import type { Labels, MetricFamily, MetricType } from '../model/metrics.js';
+import { sampleLimitError } from '../scrape/limits.js';
 
 export type ExpositionFormat = 'text' | 'openmetrics';
 
@@ -170,9 +174,13 @@ class PageParser {
     format: ExpositionFormat,
     private readonly cache: FamilyCache,
     private readonly known: SeriesLookup | undefined,
+    sampleLimit: number,
   ) {
     this.om = format === 'openmetrics';
+    this.sampleLimit = sampleLimit > 0 ? sampleLimit : Infinity;
   }
+  /** Samples at most; Infinity when off, so the check per sample is one comparison. */
+  private readonly sampleLimit: number;
 
   run(): ParsedSample[] {
     const text = this.text;
@@ -316,6 +324,7 @@ class PageParser {
       if (!this.om || text.charCodeAt(j) !== CH_HASH) throw new TextParseError(this.line, `unexpected text after the value of ${name}`);
       this.checkExemplar(j + 1, end, name);
     }
+    if (this.samples.length === this.sampleLimit) throw sampleLimitError(this.sampleLimit);
     this.samples.push({ family: this.familyOf(name), name, labels, value, timestampMs, rawKey, known: entry !== undefined, entry });
   }
 
@@ -480,9 +489,10 @@ function truncate(s: string): string {
 }
 
 /**
- * Parses one page. Throws TextParseError (with the line) on anything Prometheus would reject.
- * `cache` keeps families across calls (pass the same map for the same target).
+ * Parses one page. Throws TextParseError (with the line) on anything Prometheus would reject, and
+ * ScrapeLimitError at sample `sampleLimit + 1` (0: no limit). `cache` keeps families across calls (pass
+ * the same map for the same target).
  */
-export function parseExposition(body: string, format: ExpositionFormat, cache: FamilyCache = new Map(), known?: SeriesLookup): ParsedSample[] {
-  return new PageParser(body, format, cache, known).run();
+export function parseExposition(body: string, format: ExpositionFormat, cache: FamilyCache = new Map(), known?: SeriesLookup, sampleLimit = 0): ParsedSample[] {
+  return new PageParser(body, format, cache, known, sampleLimit).run();
 }

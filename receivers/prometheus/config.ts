@@ -10,8 +10,6 @@ export const DEFAULT_METRICS_PATH = '/metrics';
 export const DEFAULT_HONOR_LABELS = false;
 /** true: a timestamp on the page is kept; false: every sample gets the scrape's start time. */
 export const DEFAULT_HONOR_TIMESTAMPS = true;
-/** 0: no limit. Above it the scrape fails (`up` 0), as in Prometheus. */
-export const DEFAULT_SAMPLE_LIMIT = 0;
 
 const prometheusScrapeConfig = withScrapeRules(
   scrapeConfigBase
@@ -20,8 +18,6 @@ const prometheusScrapeConfig = withScrapeRules(
       metrics_path: z.string().regex(/^\//, 'must start with /').default(DEFAULT_METRICS_PATH),
       honor_labels: z.boolean().default(DEFAULT_HONOR_LABELS),
       honor_timestamps: z.boolean().default(DEFAULT_HONOR_TIMESTAMPS),
-      // Most samples one scrape may hold; more fails the scrape. 0 = unlimited.
-      sample_limit: z.number().int().nonnegative().default(DEFAULT_SAMPLE_LIMIT),
     })
     .strict(),
 );
@@ -30,7 +26,6 @@ export interface PrometheusScrapeConfig extends ScrapeConfig {
   metrics_path: string;
   honor_labels: boolean;
   honor_timestamps: boolean;
-  sample_limit: number;
 }
 
 export interface PrometheusReceiverConfig {

@@ -9,6 +9,7 @@ import type { Consumer, CreateSettings, Receiver } from '../../core/component.js
 import { errorMessage } from '../../core/errors.js';
 import { metricBatch, type Point } from '../../core/model/metrics.js';
 import { HttpScraper, ScrapeError } from '../../core/scrape/http.js';
+import { ScrapeLimitError } from '../../core/scrape/limits.js';
 import { ScrapePool } from '../../core/scrape/pool.js';
 import type { Target } from '../../core/scrape/targets.js';
 import { formatOf, parseExposition, SCRAPE_ACCEPT_HEADER, TextParseError } from '../../core/textparse/index.js';
@@ -24,6 +25,9 @@ const HINTS: Record<string, string> = {
   too_large: 'raise body_size_limit or trim the page',
   decode: 'the page is not valid text exposition or OpenMetrics',
   sample_limit: 'raise sample_limit or drop series at the target',
+  label_limit: 'raise label_limit or drop labels at the target',
+  label_name_length_limit: 'raise label_name_length_limit or shorten label names at the target',
+  label_value_length_limit: 'raise label_value_length_limit or shorten label values at the target',
   tls: 'check tls_config',
   other: 'see the error',
 };
@@ -90,14 +94,12 @@ export class PrometheusReceiver implements Receiver {
         accept: SCRAPE_ACCEPT_HEADER,
         signal,
       });
-      const samples = parseExposition(body.toString('utf8'), formatOf(contentType), series.families, series);
-      if (config.sample_limit > 0 && samples.length > config.sample_limit) {
-        failure = { reason: 'sample_limit', message: `${samples.length} samples, over sample_limit ${config.sample_limit}` };
-      } else {
-        series.scraped(samples, startedMs, (performance.now() - t0) / 1000, points);
-      }
+      // The parser stops at sample_limit: a page of a million series fails after sample_limit + 1 samples.
+      const samples = parseExposition(body.toString('utf8'), formatOf(contentType), series.families, series, config.sample_limit);
+      const duplicates = series.scraped(samples, startedMs, (performance.now() - t0) / 1000, points, config);
+      if (duplicates > 0) this.metrics.samplesDropped.inc({ receiver: this.settings.id, job: config.job_name, reason: 'duplicate' }, duplicates);
     } catch (err) {
-      const reason = err instanceof ScrapeError ? err.reason : err instanceof TextParseError ? 'decode' : 'other';
+      const reason = err instanceof ScrapeError || err instanceof ScrapeLimitError ? err.reason : err instanceof TextParseError ? 'decode' : 'other';
       failure = { reason, message: errorMessage(err) };
     }
     if (signal.aborted) return; // stopped mid-scrape: the failure is ours, not the target's

@@ -5,6 +5,8 @@
  */
 import type { Labels, MetricFamily, Point } from '../../core/model/metrics.js';
 import type { FamilyCache, KnownSeries, ParsedSample, SeriesLookup } from '../../core/textparse/index.js';
+import type { ScrapeLimits } from '../../core/scrape/config.js';
+import { checkLabelLimits, hasLabelLimits } from '../../core/scrape/limits.js';
 import type { Target } from '../../core/scrape/targets.js';
 
 /** What a series needs to be ended: the labels it was last written with; and for the parser, its raw key and place. */
@@ -55,30 +57,60 @@ export class TargetSeries implements SeriesLookup {
     return this.series.get(rawKey);
   }
 
-  /** Points of a successful scrape: the samples, stale markers for vanished series, the report series. */
-  scraped(samples: ParsedSample[], startedMs: number, durationSeconds: number, out: Point[]): void {
+  /**
+   * Points of a successful scrape: the samples, stale markers for vanished series, the report series.
+   * A series that appears twice on the page keeps its first sample, as Prometheus does; the others are
+   * dropped, and their number is returned. With label limits on, every sample's final labels are
+   * checked first: a ScrapeLimitError leaves the target's state as it was (the caller fails the scrape).
+   */
+  scraped(samples: ParsedSample[], startedMs: number, durationSeconds: number, out: Point[], limits?: ScrapeLimits): number {
+    if (limits !== undefined && hasLabelLimits(limits)) {
+      for (let i = 0; i < samples.length; i++) {
+        const s = samples[i];
+        if (!s.known) {
+          s.labels = this.applyTargetLabels(s.labels);
+          s.known = true; // final now: the loop below must not apply the target labels again
+        }
+        checkLabelLimits(s.name, s.labels, limits);
+      }
+    }
     const gen = ++this.gen;
     let added = 0;
+    let duplicates = 0;
+    /** Raw keys of the samples with their own timestamps, made only when the page has one. */
+    let explicitKeys: Set<string> | undefined;
     const { honorTimestamps } = this.options;
     const order: SeriesEntry[] = [];
     for (let i = 0; i < samples.length; i++) {
       const s = samples[i];
-      // Labels of a known series come final from the parser (see `get`), which hands its entry back.
-      const labels = s.known ? s.labels : this.applyTargetLabels(s.labels);
       const explicit = honorTimestamps && s.timestampMs !== undefined;
-      out.push({ family: s.family, name: s.name, labels, value: s.value, timestampMs: explicit ? s.timestampMs! : startedMs, stale: false });
       // Prometheus does not track staleness of samples with their own timestamps: the exporter of such
-      // a sample says when it is valid, not the scrape.
-      if (explicit) continue;
+      // a sample says when it is valid, not the scrape. They are only kept from repeating.
+      if (explicit) {
+        explicitKeys ??= new Set();
+        if (explicitKeys.has(s.rawKey)) {
+          duplicates++;
+          continue;
+        }
+        explicitKeys.add(s.rawKey);
+        const labels = s.known ? s.labels : this.applyTargetLabels(s.labels);
+        out.push({ family: s.family, name: s.name, labels, value: s.value, timestampMs: s.timestampMs!, stale: false });
+        continue;
+      }
       let known = s.entry as SeriesEntry | undefined;
       if (known === undefined) known = this.series.get(s.rawKey);
+      if (known !== undefined && known.gen === gen) {
+        duplicates++; // the same series twice on one page: the first is kept, in its first place
+        continue;
+      }
+      // Labels of a known series come final from the parser (see `get`), which hands its entry back.
+      const labels = s.known ? s.labels : this.applyTargetLabels(s.labels);
+      out.push({ family: s.family, name: s.name, labels, value: s.value, timestampMs: startedMs, stale: false });
       if (known === undefined) {
         // A private copy: the point's labels belong to the next stage, which may change them.
         known = { rawKey: s.rawKey, family: s.family, name: s.name, labels: { ...labels }, gen, index: order.length };
         this.series.set(s.rawKey, known);
         added++;
-      } else if (known.gen === gen) {
-        continue; // the same series twice on one page: keep its first place
       } else {
         known.gen = gen;
         known.family = s.family;
@@ -89,6 +121,7 @@ export class TargetSeries implements SeriesLookup {
     this.order = order;
     this.endVanished(gen, startedMs, out);
     this.report(out, startedMs, 1, durationSeconds, samples.length, added);
+    return duplicates;
   }
 
   /** Points of a failed scrape: `up` 0 and the end of every series the target had. */

@@ -6,16 +6,8 @@ import { UNKNOWN_FUNCTION, type ProfileSummary } from '../../../core/pprof/decod
 import { WireReader } from '../../../core/pprof/wire.js';
 
 
-export interface Reference {
-  sampleTypes: { type: string; unit: string }[];
-  periodType: { type: string; unit: string } | undefined;
-  period: number;
-  timeNanos: number;
-  durationNanos: number;
-  totals: number[];
-  byFunction: Map<string, number[]>;
-  sampleCount: number;
-}
+/** What the decoder's summary says, minus what only the decoder knows (its working memory). */
+export type Reference = Omit<ProfileSummary, 'workingBytes'>;
 
 /**
  * pprof-format stops quietly at bytes it cannot read and returns what it had: then it read another
