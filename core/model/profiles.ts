@@ -3,6 +3,7 @@
  * each wanted profile family either parsed or with the reason it failed. Profile batches are
  * read-only by contract: no stage mutates one, so fan-out shares them without copying.
  */
+import type { LimitReason, ScrapeLimits } from '../scrape/config.js';
 import type { Labels } from './metrics.js';
 
 /**
@@ -30,7 +31,7 @@ export const PROFILE_FAMILIES = [
 export type ProfileFamily = (typeof PROFILE_FAMILIES)[number];
 
 /** Why a fetch or parse failed; the `reason` label of pprofcol's failure counters. */
-export type FailureReason = 'timeout' | 'connect' | 'http_status' | 'too_large' | 'decode' | 'tls' | 'other';
+export type FailureReason = 'timeout' | 'connect' | 'http_status' | 'too_large' | 'decode' | 'tls' | LimitReason | 'other';
 
 /**
  * A profile reduced to what the derivations read: per value column (pprof sample type) the sum over
@@ -130,6 +131,11 @@ export interface TargetScrape {
   readonly startedMs: number;
   readonly durationSeconds: number;
   readonly results: readonly ProfileResult[];
+  /**
+   * The scrape config's limits, enforced by the stage that derives samples (pprof_metrics) after deriving:
+   * past one, the scrape fails as a whole and the stage says so through ProfileBatch.limitExceeded.
+   */
+  readonly limits?: ScrapeLimits;
 }
 
 export interface ProfileBatch {
@@ -138,4 +144,10 @@ export interface ProfileBatch {
   readonly scrapes: readonly TargetScrape[];
   /** Targets that left discovery: every series derived from them ends. */
   readonly ended: readonly { readonly target: TargetInfo; readonly timestampMs: number }[];
+  /**
+   * Called by a deriving stage when a scrape of this batch went past one of its `limits` (it then sends
+   * that scrape as failed: `pprof_up` 0, every series of the target ended), so that the receiver counts
+   * the reason and marks the target down. May be called once per deriving stage the batch reaches.
+   */
+  readonly limitExceeded?: (target: TargetInfo, reason: LimitReason, message: string) => void;
 }

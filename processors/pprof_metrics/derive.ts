@@ -7,6 +7,8 @@
  */
 import type { Labels, MetricFamily, Point } from '../../core/model/metrics.js';
 import { seriesKey } from '../../core/model/metrics.js';
+import type { ScrapeLimits } from '../../core/scrape/config.js';
+import { checkLabelLimits, hasLabelLimits, ScrapeLimitError } from '../../core/scrape/limits.js';
 import type { FailureReason, FunctionProfile, MemStats, ProfileFamily, ProfileResult, TargetInfo, TargetScrape } from '../../core/model/profiles.js';
 import { DEFAULT_SERIES_LIMIT, DEFAULT_TOP_N } from './config.js';
 import { GC_DURATION_QUANTILE_LABELS } from './labels.js';
@@ -48,6 +50,10 @@ const HINTS: Record<FailureReason, string> = {
   too_large: 'raise body_size_limit if this size is expected',
   decode: 'check that the address serves Go pprof endpoints',
   tls: 'check tls_config and the scheme',
+  sample_limit: 'raise sample_limit (the scrape config) or lower top_n',
+  label_limit: 'raise label_limit',
+  label_name_length_limit: 'raise label_name_length_limit',
+  label_value_length_limit: 'raise label_value_length_limit (function names can be long)',
   other: 'see the pprofcol log',
 };
 
@@ -117,8 +123,36 @@ export class MetricsDeriver {
     return state;
   }
 
-  /** Points for one scrape, stale markers for the series it no longer has included. */
-  derive(scrape: TargetScrape, out: Point[]): void {
+  /**
+   * Points for one scrape, stale markers for the series it no longer has included. With the scrape's
+   * limits, the derived samples are checked after deriving (report series pprof_up and
+   * pprof_scrape_duration_seconds not counted, as Prometheus does not count `up`): past one, they are
+   * taken back and the scrape is derived again as failed with the limit's reason (pprof_up 0, every
+   * series of the target ended), and the failure is returned. Counter accumulators (`other`, cpu) keep
+   * what the taken-back derivation added: a limit that trips is a misconfiguration to fix, not a state.
+   */
+  derive(scrape: TargetScrape, out: Point[]): ScrapeLimitError | undefined {
+    const limits = scrape.limits;
+    if (limits === undefined) {
+      this.deriveOnce(scrape, out);
+      return undefined;
+    }
+    const start = out.length;
+    const state = this.state(scrape.target.key);
+    const series = new Map(state.series);
+    const failures = new Map(state.failures);
+    this.deriveOnce(scrape, out);
+    const failure = checkDerived(out, start, limits);
+    if (failure === undefined) return undefined;
+    out.length = start;
+    state.series = series;
+    state.failures = failures;
+    const failed = scrape.results.map((r): ProfileResult => ({ family: r.family, ok: false, reason: failure.reason, message: failure.message, source: r.source }));
+    this.deriveOnce({ ...scrape, results: failed }, out);
+    return failure;
+  }
+
+  private deriveOnce(scrape: TargetScrape, out: Point[]): void {
     const t = scrape.startedMs;
     const base = scrape.target.labels;
     const state = this.state(scrape.target.key);
@@ -278,6 +312,27 @@ function emitter(out: Point[], current: Map<string, SeriesRef>, t: number): Emit
     out.push({ family, name, labels, value, timestampMs: t, stale: false });
     current.set(seriesKey(name, labels), { family, name, labels });
   };
+}
+
+/** The first limit the points out[start..] break, or undefined. */
+function checkDerived(out: Point[], start: number, limits: ScrapeLimits): ScrapeLimitError | undefined {
+  const labelLimits = hasLabelLimits(limits);
+  let samples = 0;
+  try {
+    for (let i = start; i < out.length; i++) {
+      const p = out[i];
+      if (p.stale || p.family === PPROF_UP || p.family === PPROF_SCRAPE_DURATION) continue;
+      samples++;
+      if (labelLimits) checkLabelLimits(p.name, p.labels, limits);
+    }
+  } catch (err) {
+    if (err instanceof ScrapeLimitError) return err;
+    throw err;
+  }
+  if (limits.sample_limit > 0 && samples > limits.sample_limit) {
+    return new ScrapeLimitError('sample_limit', `${samples} samples derived, over sample_limit ${limits.sample_limit}`);
+  }
+  return undefined;
 }
 
 /** Replaces a group's series with `current`, sending stale markers for those that are gone. */

@@ -23,7 +23,10 @@ export class PprofMetricsProcessor implements Processor {
   async consume(batch: Batch): Promise<void> {
     if (batch.signal === 'metrics') return this.next.consume(batch);
     const points: Point[] = [];
-    for (const scrape of batch.scrapes) this.deriver.derive(scrape, points);
+    for (const scrape of batch.scrapes) {
+      const failure = this.deriver.derive(scrape, points);
+      if (failure !== undefined) batch.limitExceeded?.(scrape.target, failure.reason, failure.message);
+    }
     for (const { target, timestampMs } of batch.ended) this.deriver.end(target, timestampMs, points);
     if (points.length === 0) return;
     await this.next.consume(metricBatch(batch.source, points));

@@ -5,6 +5,7 @@
 import type { Consumer, CreateSettings, Receiver } from '../../core/component.js';
 import { errorMessage } from '../../core/errors.js';
 import type { ProfileBatch, TargetScrape } from '../../core/model/profiles.js';
+import type { LimitReason } from '../../core/scrape/config.js';
 import { HttpScraper } from '../../core/scrape/http.js';
 import { ScrapePool } from '../../core/scrape/pool.js';
 import type { Target } from '../../core/scrape/targets.js';
@@ -12,6 +13,16 @@ import { profileIntervalMs, type PprofReceiverConfig, type PprofScrapeConfig } f
 import { CpuSchedule, CpuSlots } from './cpu.js';
 import { receiverMetrics, type ReceiverMetrics } from './metrics.js';
 import { scrapeCpu, scrapeTarget, TargetSourceState, type ScrapeSettings } from './scrape.js';
+
+interface LimitFailure {
+  reason: LimitReason;
+  message: string;
+}
+
+/** The scrape as the receiver's state sees it once a limit failed it: every family failed for that reason. */
+function failedBy(scrape: TargetScrape, limit: LimitFailure): TargetScrape {
+  return { ...scrape, results: scrape.results.map((r) => ({ family: r.family, ok: false as const, reason: limit.reason, message: limit.message, source: r.source })) };
+}
 
 /** What the receiver keeps per target between scrapes. */
 interface TargetRuntime {
@@ -103,8 +114,16 @@ export class PprofReceiver implements Receiver {
     if (state.cpu?.due(startedMs, monotonicMs) === true) this.startCpuWindow(http, config, settings, target, state.cpu, signal);
     const scrape = await scrapeTarget(http, target, settings, startedMs, signal, state.sources, monotonicMs);
     if (signal.aborted) return; // stopped mid-scrape: what came back is partial by our doing, not the target's
-    this.record(config.job_name, scrape, state);
-    await this.forward(config, target, scrape);
+    const limit = await this.forward(config, target, scrape);
+    if (limit === undefined) {
+      this.record(config.job_name, scrape, state);
+    } else {
+      // pprof_metrics sent the scrape as failed; count it once, under the limit's reason.
+      const labels = { receiver: this.settings.id, job: config.job_name };
+      this.metrics.scrapes.inc({ ...labels, result: 'failure' });
+      this.metrics.failures.inc({ ...labels, reason: limit.reason });
+      this.record(config.job_name, failedBy(scrape, limit), state, false);
+    }
   }
 
   /** A CPU window runs beside the scrape loop (it outlasts scrape intervals), within the receiver's slot limit. */
@@ -119,10 +138,11 @@ export class PprofReceiver implements Receiver {
         if (signal.aborted) return;
         const result = scrape.results[0];
         this.metrics.cpuProfiles.inc({ ...labels, result: result.ok === true ? 'success' : result.ok === 'busy' ? 'busy' : 'failure' });
+        const limit = await this.forward(config, target, scrape);
         if (result.ok === false) this.metrics.failures.inc({ ...labels, reason: result.reason });
+        else if (limit !== undefined) this.metrics.failures.inc({ ...labels, reason: limit.reason });
         // Busy counts as answering: it clears an earlier failure of the cpu family from the target's state.
-        this.record(config.job_name, scrape, this.runtime(config, target), false);
-        await this.forward(config, target, scrape);
+        this.record(config.job_name, limit === undefined ? scrape : failedBy(scrape, limit), this.runtime(config, target), false);
       })
       .catch((err: unknown) => this.settings.logger.error({ job: config.job_name, target: target.instance, err: errorMessage(err) }, 'cpu profile window failed'))
       .finally(() => {
@@ -133,13 +153,26 @@ export class PprofReceiver implements Receiver {
     this.cpuJobs.add(job);
   }
 
-  private async forward(config: PprofScrapeConfig, target: Target, scrape: TargetScrape): Promise<void> {
-    const batch: ProfileBatch = { signal: 'profiles', source: this.settings.id, scrapes: [scrape], ended: [] };
+  /**
+   * Hands one scrape on with its config's limits, which pprof_metrics enforces after deriving; returns
+   * the limit it says the scrape went past (the first, should several stages say so), or undefined.
+   */
+  private async forward(config: PprofScrapeConfig, target: Target, scrape: TargetScrape): Promise<LimitFailure | undefined> {
+    let limit: LimitFailure | undefined;
+    const limits = { sample_limit: config.sample_limit, label_limit: config.label_limit, label_name_length_limit: config.label_name_length_limit, label_value_length_limit: config.label_value_length_limit };
+    const batch: ProfileBatch = {
+      signal: 'profiles',
+      source: this.settings.id,
+      scrapes: [{ ...scrape, limits }],
+      ended: [],
+      limitExceeded: (_target, reason, message) => void (limit ??= { reason, message }),
+    };
     try {
       await this.next.consume(batch);
     } catch (err) {
       this.settings.logger.error({ job: config.job_name, target: target.instance, err: errorMessage(err) }, 'next stage rejected a scrape');
     }
+    return limit;
   }
 
   private record(job: string, scrape: TargetScrape, runtime: TargetRuntime, count = true): void {

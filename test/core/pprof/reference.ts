@@ -9,20 +9,39 @@ import { WireReader } from '../../../core/pprof/wire.js';
 /** What the decoder's summary says, minus what only the decoder knows (its working memory). */
 export type Reference = Omit<ProfileSummary, 'workingBytes'>;
 
+/** Nested messages by field number, per message kind, as far as the summary reads them. */
+const NESTED: Record<string, Record<number, string>> = {
+  profile: { 1: 'leaf', 2: 'sample', 3: 'leaf', 4: 'location', 5: 'leaf', 11: 'leaf' },
+  sample: { 3: 'leaf' },
+  location: { 4: 'leaf' },
+  leaf: {},
+};
+
 /**
- * pprof-format stops quietly at bytes it cannot read and returns what it had: then it read another
- * profile than the bytes hold, and there is nothing to compare. This counts the top-level records as the
- * wire format has them and throws where pprof-format's counts differ.
+ * pprof-format reads every tag as one byte (fields 1..15: `buffer[index] >> 3`), so a multi-byte tag
+ * anywhere makes it read another profile than the bytes hold; and it stops quietly at bytes it cannot
+ * read. Either way there is nothing to compare: this walks the messages the summary depends on and
+ * throws on a multi-byte tag, and where pprof-format's record counts differ from the wire's.
  */
 function checkSameRecords(raw: Uint8Array, p: Profile): void {
-  const r = new WireReader(raw);
   const n = new Map<number, number>();
-  while (r.pos < raw.length) {
-    const at = r.pos;
-    const field = r.tag(raw.length);
-    n.set(field, (n.get(field) ?? 0) + 1);
-    r.skip(r.wireType, raw.length, at);
-  }
+  const walk = (r: WireReader, end: number, kind: string): void => {
+    while (r.pos < end) {
+      const at = r.pos;
+      const field = r.tag(end);
+      if (r.pos - at > 1) throw new Error('a multi-byte tag, which pprof-format misreads');
+      if (kind === 'profile') n.set(field, (n.get(field) ?? 0) + 1);
+      const inner = NESTED[kind][field];
+      if (inner !== undefined && r.wireType === 2) {
+        const innerEnd = r.lenEnd(end);
+        walk(r, innerEnd, inner);
+        r.pos = innerEnd;
+      } else {
+        r.skip(r.wireType, end, at);
+      }
+    }
+  };
+  walk(new WireReader(raw), raw.length, 'profile');
   const same = (n.get(2) ?? 0) === p.sample.length && (n.get(4) ?? 0) === p.location.length && (n.get(5) ?? 0) === p.function.length && (n.get(6) ?? 0) === p.stringTable.strings.length;
   if (!same) throw new Error('pprof-format read other records than the bytes hold');
 }
