@@ -31,7 +31,8 @@ export const PROFILE_FAMILIES = [
 export type ProfileFamily = (typeof PROFILE_FAMILIES)[number];
 
 /** Why a fetch or parse failed; the `reason` label of pprofcol's failure counters. */
-export type FailureReason = 'timeout' | 'connect' | 'http_status' | 'too_large' | 'decode' | 'tls' | LimitReason | 'other';
+/** `queue_full`: every decode worker was busy and the decode queue full (receivers/pprof: decode_queue_size). */
+export type FailureReason = 'timeout' | 'connect' | 'http_status' | 'too_large' | 'decode' | 'tls' | 'queue_full' | LimitReason | 'other';
 
 /**
  * A profile reduced to what the derivations read: per value column (pprof sample type) the sum over

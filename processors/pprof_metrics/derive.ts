@@ -50,6 +50,7 @@ const HINTS: Record<FailureReason, string> = {
   too_large: 'raise body_size_limit if this size is expected',
   decode: 'check that the address serves Go pprof endpoints',
   tls: 'check tls_config and the scheme',
+  queue_full: 'large profiles arrive faster than the decode workers decode them: raise decode_workers or decode_queue_size, or the scrape interval',
   sample_limit: 'raise sample_limit (the scrape config) or lower top_n',
   label_limit: 'raise label_limit',
   label_name_length_limit: 'raise label_name_length_limit',

@@ -40,6 +40,18 @@ export const DEFAULT_CPU_WINDOW_MS = 10_000;
 export const DEFAULT_CPU_EVERY_MS = 60_000;
 /** At most this many CPU profiles run at once per receiver: each holds a connection for its window. */
 export const DEFAULT_MAX_CONCURRENT_CPU_PROFILES = 4;
+/**
+ * Decode worker threads (profiles above 256 KiB inflated decode there). 2: on the 2-core machines this
+ * runs on, two decodes beside the main thread use what there is; each holds at most one decode's bound
+ * (core/pprof/decode.ts: inflated bytes + 3 x body_size_limit + 1 MiB, ~260 MiB at the defaults).
+ */
+export const DEFAULT_DECODE_WORKERS = 2;
+/**
+ * Large profiles waiting for a worker, at most; past it one fails at once (reason queue_full). 16: a
+ * worker decodes a 64 MiB profile in ~1.5 s, so 16 waiting is ~12 s of work for 2 workers, about a
+ * default scrape interval; each waiting body is held (<= body_size_limit).
+ */
+export const DEFAULT_DECODE_QUEUE_SIZE = 16;
 
 const profileIntervals = z
   .object(
@@ -122,6 +134,10 @@ export interface PprofScrapeConfig extends ScrapeConfig {
 export interface PprofReceiverConfig {
   scrape_configs: PprofScrapeConfig[];
   max_concurrent_cpu_profiles: number;
+  /** Decode worker threads for large profiles (>= 1). */
+  decode_workers: number;
+  /** Large profiles waiting for a worker, at most (0: none wait). */
+  decode_queue_size: number;
 }
 
 /** The interval of a family in ms: configured, else default, never below scrape_interval. */
@@ -138,6 +154,9 @@ export const configSchema = z
     collection_interval: duration.optional(),
     // CPU profiles running at once across all targets of this receiver; more wait for a slot.
     max_concurrent_cpu_profiles: z.number().int().min(1).default(DEFAULT_MAX_CONCURRENT_CPU_PROFILES),
+    // Worker threads that decode profiles above 256 KiB (inflated), and how many may wait for one.
+    decode_workers: z.number().int().min(1).default(DEFAULT_DECODE_WORKERS),
+    decode_queue_size: z.number().int().min(0).default(DEFAULT_DECODE_QUEUE_SIZE),
   })
   .strict()
   .superRefine((cfg, ctx) => {
@@ -152,12 +171,12 @@ export const configSchema = z
     if (cfg.scrape_configs !== undefined) uniqueJobNames(cfg.scrape_configs, ctx, ['scrape_configs']);
   })
   .transform((cfg): PprofReceiverConfig => {
-    const max = cfg.max_concurrent_cpu_profiles;
-    if (cfg.scrape_configs !== undefined) return { scrape_configs: cfg.scrape_configs as PprofScrapeConfig[], max_concurrent_cpu_profiles: max };
+    const shared = { max_concurrent_cpu_profiles: cfg.max_concurrent_cpu_profiles, decode_workers: cfg.decode_workers, decode_queue_size: cfg.decode_queue_size };
+    if (cfg.scrape_configs !== undefined) return { scrape_configs: cfg.scrape_configs as PprofScrapeConfig[], ...shared };
     const expanded = pprofScrapeConfig.parse({
       job_name: SHORT_FORM_JOB,
       scrape_interval: cfg.collection_interval === undefined ? DEFAULT_SCRAPE_INTERVAL : `${cfg.collection_interval}ms`,
       static_configs: [{ targets: [cfg.endpoint] }],
     });
-    return { scrape_configs: [expanded as PprofScrapeConfig], max_concurrent_cpu_profiles: max };
+    return { scrape_configs: [expanded as PprofScrapeConfig], ...shared };
   });

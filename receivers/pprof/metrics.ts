@@ -15,6 +15,12 @@ export function receiverMetrics(telemetry: Telemetry) {
       'CPU profile windows, by result (success; busy: the target already ran another CPU profile; failure).',
       ['receiver', 'job', 'result'],
     ),
+    decodeQueue: telemetry.gauge(
+      'pprofcol_receiver_decode_queue_profiles',
+      'Large profiles waiting for a decode worker (at most decode_queue_size; past it a profile fails with reason queue_full).',
+      ['receiver'],
+    ),
+    decodeWorkersBusy: telemetry.gauge('pprofcol_receiver_decode_workers_busy', 'Decode workers decoding a profile now (at most decode_workers).', ['receiver']),
     cpuProfilesRunning: telemetry.gauge('pprofcol_receiver_cpu_profiles_running', 'CPU profile windows in progress (at most max_concurrent_cpu_profiles).', ['receiver']),
   };
 }

@@ -6,6 +6,7 @@ import type { Consumer, CreateSettings, Receiver } from '../../core/component.js
 import { errorMessage } from '../../core/errors.js';
 import type { ProfileBatch, TargetScrape } from '../../core/model/profiles.js';
 import type { LimitReason } from '../../core/scrape/config.js';
+import { DecodePool } from '../../core/pprof/pool.js';
 import { HttpScraper } from '../../core/scrape/http.js';
 import { ScrapePool } from '../../core/scrape/pool.js';
 import type { Target } from '../../core/scrape/targets.js';
@@ -41,6 +42,8 @@ export class PprofReceiver implements Receiver {
   private started = false;
   private readonly targetState = new Map<string, TargetRuntime>();
   private readonly cpuSlots: CpuSlots;
+  /** Where profiles too large for the main thread decode (workers start on first use). */
+  private readonly decodePool: DecodePool;
   /** CPU windows in progress or queued, awaited on shutdown. */
   private readonly cpuJobs = new Set<Promise<void>>();
 
@@ -51,6 +54,17 @@ export class PprofReceiver implements Receiver {
   ) {
     this.metrics = receiverMetrics(settings.telemetry);
     this.cpuSlots = new CpuSlots(config.max_concurrent_cpu_profiles);
+    const id = { receiver: settings.id };
+    this.decodePool = new DecodePool({
+      workers: config.decode_workers,
+      queueLimit: config.decode_queue_size,
+      onChange: (queued, busy) => {
+        this.metrics.decodeQueue.set(id, queued);
+        this.metrics.decodeWorkersBusy.set(id, busy);
+      },
+    });
+    this.metrics.decodeQueue.set(id, 0);
+    this.metrics.decodeWorkersBusy.set(id, 0);
   }
 
   async start(): Promise<void> {
@@ -95,6 +109,7 @@ export class PprofReceiver implements Receiver {
       heapEveryScrapeFromExpvar: config.profile_intervals.heap === undefined,
       scrapeIntervalMs: config.scrape_interval,
       onRequest: (source) => this.metrics.sourceRequests.inc({ ...labels, source }),
+      decodePool: this.decodePool,
     };
   }
 
@@ -219,5 +234,6 @@ export class PprofReceiver implements Receiver {
     await Promise.all([...this.cpuJobs]);
     const clients = this.clients.splice(0);
     await Promise.all(clients.map((c) => c.close()));
+    await this.decodePool.close();
   }
 }
