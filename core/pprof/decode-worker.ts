@@ -6,30 +6,38 @@
  */
 import { parentPort } from 'node:worker_threads';
 import { decodeProfile } from './decode.js';
-import { parseGoroutineStates, ProfileDecodeError } from './text.js';
+import { parseGoroutineStacks, parseGoroutineStates, ProfileDecodeError } from './text.js';
 import { prefixSkipper, type DecodeReply, type DecodeRequest } from './pool-protocol.js';
 
 const port = parentPort;
 if (port === null) throw new Error('decode-worker.js runs as a worker thread only');
 
+/** A FunctionProfile as names and one Float64Array of values (row i at i x columns). */
+function packed(id: number, columns: readonly string[], units: readonly string[], totals: readonly number[], byFunction: ReadonlyMap<string, readonly number[]>, durationNanos: number): DecodeReply & { kind: 'functions' } {
+  const names = [...byFunction.keys()];
+  const n = columns.length;
+  const values = new Float64Array(names.length * n);
+  let i = 0;
+  for (const row of byFunction.values()) for (let k = 0; k < n; k++) values[i++] = row[k];
+  return { id, ok: true, kind: 'functions', columns: [...columns], units: [...units], totals: [...totals], names, values, durationNanos };
+}
+
 port.on('message', (req: DecodeRequest) => {
   let reply: DecodeReply;
   try {
+    const body = Buffer.from(req.data.buffer, req.data.byteOffset, req.data.length);
     if (req.kind === 'profile') {
       const s = decodeProfile(req.data, { skipFrame: prefixSkipper(req.skipPrefixes), maxInflatedBytes: req.maxInflatedBytes });
-      const names = [...s.byFunction.keys()];
-      const n = s.sampleTypes.length;
-      const values = new Float64Array(names.length * n);
-      let i = 0;
-      for (const row of s.byFunction.values()) for (let k = 0; k < n; k++) values[i++] = row[k];
-      reply = { id: req.id, ok: true, kind: 'profile', columns: s.sampleTypes.map((t) => t.type), units: s.sampleTypes.map((t) => t.unit), totals: s.totals, names, values, durationNanos: s.durationNanos };
-      port.postMessage(reply, [values.buffer]);
-      return;
+      reply = packed(req.id, s.sampleTypes.map((t) => t.type), s.sampleTypes.map((t) => t.unit), s.totals, s.byFunction, s.durationNanos);
+    } else if (req.kind === 'goroutine_stacks') {
+      const f = parseGoroutineStacks(body, prefixSkipper(req.skipPrefixes));
+      reply = packed(req.id, f.columns, f.units, f.totals, f.byFunction, 0);
+    } else {
+      const states = parseGoroutineStates(body);
+      reply = { id: req.id, ok: true, kind: 'goroutine_states', total: states.total, byState: [...states.byState], waitMaxSeconds: states.waitMaxSeconds };
     }
-    const states = parseGoroutineStates(Buffer.from(req.data.buffer, req.data.byteOffset, req.data.length));
-    reply = { id: req.id, ok: true, kind: 'goroutine_states', total: states.total, byState: [...states.byState], waitMaxSeconds: states.waitMaxSeconds };
   } catch (err) {
     reply = { id: req.id, ok: false, message: err instanceof Error ? err.message : String(err), tooLarge: err instanceof ProfileDecodeError && err.tooLarge, decode: err instanceof ProfileDecodeError };
   }
-  port.postMessage(reply);
+  port.postMessage(reply, reply.ok && reply.kind === 'functions' ? [reply.values.buffer as ArrayBuffer] : []);
 });

@@ -2,13 +2,16 @@
 
 export type DecodeRequest =
   | { id: number; kind: 'profile'; data: Uint8Array; maxInflatedBytes: number; skipPrefixes: readonly string[] }
-  | { id: number; kind: 'goroutine_states'; data: Uint8Array };
+  | { id: number; kind: 'goroutine_states'; data: Uint8Array }
+  /** goroutine?debug=1: goroutines by first kept frame. */
+  | { id: number; kind: 'goroutine_stacks'; data: Uint8Array; skipPrefixes: readonly string[] };
 
 export type DecodeReply =
   | {
       id: number;
       ok: true;
-      kind: 'profile';
+      /** A FunctionProfile, from a proto profile or goroutine?debug=1 stacks. */
+      kind: 'functions';
       columns: string[];
       units: string[];
       totals: number[];

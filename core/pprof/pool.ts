@@ -52,16 +52,32 @@ export class DecodePool {
     if (!(Number.isInteger(options.workers) && options.workers >= 1)) throw new PprofcolError('ERR_INVALID_OPTION', `workers must be >= 1, got ${options.workers}`);
   }
 
-  /** A gzipped or raw profile.proto decoded to the shape the derivations read. */
-  async profile(data: Uint8Array, maxInflatedBytes: number, skipPrefixes: readonly string[]): Promise<FunctionProfile> {
-    const reply = await this.run({ id: 0, kind: 'profile', data, maxInflatedBytes, skipPrefixes });
-    if (reply.kind !== 'profile') throw new Error('decode worker answered another kind');
+  /**
+   * A gzipped or raw profile.proto decoded to the shape the derivations read. The bytes move to the
+   * worker (the caller's view is emptied): pass bytes no one else reads.
+   */
+  profile(data: Uint8Array, maxInflatedBytes: number, skipPrefixes: readonly string[]): Promise<FunctionProfile> {
+    return this.functions({ id: 0, kind: 'profile', data, maxInflatedBytes, skipPrefixes });
+  }
+
+  /**
+   * goroutine?debug=1 stacks: goroutines by first frame outside skipPrefixes. The bytes are copied, not
+   * moved: the receiver reads the same body for the goroutine count too.
+   */
+  goroutineStacks(data: Uint8Array, skipPrefixes: readonly string[]): Promise<FunctionProfile> {
+    return this.functions({ id: 0, kind: 'goroutine_stacks', data: Uint8Array.prototype.slice.call(data), skipPrefixes });
+  }
+
+  private async functions(req: DecodeRequest): Promise<FunctionProfile> {
+    const reply = await this.run(req);
+    if (reply.kind !== 'functions') throw new Error('decode worker answered another kind');
     const byFunction = new Map<string, number[]>();
     const n = reply.columns.length;
     for (let i = 0; i < reply.names.length; i++) byFunction.set(reply.names[i], Array.from(reply.values.subarray(i * n, (i + 1) * n)));
     return { columns: reply.columns, units: reply.units, totals: reply.totals, byFunction, durationSeconds: reply.durationNanos / 1e9 };
   }
 
+  /** goroutine?debug=2 states; the bytes move to the worker, as with profile(). */
   async goroutineStates(data: Uint8Array): Promise<GoroutineStates> {
     const reply = await this.run({ id: 0, kind: 'goroutine_states', data });
     if (reply.kind !== 'goroutine_states') throw new Error('decode worker answered another kind');

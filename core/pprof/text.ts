@@ -38,6 +38,8 @@ const PAIR_FIELDS: Record<string, [keyof MemStats, keyof MemStats]> = {
   MCache: ['MCacheInuse', 'MCacheSys'],
 };
 const MEMSTATS_MARKER = '# runtime.MemStats\n';
+/** Go's block is ~30 short lines (PauseNs, 256 numbers, the longest): 64 KiB is far more than it needs. */
+const MEMSTATS_BLOCK_MAX_BYTES = 64 * 1024;
 
 /** Extracts runtime.MemStats from `heap?debug=1`; the block sits at the end, after the records. */
 export function parseHeapMemStats(body: Buffer): MemStats {
@@ -47,7 +49,8 @@ export function parseHeapMemStats(body: Buffer): MemStats {
   }
   const at = body.lastIndexOf(MEMSTATS_MARKER);
   if (at === -1) throw new ProfileDecodeError('heap profile has no "# runtime.MemStats" block');
-  const block = body.subarray(at + MEMSTATS_MARKER.length).toString('latin1');
+  // The block is the body's tail; a "marker" early in a crafted body must not turn the body into lines.
+  const block = body.subarray(at + MEMSTATS_MARKER.length, at + MEMSTATS_MARKER.length + MEMSTATS_BLOCK_MAX_BYTES).toString('latin1');
   const values = new Map<string, string>();
   for (const line of block.split('\n')) {
     const match = /^# (\w+) = (.*)$/.exec(line);
@@ -87,6 +90,9 @@ function functionOfFrame(line: string): string | undefined {
  * Goroutines by the first frame (leaf first) for which `skipFrame` is false, from the debug=1 text
  * form: records of `N @ pc...` followed by `#\tpc\tfunction+off\tfile:line` lines. A stack of
  * runtime frames only is counted under its leaf frame. The shape is a one-column FunctionProfile.
+ * Memory is bounded by the input: the text (one copy) and one Map entry (~150 bytes) per distinct
+ * function, each of which takes a record of >= 30 bytes; the receiver parses bodies above 256 KiB in
+ * its decode workers, so the time a large one takes is a worker's, not the main thread's.
  */
 export function parseGoroutineStacks(body: Buffer, skipFrame: (functionName: string) => boolean): FunctionProfile {
   const total = parseProfileTotal(body, 'goroutine');

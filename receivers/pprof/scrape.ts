@@ -51,6 +51,12 @@ export const skipFrame: (functionName: string) => boolean = prefixSkipper(SKIP_P
  * 15, so 256 KiB stalls the main thread by 6 ms at most: well inside the 50 ms a scrape may start late.
  */
 export const DECODE_OFF_THREAD_BYTES = 256 * 1024;
+/**
+ * Gzipped profile bodies larger than this are inflated and decoded in a worker without being inflated
+ * here first: Go's profiles compress 3-5x, so 16 KiB is ~64 KiB inflated (1.5 ms of decoding), and a
+ * body this small that inflates far more (a bomb) no longer costs the main thread its inflation.
+ */
+export const GZIP_OFF_THREAD_BYTES = 16 * 1024;
 
 function indexCount(body: Buffer, name: 'goroutine' | 'threadcreate'): number {
   const count = parseIndexCounts(body).get(name);
@@ -59,14 +65,19 @@ function indexCount(body: Buffer, name: 'goroutine' | 'threadcreate'): number {
 }
 
 /**
- * A profile.proto body (gzip inside, whatever the Content-Encoding was) inflated in zlib's thread pool
- * (up to body_size_limit, 64 MiB by default: ~100 ms+ of CPU that would stall every other target's
- * timers on the main thread), then decoded from the raw bytes.
+ * A profile.proto body (gzip inside, whatever the Content-Encoding was), decoded where it costs the
+ * other targets nothing: a gzipped body above GZIP_OFF_THREAD_BYTES goes to a decode worker whole
+ * (inflated there); a smaller one is inflated in zlib's thread pool and, if it inflates past
+ * DECODE_OFF_THREAD_BYTES, decoded in a worker; the rest decodes here.
  */
 async function functionProfile(body: Buffer, settings: ScrapeSettings): Promise<FunctionProfile> {
   const maxInflatedBytes = settings.bodySizeLimit > 0 ? settings.bodySizeLimit : DEFAULT_MAX_INFLATED_BYTES;
+  const pool = settings.decodePool;
+  // A gzipped body above GZIP_OFF_THREAD_BYTES is inflated in the worker too: joining 64 MiB of
+  // inflated chunks on the main thread is itself a stall of tens of ms.
+  if (pool !== undefined && body.length > GZIP_OFF_THREAD_BYTES && body[0] === 0x1f && body[1] === 0x8b) return pool.profile(body, maxInflatedBytes, SKIP_PREFIXES);
   const raw = await inflateProfile(body, maxInflatedBytes);
-  if (raw.length > DECODE_OFF_THREAD_BYTES && settings.decodePool !== undefined) return settings.decodePool.profile(raw, maxInflatedBytes, SKIP_PREFIXES);
+  if (raw.length > DECODE_OFF_THREAD_BYTES && pool !== undefined) return pool.profile(raw, maxInflatedBytes, SKIP_PREFIXES);
   const summary = decodeProfile(raw, { skipFrame, maxInflatedBytes });
   return {
     columns: summary.sampleTypes.map((t) => t.type),
@@ -95,7 +106,13 @@ const CANDIDATES: Record<Exclude<ProfileFamily, 'cpu'>, ReadonlyArray<{ source: 
     { source: 'heap_debug1', parse: (b) => ({ family: 'heap', memstats: parseHeapMemStats(b) }) },
   ],
   goroutine_functions: [
-    { source: 'goroutine_debug1', parse: (b) => ({ family: 'goroutine_functions', functions: parseGoroutineStacks(b, skipFrame) }) },
+    {
+      source: 'goroutine_debug1',
+      parse: async (b, s) => ({
+        family: 'goroutine_functions',
+        functions: b.length > DECODE_OFF_THREAD_BYTES && s.decodePool !== undefined ? await s.decodePool.goroutineStacks(b, SKIP_PREFIXES) : parseGoroutineStacks(b, skipFrame),
+      }),
+    },
   ],
   goroutine_states: [
     {

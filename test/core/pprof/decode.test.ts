@@ -8,6 +8,7 @@ import { describe, it } from 'node:test';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { decodeProfile, isRuntimeFrame, UNKNOWN_FUNCTION } from '../../../core/pprof/decode.js';
 import { ProfileDecodeError } from '../../../core/pprof/text.js';
+import { distinctIdRecords, emptyStrings } from '../../harness/crafted.js';
 import { repoRoot } from '../../harness/servers.js';
 import { assertSameSummary, reference } from './reference.js';
 
@@ -287,6 +288,28 @@ describe('decodeProfile on hand-built wire bytes', () => {
     decodeError(encodeProfile({ ...BASE, functions: [...BASE.functions, [1, 3]] }), /duplicate function id 1 at byte offset \d+/);
     decodeError(encodeProfile({ ...BASE, locations: [...BASE.locations, [0, [1]]] }), /location at byte offset \d+ has no id/);
     decodeError(Uint8Array.from([0x0a, 0x02, 0x10, 0x01, 0x08, 0x00]), /Profile.sample_type has wire type 0, expected 2/);
+  });
+
+  it('sizes its working memory from the record counts, and holds to maxWorkingBytes at the bound', () => {
+    const raw = encodeProfile(BASE);
+    const { workingBytes } = decodeProfile(raw);
+    // 7 strings x 12 + 4 functions x 24 + 3 locations x 24 + 4 samples x 8 bytes of tables, the id slack
+    // (2 x 16 x 4), 5 slots' rows, and the result entries: an upper bound of what this decode allocates.
+    assert.ok(workingBytes >= 7 * 12 + 4 * 24 + 3 * 24 + 4 * 8, `${workingBytes}`);
+    assert.doesNotThrow(() => decodeProfile(raw, { maxWorkingBytes: workingBytes }));
+    assert.throws(
+      () => decodeProfile(raw, { maxWorkingBytes: workingBytes - 1 }),
+      (err: unknown) => err instanceof ProfileDecodeError && err.tooLarge && new RegExp(`decoding needs ${workingBytes} bytes .*over the decoder's budget of ${workingBytes - 1}`).test(err.message),
+    );
+    // The tables' share is at most 6 bytes per input byte, for each record kind at its smallest.
+    for (const [what, data] of [
+      ['locations', distinctIdRecords(0x22, 50_000)],
+      ['functions', distinctIdRecords(0x2a, 50_000)],
+      ['strings', emptyStrings(200_000)],
+    ] as const) {
+      const s = decodeProfile(data);
+      assert.ok(s.workingBytes <= 6 * data.length + 1024, `${what}: ${s.workingBytes} bytes for ${data.length} input bytes`);
+    }
   });
 
   it('inflates gzip, rejects corrupt gzip, and bounds the inflated size', () => {
