@@ -33,7 +33,8 @@
  * limit + 1 MiB: 193 MiB at the default 64 MiB), else the profile is refused as too large before anything grows.
  * Measured on the recorded profiles of real Go programs, a decode is sized at 0.4-1.9 bytes per input
  * byte; crafted profiles of the smallest records at the 6 (bench/pprof-bounds.ts). Duplicate and absurd ids
- * are refused while reading, as is a sample whose run of skipped frames is deeper than Go ever writes.
+ * are refused while reading, as is a sample whose run of skipped frames is deeper than Go ever writes,
+ * and a profile that attributes samples to more than MAX_FUNCTIONS (65,536) functions (core/pprof/text.ts).
  * So one decode holds at most: its gzipped input + the inflated bytes (<= maxInflatedBytes) + the budget
  * + the process-wide name cache (<= 16,384 names).
  *
@@ -42,7 +43,7 @@
 import { promisify } from 'node:util';
 import { gunzip, gunzipSync } from 'node:zlib';
 import { PprofcolError } from '../errors.js';
-import { ProfileDecodeError } from './text.js';
+import { MAX_FUNCTIONS, ProfileDecodeError, tooManyFunctions } from './text.js';
 import { WIRE_LEN, WIRE_VARINT, WireReader } from './wire.js';
 
 export interface ValueType {
@@ -463,7 +464,7 @@ class Layout {
     this.oSlotSkip = this.oSlotName + this.nSlots;
     this.oSlotRow = this.oSlotSkip + this.nSlots;
     this.ints = this.oSlotRow + this.nSlots;
-    this.resultEntries = Math.min(this.nSlots, c.samples);
+    this.resultEntries = Math.min(this.nSlots, c.samples, MAX_FUNCTIONS + 1);
     this.floats = (2 + this.resultEntries) * c.sampleTypes;
     this.workingBytes =
       4 * this.ints + 8 * this.floats + this.resultEntries * RESULT_ENTRY_BYTES + Math.min(c.stringBytes, this.resultEntries * 1024) + 8 * this.resultEntries * c.sampleTypes;
@@ -884,7 +885,9 @@ class Decoder {
       const slot = kept !== -1 ? kept : leaf !== -1 ? leaf : unknownSlot;
       let row = ints[L.oSlotRow + slot];
       if (row === -1) {
-        // Within the arena: rows never exceed min(slots, samples), which sized it.
+        // Within the arena: rows never exceed min(slots, samples, MAX_FUNCTIONS + 1 with the unknown
+        // slot), which sized it. The cap counts slots, which may share a name: it errs on the safe side.
+        if (slot !== unknownSlot && rows - (ints[L.oSlotRow + unknownSlot] === -1 ? 0 : 1) === MAX_FUNCTIONS) throw tooManyFunctions();
         row = (2 + rows++) * nTypes;
         floats.fill(0, row, row + nTypes);
         ints[L.oSlotRow + slot] = row;

@@ -15,6 +15,19 @@ export class ProfileDecodeError extends PprofcolError {
   }
 }
 
+/**
+ * Distinct functions one profile may attribute samples to, at most (decodeProfile, parseGoroutineStacks);
+ * more is refused as too large. Every one of them becomes a Map entry here and, downstream, a counter's
+ * remembered value per target and family (pprof_metrics keeps the previous profile's values to
+ * accumulate `other`): so this bounds what one target keeps, ~5 MB per family. Go binaries of the
+ * largest services attribute a few thousand to tens of thousands; 65,536 leaves room.
+ */
+export const MAX_FUNCTIONS = 65_536;
+
+export function tooManyFunctions(): ProfileDecodeError {
+  return new ProfileDecodeError(`samples attributed to more than ${MAX_FUNCTIONS} distinct functions: refused as too large`, { tooLarge: true });
+}
+
 /** Reads the first line only: `goroutine profile: total 42` (goroutine and threadcreate alike). */
 export function parseProfileTotal(body: Buffer, profileName: 'goroutine' | 'threadcreate'): number {
   const end = body.indexOf(0x0a);
@@ -106,8 +119,10 @@ export function parseGoroutineStacks(body: Buffer, skipFrame: (functionName: str
     if (count > 0) {
       const name = chosen ?? leaf ?? 'unknown';
       const entry = byFunction.get(name);
-      if (entry === undefined) byFunction.set(name, [count]);
-      else entry[0] += count;
+      if (entry === undefined) {
+        if (byFunction.size === MAX_FUNCTIONS) throw tooManyFunctions();
+        byFunction.set(name, [count]);
+      } else entry[0] += count;
       counted += count;
     }
     count = 0;

@@ -7,8 +7,8 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { decodeProfile, isRuntimeFrame, UNKNOWN_FUNCTION } from '../../../core/pprof/decode.js';
-import { ProfileDecodeError } from '../../../core/pprof/text.js';
-import { distinctIdRecords, emptyStrings } from '../../harness/crafted.js';
+import { MAX_FUNCTIONS, ProfileDecodeError } from '../../../core/pprof/text.js';
+import { distinctIdRecords, emptyStrings, millionFunctions } from '../../harness/crafted.js';
 import { repoRoot } from '../../harness/servers.js';
 import { assertSameSummary, reference } from './reference.js';
 
@@ -310,6 +310,9 @@ describe('decodeProfile on hand-built wire bytes', () => {
       const s = decodeProfile(data);
       assert.ok(s.workingBytes <= 6 * data.length + 1024, `${what}: ${s.workingBytes} bytes for ${data.length} input bytes`);
     }
+    // Distinct attributed functions: MAX_FUNCTIONS pass, one more is refused as too large.
+    assert.equal(decodeProfile(millionFunctions(MAX_FUNCTIONS)).byFunction.size, MAX_FUNCTIONS);
+    assert.throws(() => decodeProfile(millionFunctions(MAX_FUNCTIONS + 1)), (err: unknown) => err instanceof ProfileDecodeError && err.tooLarge && /more than 65536 distinct functions/.test(err.message));
   });
 
   it('inflates gzip, rejects corrupt gzip, and bounds the inflated size', () => {

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { parseHeapMemStats, parseProfileTotal, ProfileDecodeError } from '../../../core/pprof/text.js';
+import { MAX_FUNCTIONS, parseGoroutineStacks, parseHeapMemStats, parseProfileTotal, ProfileDecodeError } from '../../../core/pprof/text.js';
 import { repoRoot } from '../../harness/servers.js';
 
 const testdata = (file: string) => readFileSync(path.join(repoRoot(), 'test', 'testdata', file));
@@ -50,5 +50,14 @@ describe('debug=1 text parsers', () => {
     assert.throws(() => parseHeapMemStats(Buffer.from(truncated)), /lacks NextGC/);
     const corrupt = testdata('goprog/heap.debug1.txt').toString().replace(/^# HeapIdle = .*$/m, '# HeapIdle = lots');
     assert.throws(() => parseHeapMemStats(Buffer.from(corrupt)), /HeapIdle = "lots" is not a count/);
+  });
+});
+
+describe('parseGoroutineStacks bounds', () => {
+  it('refuses stacks attributed to more than MAX_FUNCTIONS functions as too large', () => {
+    const records = (n: number) =>
+      Buffer.from(`goroutine profile: total ${n}\n` + Array.from({ length: n }, (_, i) => `1 @ 0x1\n#\t0x1\tmain.f${i}+0x1\t/m.go:1\n\n`).join(''));
+    assert.equal(parseGoroutineStacks(records(MAX_FUNCTIONS), () => false).byFunction.size, MAX_FUNCTIONS);
+    assert.throws(() => parseGoroutineStacks(records(MAX_FUNCTIONS + 1), () => false), (err: unknown) => err instanceof ProfileDecodeError && err.tooLarge);
   });
 });
