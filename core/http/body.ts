@@ -1,6 +1,6 @@
 /**
  * Reading a request body under the listener's bounds: at most `limitBytes`, within `timeoutMs` of
- * the headers, charged chunk by chunk as it arrives (`onChunk` may refuse a chunk by throwing), and
+ * the headers, seen chunk by chunk as it arrives (`onChunk` may refuse a chunk by throwing), and
  * cut short when the connection is evicted. Memory: at most `limitBytes` held, plus one socket chunk
  * (64 KiB) past it before the refusal.
  */
@@ -25,8 +25,8 @@ export interface ReadBodyOptions {
   limitBytes: number;
   /** Time from the call (the end of the headers) to the body's last byte. */
   timeoutMs: number;
-  /** Called with each chunk's size before it is kept; an error it throws ends the read with that error. */
-  onChunk?: (bytes: number) => void;
+  /** Called with each chunk before it is kept; an error it throws ends the read with that error. */
+  onChunk?: (chunk: Buffer) => void;
   /** GuardedServer.evictionSignal: the connection was closed to make room. */
   signal?: AbortSignal;
 }
@@ -56,7 +56,7 @@ export function readRequestBody(req: http.IncomingMessage, options: ReadBodyOpti
       size += chunk.length;
       if (size > options.limitBytes) return finish(new BodyError('too_large', `body is over ${options.limitBytes} bytes`));
       try {
-        options.onChunk?.(chunk.length);
+        options.onChunk?.(chunk);
       } catch (err) {
         return finish(err);
       }

@@ -7,10 +7,10 @@
  *   500ms, so a timeout holds within 1s of its setting.
  * - `max_connections` with eviction instead of refusal. Node's `maxConnections` drops the newest
  *   socket, so 200 slow sockets lock out every real sender for as long as they dribble. Here a new
- *   connection over the limit closes the connection that has waited longest without a request in
- *   progress (idle keep-alive, or headers still arriving), else the one whose body has been arriving
- *   longest; a request whose body has fully arrived is never cut. A slow client thus holds a socket
- *   only until a newer one needs it, and a sender that sends its request at once always gets in.
+ *   connection over the limit closes the connection that has waited longest (over a second) without
+ *   a request in progress (idle keep-alive, or headers still arriving), else the one whose body has
+ *   been arriving longest; a request whose body has fully arrived is never cut. A slow client thus
+ *   holds a socket only until a newer one needs it, and a sender that sends its request at once gets in.
  * - The body timeout (`readRequestBody` in body.ts) counts from the end of the headers; node's own
  *   `requestTimeout` stays as a backstop a little above header_timeout + body_timeout.
  */
@@ -26,6 +26,12 @@ const TIMEOUT_CHECK_INTERVAL_MS = 500;
 const REQUEST_TIMEOUT_BACKSTOP_MS = 2_000;
 /** Node 20 keeps an idle keep-alive socket this much longer than keepAliveTimeout (measured: 2s -> 3.0s, 5s -> 6.0s). */
 const NODE_KEEP_ALIVE_SLACK_MS = 1_000;
+/**
+ * A connection is evicted only once it has waited (or its body has been arriving) this long: younger
+ * ones are not slow yet, and a flood of new connections would otherwise cut each other's requests,
+ * and real senders' with them, before they could be read. With none old enough the new one is refused.
+ */
+const EVICTABLE_AFTER_MS = 1_000;
 /** An evicted connection whose owner did not answer within this long is destroyed. */
 const EVICTION_GRACE_MS = 1_000;
 
@@ -68,8 +74,8 @@ export class GuardedServer {
         connectionsCheckingInterval: TIMEOUT_CHECK_INTERVAL_MS,
       },
       (req, res) => {
-        this.requestStarted(req, res);
-        handler(req, res);
+        // A request on a socket that was refused or evicted has had its 503: it is not handled.
+        if (this.requestStarted(req, res)) handler(req, res);
       },
     );
     this.server.on('connection', (socket: Socket) => this.admit(socket));
@@ -88,7 +94,7 @@ export class GuardedServer {
   private admit(socket: Socket): void {
     if (this.open.size >= this.options.limits.max_connections && !this.evictOne()) {
       this.metrics.closed.inc({ listener: this.options.listener, reason: 'refused' });
-      socket.destroy();
+      closeWithAnswer(socket);
       return;
     }
     const conn: Connection = { socket, request: undefined, since: performance.now(), bytesAtRest: 0, eviction: undefined };
@@ -101,9 +107,9 @@ export class GuardedServer {
     });
   }
 
-  private requestStarted(req: http.IncomingMessage, res: http.ServerResponse): void {
+  private requestStarted(req: http.IncomingMessage, res: http.ServerResponse): boolean {
     const conn = this.bySocket.get(req.socket);
-    if (conn === undefined) return;
+    if (conn === undefined || !this.open.has(conn)) return false;
     conn.request = req;
     conn.eviction = new AbortController();
     res.once('finish', () => {
@@ -113,14 +119,16 @@ export class GuardedServer {
       conn.since = performance.now();
       conn.bytesAtRest = conn.socket.bytesRead;
     });
+    return true;
   }
 
   /** Closes one connection to make room; false when every connection has a whole request in progress. */
   private evictOne(): boolean {
     let waiting: Connection | undefined;
     let receiving: Connection | undefined;
+    const youngest = performance.now() - EVICTABLE_AFTER_MS;
     for (const conn of this.open) {
-      if (conn.socket.destroyed) continue;
+      if (conn.socket.destroyed || conn.since > youngest) continue;
       if (conn.request === undefined) {
         if (waiting === undefined || conn.since < waiting.since) waiting = conn;
       } else if (!conn.request.complete) {
@@ -133,10 +141,8 @@ export class GuardedServer {
     this.open.delete(victim);
     if (victim.request === undefined) {
       // Headers half-sent get an answer a client can act on; an idle keep-alive socket just closes.
-      if (victim.socket.bytesRead > victim.bytesAtRest) {
-        victim.socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nRetry-After: 1\r\nContent-Length: 0\r\n\r\n');
-        setTimeout(() => victim.socket.destroy(), EVICTION_GRACE_MS).unref();
-      } else victim.socket.destroy();
+      if (victim.socket.bytesRead > victim.bytesAtRest) closeWithAnswer(victim.socket);
+      else victim.socket.destroy();
     } else {
       // The owner answers 503 (readRequestBody rejects with 'evicted'); destroyed if it does not.
       victim.eviction?.abort();
@@ -145,7 +151,7 @@ export class GuardedServer {
     return true;
   }
 
-  /** Resolves with the bound address; `host` '' listens on every interface. */
+  /** Binds `host:port`; `host` '' listens on every interface. */
   async listen(host: string, port: number): Promise<void> {
     const server = this.server;
     await new Promise<void>((resolve, reject) => {
@@ -157,14 +163,39 @@ export class GuardedServer {
     });
   }
 
-  /** Stops accepting; idle connections close now, busy ones after their answer (or at once when `force`). */
+  /**
+   * Stops accepting; connections without a request in progress close now, the others after their
+   * answer (or at once when `force`). Node's own closeIdleConnections misses a connection that never
+   * sent a byte, and server.close() stops the header_timeout checks that would have ended it.
+   */
   async close(force = false): Promise<void> {
     const server = this.server;
     if (!server.listening) return;
     await new Promise<void>((resolve) => {
       server.close(() => resolve());
       if (force) server.closeAllConnections();
-      else server.closeIdleConnections();
+      else {
+        server.closeIdleConnections();
+        for (const conn of this.open) {
+          if (conn.request !== undefined) continue;
+          if (conn.socket.bytesRead > conn.bytesAtRest) closeWithAnswer(conn.socket);
+          else conn.socket.destroy();
+        }
+      }
     });
   }
+}
+
+const BUSY_ANSWER = 'HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nRetry-After: 1\r\nContent-Length: 0\r\n\r\n';
+
+/**
+ * Answers 503 on a socket whose request will not be read (refused or evicted before its headers were
+ * complete), then closes it. The socket lingers EVICTION_GRACE_MS, reading and dropping what the
+ * client still sends: closed with bytes unread, the kernel would send a reset that can overtake the
+ * answer. Lingering sockets are outside max_connections: at most one second's worth of arrivals.
+ */
+function closeWithAnswer(socket: Socket): void {
+  socket.end(BUSY_ANSWER);
+  socket.resume();
+  setTimeout(() => socket.destroy(), EVICTION_GRACE_MS).unref();
 }

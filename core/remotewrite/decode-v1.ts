@@ -45,6 +45,8 @@ export function decodeWriteRequest(body: Buffer, families: FamilyRegistry, cost 
     if (field === 1 && wire === 2) {
       const n = top.length();
       if (cost.charge(SPAN_HEAP_BYTES)) seriesSpans.push(top.pos, top.pos + n);
+      // Over budget: the series is only priced, now, since its span is not kept.
+      else readSeries(new Reader(body, top.pos, top.pos + n), families, [], cost);
       top.pos += n;
     } else if (field === 3 && wire === 2) {
       const n = top.length();

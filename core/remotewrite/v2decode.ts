@@ -48,6 +48,8 @@ export function decodeV2Request(body: Buffer, families: FamilyRegistry, cost = n
   const top = new Reader(body, 0, body.length);
   const symbols: string[] = [];
   const seriesSpans: number[] = [];
+  const out: V2DecodeResult = { points: [], histogramsSkipped: 0, exemplarsSkipped: 0 };
+  const refs: number[] = [];
   while (top.pos < top.end) {
     const tag = top.varint();
     if (tag === 0x22) {
@@ -56,13 +58,12 @@ export function decodeV2Request(body: Buffer, families: FamilyRegistry, cost = n
     } else if (tag === 0x2a) {
       const n = top.length();
       if (cost.charge(SPAN_HEAP_BYTES)) seriesSpans.push(top.pos, top.pos + n);
+      // Over budget: the series is only priced, now, since its span is not kept.
+      else readSeries(new Reader(body, top.pos, top.pos + n), symbols, families, refs, out, cost);
       top.pos += n;
     } else top.skip(tag & 7);
   }
-  if (cost.over) cost.settle();
   // Symbols may follow the series on the wire (field order is not guaranteed): series are read after.
-  const out: V2DecodeResult = { points: [], histogramsSkipped: 0, exemplarsSkipped: 0 };
-  const refs: number[] = [];
   for (let i = 0; i < seriesSpans.length; i += 2) readSeries(new Reader(body, seriesSpans[i], seriesSpans[i + 1]), symbols, families, refs, out, cost);
   cost.settle();
   return out;

@@ -27,10 +27,11 @@ import type { Consumer, CreateSettings, Receiver } from '../../core/component.js
 import { errorMessage } from '../../core/errors.js';
 import { BodyError, readRequestBody } from '../../core/http/body.js';
 import { GuardedServer } from '../../core/http/server.js';
-import { DecodeCost, OverBudgetError } from '../../core/remotewrite/cost.js';
+import { DecodeCost, OverBudgetError, POINT_HEAP_BYTES } from '../../core/remotewrite/cost.js';
 import type { Logger } from '../../core/logger.js';
 import { metricBatch, type Point } from '../../core/model/metrics.js';
 import { snappyUncompress } from '../../core/remotewrite/snappy.js';
+import { snappyPreamble } from '../../core/remotewrite/uncompress.js';
 import type { RemoteWriteReceiverConfig } from './config.js';
 import { decodeWriteRequest, DecodeError } from '../../core/remotewrite/decode-v1.js';
 import { FamilyRegistry } from '../../core/remotewrite/families.js';
@@ -40,6 +41,8 @@ import { receiverMetrics, type ReceiverMetrics } from './metrics.js';
 
 /** Decoded bytes allowed per compressed byte: snappy rarely beats 5x on WriteRequests. */
 const MAX_EXPANSION = 8;
+/** A snappy block's length preamble is a varint of at most 5 bytes (a 32-bit length). */
+const SNAPPY_PREAMBLE_MAX = 5;
 
 /** What a 2.0 answer reports (spec 2.0: the receiver MUST say what it wrote; here histograms and exemplars are not). */
 interface Written {
@@ -140,12 +143,23 @@ export class RemoteWriteReceiver implements Receiver {
     const limit = this.config.max_request_body_size;
     const declared = Number(req.headers['content-length']);
     if (Number.isFinite(declared) && declared > limit) throw new HttpAnswer(413, 'too_large', `body of ${declared} bytes is over max_request_body_size (${limit})`);
-    // The body is charged as it arrives, not by its Content-Length: a client may announce little and send more.
+    // The body is charged as it arrives, not by its Content-Length: a client may announce little and
+    // send more. The snappy preamble's claimed size is charged as soon as it has arrived, so a body
+    // that would decode past the budget is refused before the rest of it is read.
+    let head: Buffer | undefined = Buffer.alloc(0);
     const compressed = await readRequestBody(req, {
       limitBytes: limit,
       timeoutMs: this.config.body_timeout,
       signal: this.guard?.evictionSignal(req),
-      onChunk: (bytes) => this.charge(charge, bytes, 'its body'),
+      onChunk: (chunk) => {
+        this.charge(charge, chunk.length, 'its body');
+        if (head === undefined) return;
+        head = Buffer.concat([head, chunk.subarray(0, SNAPPY_PREAMBLE_MAX)]);
+        const claimed = snappyLength(head);
+        if (claimed === undefined && head.length < SNAPPY_PREAMBLE_MAX) return;
+        head = undefined;
+        if (claimed !== undefined) this.chargeDecoded(charge, claimed, Number.isFinite(declared) ? declared : 0);
+      },
     });
     // The slot is taken only now: a slow body holds budget bytes, never a slot.
     if (this.inFlight >= this.config.max_concurrent_requests) {
@@ -160,14 +174,8 @@ export class RemoteWriteReceiver implements Receiver {
   }
 
   private async decodeAndHandOn(compressed: Buffer, v2: boolean, charge: Charge): Promise<Written | undefined> {
-    const limit = this.config.max_request_body_size;
-    const decodedLength = snappyLength(compressed);
-    if (decodedLength === undefined) throw new HttpAnswer(400, 'bad_request', 'body is not snappy (block format): no length preamble');
-    if (decodedLength > limit * MAX_EXPANSION) {
-      throw new HttpAnswer(413, 'too_large', `body decodes to ${decodedLength} bytes, over ${MAX_EXPANSION} x max_request_body_size`);
-    }
-    // The preamble's claim is charged before the buffer exists; snappy refuses a body that decodes to another length.
-    this.charge(charge, decodedLength, 'its decoded body');
+    // Charged while the body arrived (chargeDecoded); snappy refuses a body that decodes to another length.
+    if (snappyLength(compressed) === undefined) throw new HttpAnswer(400, 'bad_request', 'body is not snappy (block format): no length preamble');
     let body: Buffer;
     try {
       body = snappyUncompress(compressed);
@@ -176,9 +184,22 @@ export class RemoteWriteReceiver implements Receiver {
     }
     let decoded: { points: Point[]; histogramsSkipped: number; exemplarsSkipped?: number };
     // Decoding is synchronous: nothing else takes budget meanwhile, so what is free now is what it may use.
-    const cost = new DecodeCost(this.budget.availableBytes);
+    const available = this.budget.availableBytes;
+    const cost = new DecodeCost(available);
+    const decode = (cost: DecodeCost) => (v2 ? decodeV2Request(body, this.families, cost) : decodeWriteRequest(body, this.families, cost));
     try {
-      decoded = v2 ? decodeV2Request(body, this.families, cost) : decodeWriteRequest(body, this.families, cost);
+      // Bytes that could hold more samples than the budget allows (an empty Sample is 2 bytes) are priced
+      // first by a walk that keeps nothing, so a sample bomb is refused without building any of it.
+      if ((body.length / 2) * POINT_HEAP_BYTES > available) {
+        const price = new DecodeCost(0);
+        try {
+          decode(price);
+        } catch (err) {
+          if (!(err instanceof OverBudgetError)) throw err;
+        }
+        if (price.used > available) throw new OverBudgetError(price.used, available);
+      }
+      decoded = decode(cost);
     } catch (err) {
       if (err instanceof OverBudgetError) this.refuse(charge.refusalFor(err.neededBytes) ?? 'busy', err.neededBytes, 'its decoded samples');
       if (err instanceof DecodeError) {
@@ -197,6 +218,19 @@ export class RemoteWriteReceiver implements Receiver {
     // max_concurrent_requests the sender gets 503 and retries.
     await this.next.consume(metricBatch(receiver, decoded.points));
     return written;
+  }
+
+  /**
+   * The decoded size a snappy preamble claims: refused past 8 x max_request_body_size, else charged.
+   * With the body's declared length it tells a request that can never fit (413) from one that meets
+   * a budget others hold (503) before the body has arrived.
+   */
+  private chargeDecoded(charge: Charge, claimed: number, declaredBody: number): void {
+    if (claimed > this.config.max_request_body_size * MAX_EXPANSION) {
+      throw new HttpAnswer(413, 'too_large', `body decodes to ${claimed} bytes, over ${MAX_EXPANSION} x max_request_body_size`);
+    }
+    if (declaredBody + claimed > this.config.max_inflight_bytes) this.refuse('never', declaredBody + claimed, 'its decoded body');
+    this.charge(charge, claimed, 'its decoded body');
   }
 
   /** Takes `bytes` onto the request's charge, or refuses the request (413 or 503). */
@@ -246,15 +280,19 @@ export class RemoteWriteReceiver implements Receiver {
       headers['x-prometheus-remote-write-histograms-written'] = String(written.histograms);
       headers['x-prometheus-remote-write-exemplars-written'] = String(written.exemplars);
     }
-    // An unread body (refused before reading) must not be left in the socket: close the connection,
-    // reading (and dropping) the rest meanwhile so that the client sees the answer and not a reset,
-    // for at most body_timeout.
-    if (!req.complete) headers.connection = 'close';
+    // A body refused before it was read whole: a slow client's (evicted, timed out) loses its connection.
+    // Any other is read on and dropped, for at most body_timeout, keeping the connection: closing it
+    // with bytes unread makes the kernel answer them with a reset, and the client would see that
+    // instead of this answer and resend.
+    const unread = !req.complete;
+    if (unread && (reason === 'evicted' || reason === 'body_timeout')) headers.connection = 'close';
     res.writeHead(status, headers);
     res.end(status >= 400 ? `${message}\n` : undefined);
-    if (!req.complete) {
+    if (unread) {
       const socket = req.socket;
       const timer = setTimeout(() => socket.destroy(), this.config.body_timeout);
+      timer.unref();
+      req.once('end', () => clearTimeout(timer));
       socket.once('close', () => clearTimeout(timer));
       req.resume();
     }
@@ -270,15 +308,7 @@ export class RemoteWriteReceiver implements Receiver {
 
 /** The decoded length a snappy block announces in its varint preamble. */
 function snappyLength(buf: Buffer): number | undefined {
-  let result = 0;
-  let mul = 1;
-  for (let i = 0; i < 5 && i < buf.length; i++) {
-    const b = buf[i];
-    result += (b & 0x7f) * mul;
-    if (b < 0x80) return result;
-    mul *= 128;
-  }
-  return undefined;
+  return snappyPreamble(buf)?.length;
 }
 
 /** The receiver's family cache, its evictions counted (present at 0 from the start, for rate()). */
