@@ -2,8 +2,8 @@
  * Snappy block decompression in TypeScript, into a Buffer that V8 accounts for. Why not the native
  * binding: the napi `snappy` package's uncompressSync returns memory V8 does not see, so it never
  * schedules a GC for it; a stream of refused 8 MiB bodies grew the daemon's RSS by 8 MiB each until
- * some unrelated GC ran (measured 100 -> 600 MiB in 15 s; bench/snappy-uncompress.ts shows RSS for
- * both). Here the output is one Buffer.allocUnsafe of the length the preamble states, checked by the
+ * some unrelated GC ran (measured 100 -> 600 MiB in 15 s under a stream of sample bombs;
+ * bench/snappy-uncompress.ts shows RSS and speed for both). Here the output is one Buffer.allocUnsafe of the length the preamble states, checked by the
  * caller against its budget first, and nothing else is allocated.
  *
  * The format: a varint of the decoded length, then elements, each a tag byte whose low two bits say

@@ -154,7 +154,7 @@ async function post(url: string, body: Buffer, errors: string[]): Promise<number
       return res.status;
     } catch (err) {
       errors.push(String((err as Error).cause ?? err));
-      if (errors.length > 1000) throw new Error(`bomb posts keep failing: ${[...new Set(errors)].slice(0, 5).join("; ")} ${(globalThis as unknown as {dbg: () => Promise<string>}).dbg ? await (globalThis as unknown as {dbg: () => Promise<string>}).dbg() : ""}`);
+      if (errors.length > 1000) throw new Error(`bomb posts keep failing: ${[...new Set(errors)].slice(0, 5).join("; ")}`);
     }
   }
 }
@@ -187,7 +187,6 @@ service:
     const url = `http://127.0.0.1:${port}/api/v1/write`;
     const pid = daemon.child.pid!;
     const idleRss = vm(pid, 'VmRSS');
-    (globalThis as unknown as {dbg: () => Promise<string>}).dbg = async () => (await (await fetch(`${daemon.telemetryUrl}/metrics`)).text()).split('\n').filter((l) => /pprofcol_http|rejected|write_requests_total/.test(l) && !l.startsWith('#')).join('\n');
     const bombs = { samples30M: sampleBomb(30_000_000), samples4M: sampleBomb(4_000_000), repetitive: repetitiveBomb() };
     assert.ok(bombs.samples30M.length < 4 * 1024 ** 2 && bombs.repetitive.length < 16 * 1024 ** 2, 'the bombs are small on the wire');
 
