@@ -5,7 +5,7 @@ export type {
   Receiver, ReceiverFactory, Signal,
 } from './component.js';
 export type { Labels, MetricBatch, MetricFamily, MetricType, Point } from './model/metrics.js';
-export { cloneMetricBatch, metricBatch, seriesKey } from './model/metrics.js';
+export { cloneMetricBatch, copyLabels, makeLabels, metricBatch, seriesKey } from './model/metrics.js';
 export type { ProfileBatch, TargetScrape, ProfileResult, ParsedProfile, MemStats } from './model/profiles.js';
 export { PprofcolError, ConfigError } from './errors.js';
 export { pluginApi, type Plugin, type PluginApi } from './plugins.js';

@@ -7,7 +7,7 @@ import { pathToFileURL } from 'node:url';
 import { z } from 'zod';
 import { errorMessage, type ConfigIssue } from './errors.js';
 import { registerComponent } from './registry.js';
-import { metricBatch, cloneMetricBatch } from './model/metrics.js';
+import { metricBatch, cloneMetricBatch, copyLabels, makeLabels } from './model/metrics.js';
 import * as configTypes from './config/types.js';
 
 /** Factories that plugins registered: their configs get the unknown-key check their schemas may lack. */
@@ -29,6 +29,9 @@ export const pluginApi = {
   configTypes,
   metricBatch,
   cloneMetricBatch,
+  /** Label sets a plugin makes: any label name, `__proto__` included, stays a label. */
+  makeLabels,
+  copyLabels,
 } as const;
 export type PluginApi = typeof pluginApi;
 export type Plugin = (api: PluginApi) => void | Promise<void>;

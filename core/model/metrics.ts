@@ -6,8 +6,33 @@
 
 export type MetricType = 'gauge' | 'counter' | 'summary' | 'histogram' | 'untyped';
 
-/** Label name -> value, without `__name__` (the point's `name` is that). */
+/** Label name -> value, without `__name__` (the point's `name` is that). Made by makeLabels(). */
 export type Labels = Record<string, string>;
+
+/**
+ * Label sets have no Object.prototype in their chain, so any name a sender chooses is an own property:
+ * on a plain object `labels['__proto__'] = v` sets the prototype instead and the label is gone (two
+ * series that differ only in it merge), and `constructor` or `toString` would read as present. Made
+ * with `new` on a function whose prototype is an empty frozen null-prototype object, they keep V8's
+ * fast properties (Object.create(null) gives dictionary objects, ~8x slower to fill and walk).
+ * Every label set is made here (decoders, copies, processors, plugins through core/index.ts).
+ */
+const NO_PROTOTYPE: object = Object.freeze(Object.create(null) as object);
+const LabelSet = function LabelSet() {} as unknown as { new (): Labels; prototype: object };
+LabelSet.prototype = NO_PROTOTYPE;
+
+/** An empty label set. */
+export function makeLabels(): Labels {
+  return new LabelSet();
+}
+
+/** A label set with `from`'s labels (and `extra`'s on top): the one way to copy labels. */
+export function copyLabels(from: Readonly<Labels>, extra?: Readonly<Labels>): Labels {
+  const out = new LabelSet();
+  for (const name of Object.keys(from)) out[name] = from[name];
+  if (extra !== undefined) for (const name of Object.keys(extra)) out[name] = extra[name];
+  return out;
+}
 
 /** What Prometheus calls metadata: one per metric family. Constants: define once, share everywhere. */
 export interface MetricFamily {
@@ -50,7 +75,7 @@ export function cloneMetricBatch(batch: MetricBatch): MetricBatch {
   const points = new Array<Point>(batch.points.length);
   for (let i = 0; i < batch.points.length; i++) {
     const p = batch.points[i];
-    points[i] = { ...p, labels: { ...p.labels } };
+    points[i] = { ...p, labels: copyLabels(p.labels) };
   }
   return { signal: 'metrics', source: batch.source, points };
 }

@@ -13,7 +13,8 @@
  */
 import { DecodeError, Reader } from './reader.js';
 import { DecodeCost, LABEL_HEAP_BYTES, POINT_HEAP_BYTES, POINT_LABEL_HEAP_BYTES, SPAN_HEAP_BYTES } from './cost.js';
-import type { Labels, MetricType, Point } from '../model/metrics.js';
+import { copyLabels, makeLabels, type MetricType, type Point } from '../model/metrics.js';
+import { seriesText, type RefusedSeries } from './refusal.js';
 import type { FamilyRegistry } from './families.js';
 
 export { DecodeError } from './reader.js';
@@ -27,6 +28,8 @@ export interface DecodeResult {
   points: Point[];
   /** Native histogram samples (field 4), which the metrics model does not carry. */
   histogramsSkipped: number;
+  /** Series left out whole: a label name or value that is not UTF-8. */
+  refused: RefusedSeries[];
 }
 
 /**
@@ -46,7 +49,7 @@ export function decodeWriteRequest(body: Buffer, families: FamilyRegistry, cost 
       const n = top.length();
       if (cost.charge(SPAN_HEAP_BYTES)) seriesSpans.push(top.pos, top.pos + n);
       // Over budget: the series is only priced, now, since its span is not kept.
-      else readSeries(new Reader(body, top.pos, top.pos + n), families, [], cost);
+      else readSeries(new Reader(body, top.pos, top.pos + n), families, { points: [], histogramsSkipped: 0, refused: [] }, cost);
       top.pos += n;
     } else if (field === 3 && wire === 2) {
       const n = top.length();
@@ -54,15 +57,13 @@ export function decodeWriteRequest(body: Buffer, families: FamilyRegistry, cost 
       top.pos += n;
     } else top.skip(wire);
   }
-  const points: Point[] = [];
-  let histogramsSkipped = 0;
-  for (let i = 0; i < seriesSpans.length; i += 2) {
-    histogramsSkipped += readSeries(new Reader(body, seriesSpans[i], seriesSpans[i + 1]), families, points, cost);
-  }
+  const result: DecodeResult = { points: [], histogramsSkipped: 0, refused: [] };
+  for (let i = 0; i < seriesSpans.length; i += 2) readSeries(new Reader(body, seriesSpans[i], seriesSpans[i + 1]), families, result, cost);
   cost.settle();
-  return { points, histogramsSkipped };
+  return result;
 }
 
+/** A MetricMetadata; one whose strings are not UTF-8 is left out (its series stay untyped). */
 function readMetadata(r: Reader, families: FamilyRegistry): void {
   let type = 0;
   let name = '';
@@ -78,15 +79,15 @@ function readMetadata(r: Reader, families: FamilyRegistry): void {
     else if (field === 5 && wire === 2) unit = r.string();
     else r.skip(wire);
   }
-  if (name !== '') families.set(name, METRIC_TYPES[type] ?? 'untyped', help, unit);
+  if (name !== '' && !r.badUtf8) families.set(name, METRIC_TYPES[type] ?? 'untyped', help, unit);
 }
 
-/** Reads one TimeSeries into points; returns the number of native histogram samples skipped. */
-function readSeries(r: Reader, families: FamilyRegistry, out: Point[], cost: DecodeCost): number {
-  const labels: Labels = {};
+/** Reads one TimeSeries into points, or into `refused` when a string of it is not UTF-8. */
+function readSeries(r: Reader, families: FamilyRegistry, result: DecodeResult, cost: DecodeCost): void {
+  const labels = makeLabels();
   let name: string | undefined;
+  const out = result.points;
   const first = out.length;
-  let histograms = 0;
   // Samples are read before labels may be complete (field order is not guaranteed): timestamps and values
   // are collected, the points built after the loop.
   const values: number[] = [];
@@ -99,21 +100,22 @@ function readSeries(r: Reader, families: FamilyRegistry, out: Point[], cost: Dec
     const field = tag >>> 3;
     const wire = tag & 7;
     if (field === 1 && wire === 2) {
-      const n = r.length();
-      const end = r.pos + n;
       labelCount++;
       if (!cost.charge(LABEL_HEAP_BYTES)) {
-        r.pos = end;
+        r.skip(2);
         continue;
       }
+      // The Label's own bytes bound its fields: a string claiming more is an error, not the next label.
+      const outer = r.enter();
       let ln = '';
       let lv = '';
-      while (r.pos < end) {
+      while (r.pos < r.end) {
         const t = r.varint();
         if (t === 0x0a) ln = r.string();
         else if (t === 0x12) lv = r.string();
         else r.skip(t & 7);
       }
+      r.leave(outer);
       if (ln === '') throw new DecodeError('a label with an empty name');
       if (ln === '__name__') {
         if (name !== undefined) throw new DecodeError('label __name__ twice in one series');
@@ -123,23 +125,25 @@ function readSeries(r: Reader, families: FamilyRegistry, out: Point[], cost: Dec
         if (lv !== '') labels[ln] = lv;
       }
     } else if (field === 2 && wire === 2) {
-      const n = r.length();
       samples++;
-      if (cost.charge(POINT_HEAP_BYTES)) r.sample(r.pos + n, values, stale, times);
-      else r.pos += n;
+      if (cost.charge(POINT_HEAP_BYTES)) r.sample(values, stale, times);
+      else r.skip(2);
     } else if (field === 4 && wire === 2) {
-      histograms++;
+      result.histogramsSkipped++;
       r.skip(wire);
     } else r.skip(wire);
   }
   // Over budget: only the price is wanted now, and the labels read may be incomplete.
-  if (!cost.charge(samples * labelCount * POINT_LABEL_HEAP_BYTES)) return histograms;
+  if (!cost.charge(samples * labelCount * POINT_LABEL_HEAP_BYTES)) return;
+  if (r.badUtf8) {
+    result.refused.push({ series: seriesText(name, labels), reason: 'invalid_utf8', samples });
+    return;
+  }
   if (name === undefined || name === '') throw new DecodeError(`a series without __name__ (labels ${JSON.stringify(labels)})`);
   const family = families.of(name);
   for (let i = 0; i < values.length; i++) {
     // Each point owns its labels: the next stage may change them.
-    out.push({ family, name, labels: i === 0 ? labels : { ...labels }, value: values[i], timestampMs: times[i], stale: stale[i] });
+    out.push({ family, name, labels: i === 0 ? labels : copyLabels(labels), value: values[i], timestampMs: times[i], stale: stale[i] });
   }
   for (let i = first + 1; i < out.length; i++) if (out[i].timestampMs < out[i - 1].timestampMs) throw new DecodeError(`samples of ${name} out of timestamp order`);
-  return histograms;
 }

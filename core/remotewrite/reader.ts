@@ -1,7 +1,13 @@
 /**
  * Reading protobuf wire format, bounds-checked, for everything that reads remote-write bytes: the
  * 1.0 and 2.0 decoders of the receiver, and the exporter when it splits an encoded request.
+ *
+ * Exact: a nested message is read with `enter(length)` ... `leave(outer)`, which narrows `end` to the
+ * message's own bytes, so a field inside it that claims more than its message holds is an error, not
+ * a read into the next message. Strings are checked to be UTF-8; a bad one is decoded anyway (the
+ * caller decides what to refuse) and raises `badUtf8`.
  */
+import { isUtf8 } from 'node:buffer';
 import { PprofcolError } from '../errors.js';
 
 /** Malformed remote-write bytes; the message says what and where. */
@@ -15,12 +21,28 @@ export class DecodeError extends PprofcolError {
 /** A bounds-checked protobuf wire reader over one message's bytes. */
 export class Reader {
   pos: number;
+  /** Set by string() on bytes that are not UTF-8; the caller clears it. */
+  badUtf8 = false;
   constructor(
     readonly buf: Buffer,
     start: number,
-    readonly end: number,
+    public end: number,
   ) {
     this.pos = start;
+  }
+
+  /** Reads a length and narrows the reader to that many bytes; returns the outer end, for leave(). */
+  enter(): number {
+    const n = this.length();
+    const outer = this.end;
+    this.end = this.pos + n;
+    return outer;
+  }
+
+  /** Back to the enclosing message, once the nested one is read to its end. */
+  leave(outer: number): void {
+    if (this.pos !== this.end) throw new DecodeError(`a nested message read to byte ${this.pos}, not its end at ${this.end}`);
+    this.end = outer;
   }
 
   varint(): number {
@@ -58,9 +80,18 @@ export class Reader {
 
   string(): string {
     const n = this.length();
-    const s = this.buf.toString('utf8', this.pos, this.pos + n);
-    this.pos += n;
-    return s;
+    const start = this.pos;
+    const end = start + n;
+    const buf = this.buf;
+    // ASCII (nearly every label) is UTF-8: the native check only runs past the first byte over 0x7f.
+    for (let i = start; i < end; i++) {
+      if (buf[i] > 0x7f) {
+        if (!isUtf8(buf.subarray(i, end))) this.badUtf8 = true;
+        break;
+      }
+    }
+    this.pos = end;
+    return buf.toString('utf8', start, end);
   }
 
   /** The bounds of a length-delimited field's body; moves past it. */
@@ -72,19 +103,20 @@ export class Reader {
   }
 
   /**
-   * One Sample message (1.0 and 2.0 alike: double value = 1, int64 timestamp = 2) whose body ends at
-   * `end`, appended to the three arrays. The stale NaN is told from its eight bytes before the value
+   * One Sample message (1.0 and 2.0 alike: double value = 1, int64 timestamp = 2), its length next,
+   * appended to the three arrays. The stale NaN is told from its eight bytes before the value
    * becomes a JS number, where its payload would be lost.
    */
-  sample(end: number, values: number[], stale: boolean[], times: number[]): void {
+  sample(values: number[], stale: boolean[], times: number[]): void {
+    const outer = this.enter();
     const buf = this.buf;
     let value = 0;
     let isStale = false;
     let ts = 0;
-    while (this.pos < end) {
+    while (this.pos < this.end) {
       const t = this.varint();
       if (t === 0x09) {
-        if (this.pos + 8 > end) throw new DecodeError('truncated sample value');
+        if (this.pos + 8 > this.end) throw new DecodeError('truncated sample value');
         // 0x7ff0000000000002, little-endian.
         isStale = buf.readUInt32LE(this.pos) === 2 && buf.readUInt32LE(this.pos + 4) === 0x7ff00000;
         value = buf.readDoubleLE(this.pos);
@@ -92,6 +124,7 @@ export class Reader {
       } else if (t === 0x10) ts = this.int64();
       else this.skip(t & 7);
     }
+    this.leave(outer);
     values.push(value);
     stale.push(isStale);
     times.push(ts);

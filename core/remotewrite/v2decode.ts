@@ -16,7 +16,8 @@
  * - Native histograms and exemplars are not carried by the metrics model: counted, not written (the
  *   Written headers say so to the sender).
  */
-import type { Labels, Point } from '../model/metrics.js';
+import { copyLabels, makeLabels, type Point } from '../model/metrics.js';
+import { seriesText, type RefusedSeries } from './refusal.js';
 import { FamilyRegistry, METRIC_TYPES } from './decode-v1.js';
 import { DecodeError, Reader } from './reader.js';
 import { DecodeCost, LABEL_HEAP_BYTES, POINT_HEAP_BYTES, POINT_LABEL_HEAP_BYTES, REF_HEAP_BYTES, SPAN_HEAP_BYTES, SYMBOL_HEAP_BYTES } from './cost.js';
@@ -27,6 +28,14 @@ export interface V2DecodeResult {
   histogramsSkipped: number;
   /** Exemplars received (field 4), not written. */
   exemplarsSkipped: number;
+  /** Series left out whole: a label that refers to a symbol that is not UTF-8. */
+  refused: RefusedSeries[];
+}
+
+/** The symbol table, and which of its strings were not UTF-8 (decoded with U+FFFD, so not to be used). */
+interface Symbols {
+  strings: string[];
+  bad: Set<number>;
 }
 
 /** Series names that belong to a family of another name, for the types that have such series. */
@@ -46,15 +55,20 @@ function familyName(seriesName: string, type: string): string {
  */
 export function decodeV2Request(body: Buffer, families: FamilyRegistry, cost = new DecodeCost()): V2DecodeResult {
   const top = new Reader(body, 0, body.length);
-  const symbols: string[] = [];
+  const symbols: Symbols = { strings: [], bad: new Set() };
   const seriesSpans: number[] = [];
-  const out: V2DecodeResult = { points: [], histogramsSkipped: 0, exemplarsSkipped: 0 };
+  const out: V2DecodeResult = { points: [], histogramsSkipped: 0, exemplarsSkipped: 0, refused: [] };
   const refs: number[] = [];
   while (top.pos < top.end) {
     const tag = top.varint();
     if (tag === 0x22) {
-      const [start, end] = top.bytes();
-      if (cost.charge(SYMBOL_HEAP_BYTES + end - start)) symbols.push(body.toString('utf8', start, end));
+      const n = top.length();
+      top.pos -= varintSize(n);
+      if (cost.charge(SYMBOL_HEAP_BYTES + n)) {
+        top.badUtf8 = false;
+        symbols.strings.push(top.string());
+        if (top.badUtf8) symbols.bad.add(symbols.strings.length - 1);
+      } else top.skip(2);
     } else if (tag === 0x2a) {
       const n = top.length();
       if (cost.charge(SPAN_HEAP_BYTES)) seriesSpans.push(top.pos, top.pos + n);
@@ -69,12 +83,21 @@ export function decodeV2Request(body: Buffer, families: FamilyRegistry, cost = n
   return out;
 }
 
-function symbol(symbols: string[], ref: number): string {
-  if (ref >= symbols.length) throw new DecodeError(`symbol ref ${ref} past the ${symbols.length} symbols`);
-  return symbols[ref];
+function varintSize(n: number): number {
+  let size = 1;
+  while (n >= 0x80) {
+    n = Math.floor(n / 128);
+    size++;
+  }
+  return size;
 }
 
-function readSeries(r: Reader, symbols: string[], families: FamilyRegistry, refs: number[], out: V2DecodeResult, cost: DecodeCost): void {
+function symbol(symbols: Symbols, ref: number): string {
+  if (ref >= symbols.strings.length) throw new DecodeError(`symbol ref ${ref} past the ${symbols.strings.length} symbols`);
+  return symbols.strings[ref];
+}
+
+function readSeries(r: Reader, symbols: Symbols, families: FamilyRegistry, refs: number[], out: V2DecodeResult, cost: DecodeCost): void {
   refs.length = 0;
   let samples = 0;
   const values: number[] = [];
@@ -87,21 +110,20 @@ function readSeries(r: Reader, symbols: string[], families: FamilyRegistry, refs
   while (r.pos < r.end) {
     const tag = r.varint();
     if (tag === 0x0a) {
-      // Packed labels_refs.
-      const n = r.length();
-      const end = r.pos + n;
-      while (r.pos < end) {
+      // Packed labels_refs, bounded by their own length.
+      const outer = r.enter();
+      while (r.pos < r.end) {
         const ref = r.varint();
         if (cost.charge(REF_HEAP_BYTES)) refs.push(ref);
       }
+      r.leave(outer);
     } else if (tag === 0x08) {
       const ref = r.varint(); // unpacked form
       if (cost.charge(REF_HEAP_BYTES)) refs.push(ref);
     } else if (tag === 0x12) {
-      const n = r.length();
       samples++;
-      if (cost.charge(POINT_HEAP_BYTES)) r.sample(r.pos + n, values, stale, times);
-      else r.pos += n;
+      if (cost.charge(POINT_HEAP_BYTES)) r.sample(values, stale, times);
+      else r.skip(2);
     } else if (tag === 0x1a) {
       out.histogramsSkipped++;
       r.skip(2);
@@ -109,25 +131,27 @@ function readSeries(r: Reader, symbols: string[], families: FamilyRegistry, refs
       out.exemplarsSkipped++;
       r.skip(2);
     } else if (tag === 0x2a) {
-      const n = r.length();
-      const end = r.pos + n;
+      const outer = r.enter();
       hasMeta = true;
-      while (r.pos < end) {
+      while (r.pos < r.end) {
         const t = r.varint();
         if (t === 0x08) metaType = r.varint();
         else if (t === 0x18) helpRef = r.varint();
         else if (t === 0x20) unitRef = r.varint();
         else r.skip(t & 7);
       }
+      r.leave(outer);
     } else r.skip(tag & 7);
   }
   // Over budget: only the price is wanted now, and the refs read may be incomplete.
   const labelCount = refs.length / 2;
   if (!cost.charge(labelCount * LABEL_HEAP_BYTES + samples * labelCount * POINT_LABEL_HEAP_BYTES)) return;
   if (refs.length % 2 !== 0) throw new DecodeError(`labels_refs holds ${refs.length} refs: not name/value pairs`);
-  const labels: Labels = {};
+  const labels = makeLabels();
   let name: string | undefined;
+  let badUtf8 = false;
   for (let i = 0; i < refs.length; i += 2) {
+    if (symbols.bad.has(refs[i]) || symbols.bad.has(refs[i + 1])) badUtf8 = true;
     const ln = symbol(symbols, refs[i]);
     const lv = symbol(symbols, refs[i + 1]);
     if (ln === '') throw new DecodeError('a label with an empty name');
@@ -139,8 +163,12 @@ function readSeries(r: Reader, symbols: string[], families: FamilyRegistry, refs
       if (lv !== '') labels[ln] = lv;
     }
   }
+  if (badUtf8) {
+    out.refused.push({ series: seriesText(name, labels), reason: 'invalid_utf8', samples });
+    return;
+  }
   if (name === undefined || name === '') throw new DecodeError(`a series without __name__ (labels ${JSON.stringify(labels)})`);
-  if (hasMeta && (metaType !== 0 || helpRef !== 0 || unitRef !== 0)) {
+  if (hasMeta && (metaType !== 0 || helpRef !== 0 || unitRef !== 0) && !symbols.bad.has(helpRef) && !symbols.bad.has(unitRef)) {
     const type = METRIC_TYPES[metaType] ?? 'untyped';
     families.set(familyName(name, type), type, symbol(symbols, helpRef), symbol(symbols, unitRef));
   }
@@ -148,7 +176,7 @@ function readSeries(r: Reader, symbols: string[], families: FamilyRegistry, refs
   const points = out.points;
   const first = points.length;
   for (let i = 0; i < values.length; i++) {
-    points.push({ family, name, labels: i === 0 ? labels : { ...labels }, value: values[i], timestampMs: times[i], stale: stale[i] });
+    points.push({ family, name, labels: i === 0 ? labels : copyLabels(labels), value: values[i], timestampMs: times[i], stale: stale[i] });
   }
   for (let i = first + 1; i < points.length; i++) if (points[i].timestampMs < points[i - 1].timestampMs) throw new DecodeError(`samples of ${name} out of timestamp order`);
 }

@@ -1,5 +1,5 @@
 /** Scrape targets: identity, labels, and the stable offset that spreads them over the interval. */
-import type { Labels } from '../model/metrics.js';
+import { type Labels, makeLabels } from '../model/metrics.js';
 import type { TargetInfo } from '../model/profiles.js';
 
 export interface Target extends TargetInfo {
@@ -13,12 +13,14 @@ export interface Target extends TargetInfo {
  * Prometheus's internal ones, never stored).
  */
 export function makeTarget(job: string, scheme: string, address: string, groupLabels: Labels): Target {
-  const labels: Labels = { job, instance: address };
+  const labels = makeLabels();
+  labels.job = job;
+  labels.instance = address;
   for (const [name, value] of Object.entries(groupLabels)) {
     if (!name.startsWith('__') && value !== '') labels[name] = value;
   }
   const names = Object.keys(labels).sort();
-  const sorted: Labels = {};
+  const sorted = makeLabels();
   for (const n of names) sorted[n] = labels[n];
   // The address is part of the identity: two addresses may carry the same (overridden) instance label.
   const key = names.map((n) => `${n}=${sorted[n]}`).join(',') + `|${scheme}://${address}`;

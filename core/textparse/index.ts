@@ -12,7 +12,7 @@
  * a target's families are the same objects scrape after scrape (metadata is constant; style.md: define once).
  */
 import { PprofcolError } from '../errors.js';
-import type { Labels, MetricFamily, MetricType } from '../model/metrics.js';
+import { type Labels, type MetricFamily, type MetricType, copyLabels, makeLabels } from '../model/metrics.js';
 import { sampleLimitError } from '../scrape/limits.js';
 
 export type ExpositionFormat = 'text' | 'openmetrics';
@@ -262,7 +262,7 @@ class PageParser {
       const c = text.charCodeAt(after);
       if (c === CH_SP || c === CH_TAB) {
         this.cursor = expected.index + 1;
-        this.finishSample(start, after, end, expected.name, { ...expected.labels }, expected.rawKey, expected);
+        this.finishSample(start, after, end, expected.name, copyLabels(expected.labels), expected.rawKey, expected);
         return;
       }
     }
@@ -288,10 +288,10 @@ class PageParser {
     const rawKey = braceAt === -1 ? name : braceAt === start + name.length ? text.slice(start, labelsEnd) : name + text.slice(braceAt, labelsEnd);
     const entry = this.known?.get(rawKey);
     if (entry !== undefined) {
-      labels = { ...entry.labels };
+      labels = copyLabels(entry.labels);
       this.cursor = entry.index + 1;
     } else {
-      labels = {};
+      labels = makeLabels();
       if (braceAt !== -1) this.parseLabels(braceAt + 1, end, labels);
     }
     this.finishSample(start, i, end, name, labels, rawKey, entry);

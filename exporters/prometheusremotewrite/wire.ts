@@ -8,7 +8,7 @@
  *   TimeSeries   { repeated Label labels = 1; repeated Sample samples = 2; }
  *   Sample       { double value = 1; int64 timestamp = 2; }
  */
-import { DecodeError, Reader } from '../../core/remotewrite/reader.js';
+import { Reader } from '../../core/remotewrite/reader.js';
 
 export interface WireSample {
   timestampMs: number;
@@ -41,10 +41,9 @@ export function parseRequest(raw: Buffer): WireRequest {
       r.skip(tag & 7);
       continue;
     }
-    const len = r.varint();
+    const len = r.length();
     const start = r.pos;
     const end = start + len;
-    if (end > r.end) throw new DecodeError('field runs past the end of the request');
     if (field === 1) series.push(parseSeries(raw, start, end));
     else if (field === 3) metadata.push(raw.subarray(start, end));
     r.pos = end;
@@ -64,7 +63,8 @@ function parseSeries(raw: Buffer, start: number, end: number): WireSeries {
       head.push(raw.subarray(fieldStart, r.pos));
       continue;
     }
-    const len = r.varint();
+    // length() refuses a Sample that claims more bytes than its series holds.
+    const len = r.length();
     const s = r.pos;
     const e = s + len;
     samples.push({ timestampMs: sampleTimestamp(raw, s, e), bytes: raw.subarray(s, e) });

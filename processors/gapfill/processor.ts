@@ -22,7 +22,7 @@
 import type { Batch, Consumer, CreateSettings, Processor } from '../../core/component.js';
 import { errorMessage } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
-import { metricBatch, type Labels, type MetricFamily, type MetricBatch, type Point } from '../../core/model/metrics.js';
+import { metricBatch, type Labels, type MetricFamily, type MetricBatch, type Point, copyLabels } from '../../core/model/metrics.js';
 import type { GapfillConfig } from './config.js';
 import { gapfillMetrics, type GapfillMetrics } from './metrics.js';
 import { QueryApiClient, QueryApiError, selector, type RawSeries } from './queryapi.js';
@@ -365,7 +365,7 @@ export class GapfillProcessor implements Processor {
     const own = st.own.get(id);
     if (own === undefined) st.own.set(id, [stamp]);
     else own.push(stamp);
-    out.push({ ...p, labels: { ...p.labels }, timestampMs: stamp });
+    out.push({ ...p, labels: copyLabels(p.labels), timestampMs: stamp });
     return true;
   }
 
@@ -564,10 +564,10 @@ export class GapfillProcessor implements Processor {
       }
       if (this.config.emit_loss_metrics) {
         const at = { job, instance, metric: name };
-        out.push({ family: MISSING_RATIO, name: MISSING_RATIO.name, labels: { ...at }, value: m.missing / m.intervals, timestampMs: t, stale: false });
-        out.push({ family: INTERVALS, name: INTERVALS.name, labels: { ...at }, value: m.intervals, timestampMs: t, stale: false });
-        out.push({ family: MISSING, name: MISSING.name, labels: { ...at }, value: m.missing, timestampMs: t, stale: false });
-        out.push({ family: FILLED, name: FILLED.name, labels: { ...at }, value: m.filled, timestampMs: t, stale: false });
+        out.push({ family: MISSING_RATIO, name: MISSING_RATIO.name, labels: copyLabels(at), value: m.missing / m.intervals, timestampMs: t, stale: false });
+        out.push({ family: INTERVALS, name: INTERVALS.name, labels: copyLabels(at), value: m.intervals, timestampMs: t, stale: false });
+        out.push({ family: MISSING, name: MISSING.name, labels: copyLabels(at), value: m.missing, timestampMs: t, stale: false });
+        out.push({ family: FILLED, name: FILLED.name, labels: copyLabels(at), value: m.filled, timestampMs: t, stale: false });
       }
     }
   }

@@ -21,6 +21,7 @@
  * The query API's lag (scrape duration, plus the remote-write delay behind Mimir or Thanos receive) needs
  * no setting: a scrape counts once its `up` is visible.
  */
+import { copyLabels } from '../../core/model/metrics.js';
 import { Agent, type Dispatcher } from 'undici';
 import { errorMessage, PprofcolError } from '../../core/errors.js';
 import { authorizationHeader, discardBody, loadTlsOptions, TlsErrorTracker } from '../../core/httpclient.js';
@@ -149,7 +150,7 @@ export class QueryApiClient {
     }
     const out: RawSeries[] = [];
     for (const r of answer.data.result) {
-      const labels = { ...(r.metric ?? {}) };
+      const labels = copyLabels(r.metric ?? {});
       const name = labels.__name__;
       if (name === undefined) continue;
       delete labels.__name__;

@@ -5,7 +5,7 @@
  * carries results only for the families due in it, and the series of the others are left alone,
  * so a value fetched once a minute does not go stale between its fetches.
  */
-import type { Labels, MetricFamily, Point } from '../../core/model/metrics.js';
+import { type Labels, type MetricFamily, type Point, copyLabels } from '../../core/model/metrics.js';
 import { seriesKey } from '../../core/model/metrics.js';
 import type { ScrapeLimits } from '../../core/scrape/config.js';
 import { checkLabelLimits, hasLabelLimits, ScrapeLimitError } from '../../core/scrape/limits.js';
@@ -184,11 +184,11 @@ export class MetricsDeriver {
       const current = new Map<string, SeriesRef>();
       const emit = emitter(out, current, t);
       const failures = [...state.failures.values()];
-      const up: Point = { family: PPROF_UP, name: PPROF_UP.name, labels: { ...base }, value: failures.length === 0 ? 1 : 0, timestampMs: t, stale: false };
+      const up: Point = { family: PPROF_UP, name: PPROF_UP.name, labels: copyLabels(base), value: failures.length === 0 ? 1 : 0, timestampMs: t, stale: false };
       if (failures.length > 0) up.note = failureNote(failures);
       out.push(up);
       current.set(seriesKey(PPROF_UP.name, up.labels), { family: PPROF_UP, name: PPROF_UP.name, labels: up.labels });
-      emit(PPROF_SCRAPE_DURATION, PPROF_SCRAPE_DURATION.name, { ...base }, scrape.durationSeconds);
+      emit(PPROF_SCRAPE_DURATION, PPROF_SCRAPE_DURATION.name, copyLabels(base), scrape.durationSeconds);
       replaceGroup(state, 'scrape', current, t, out);
     }
   }
@@ -205,10 +205,10 @@ export class MetricsDeriver {
     const profile = result.profile;
     switch (profile.family) {
       case 'goroutine':
-        emit(GO_GOROUTINES, GO_GOROUTINES.name, { ...base }, profile.total);
+        emit(GO_GOROUTINES, GO_GOROUTINES.name, copyLabels(base), profile.total);
         break;
       case 'threadcreate':
-        emit(GO_THREADS, GO_THREADS.name, { ...base }, profile.total);
+        emit(GO_THREADS, GO_THREADS.name, copyLabels(base), profile.total);
         break;
       case 'heap':
         deriveMemStats(profile.memstats, base, emit);
@@ -222,7 +222,7 @@ export class MetricsDeriver {
         let total = 0;
         for (const n of profile.byState.values()) total += n;
         gaugeBreakdown(emit, GO_PPROF_GOROUTINES_BY_STATE, base, 'state', profile.byState, total, this.stateLimit);
-        emit(GO_PPROF_GOROUTINE_WAIT_MAX, GO_PPROF_GOROUTINE_WAIT_MAX.name, { ...base }, profile.waitMaxSeconds);
+        emit(GO_PPROF_GOROUTINE_WAIT_MAX, GO_PPROF_GOROUTINE_WAIT_MAX.name, copyLabels(base), profile.waitMaxSeconds);
         break;
       }
       case 'allocs': {
@@ -230,7 +230,7 @@ export class MetricsDeriver {
         for (const [col, fam] of [['inuse_space', GO_PPROF_HEAP_INUSE_BYTES], ['inuse_objects', GO_PPROF_HEAP_INUSE_OBJECTS]] as const) {
           const c = column(f, col, 1);
           if (c === undefined) continue;
-          emit(fam, fam.name, { ...base }, c.total);
+          emit(fam, fam.name, copyLabels(base), c.total);
           gaugeBreakdown(emit, fam, base, 'function', c.byFunction, c.total, this.topN);
         }
         for (const [col, fam] of [['alloc_space', GO_PPROF_HEAP_ALLOCATED_BYTES], ['alloc_objects', GO_PPROF_HEAP_ALLOCATED_OBJECTS]] as const) {
@@ -279,9 +279,9 @@ export class MetricsDeriver {
     }
     counter.previous = new Map(values);
     counter.lastTotal = total;
-    emit(family, family.name, { ...base }, total);
-    for (const [name, v] of top) emit(family, family.name, { ...base, function: name }, v);
-    emit(family, family.name, { ...base, function: OTHER }, counter.other);
+    emit(family, family.name, copyLabels(base), total);
+    for (const [name, v] of top) emit(family, family.name, copyLabels(base, { function: name }), v);
+    emit(family, family.name, copyLabels(base, { function: OTHER }), counter.other);
   }
 
   /**
@@ -303,7 +303,7 @@ export class MetricsDeriver {
     const window = profile.durationSeconds > 0 ? profile.durationSeconds : 1;
     const ratios = new Map<string, number>();
     for (const [name, seconds] of cpu.byFunction) ratios.set(name, seconds / window);
-    emit(GO_PPROF_CPU_UTILIZATION, GO_PPROF_CPU_UTILIZATION.name, { ...base }, cpu.total / window);
+    emit(GO_PPROF_CPU_UTILIZATION, GO_PPROF_CPU_UTILIZATION.name, copyLabels(base), cpu.total / window);
     gaugeBreakdown(emit, GO_PPROF_CPU_UTILIZATION, base, 'function', ratios, cpu.total / window, this.topN);
   }
 }
@@ -367,9 +367,9 @@ function gaugeBreakdown(emit: Emit, family: MetricFamily, base: Labels, label: s
   let sum = 0;
   for (const [name, v] of topEntries(values, n)) {
     sum += v;
-    emit(family, family.name, { ...base, [label]: name }, v);
+    emit(family, family.name, copyLabels(base, { [label]: name }), v);
   }
-  emit(family, family.name, { ...base, [label]: OTHER }, Math.max(0, total - sum));
+  emit(family, family.name, copyLabels(base, { [label]: OTHER }), Math.max(0, total - sum));
 }
 
 /** One line per distinct reason: a dead target fails every profile the same way, and says so once. */
@@ -382,16 +382,16 @@ function failureNote(failures: readonly FailedResult[]): string {
 }
 
 function staleOf(ref: SeriesRef, timestampMs: number): Point {
-  return { family: ref.family, name: ref.name, labels: { ...ref.labels }, value: NaN, timestampMs, stale: true };
+  return { family: ref.family, name: ref.name, labels: copyLabels(ref.labels), value: NaN, timestampMs, stale: true };
 }
 
 function deriveMemStats(stats: MemStats, base: Labels, emit: Emit): void {
   const fields = stats as unknown as Record<string, number>;
-  for (const { field, family } of MEMSTATS_FAMILIES) emit(family, family.name, { ...base }, fields[field]);
-  emit(GO_LAST_GC, GO_LAST_GC.name, { ...base }, stats.LastGC / 1e9);
+  for (const { field, family } of MEMSTATS_FAMILIES) emit(family, family.name, copyLabels(base), fields[field]);
+  emit(GO_LAST_GC, GO_LAST_GC.name, copyLabels(base), stats.LastGC / 1e9);
   const gc = gcSummary(stats);
-  gc.quantiles.forEach((seconds, i) => emit(GO_GC_DURATION, GO_GC_DURATION.name, { ...base, quantile: GC_DURATION_QUANTILE_LABELS[i] }, seconds));
+  gc.quantiles.forEach((seconds, i) => emit(GO_GC_DURATION, GO_GC_DURATION.name, copyLabels(base, { quantile: GC_DURATION_QUANTILE_LABELS[i] }), seconds));
   // A wrong sum is worse than none: it is left out once the pause ring has wrapped (see gc.ts).
-  if (gc.sum !== undefined) emit(GO_GC_DURATION, `${GO_GC_DURATION.name}_sum`, { ...base }, gc.sum);
-  emit(GO_GC_DURATION, `${GO_GC_DURATION.name}_count`, { ...base }, gc.count);
+  if (gc.sum !== undefined) emit(GO_GC_DURATION, `${GO_GC_DURATION.name}_sum`, copyLabels(base), gc.sum);
+  emit(GO_GC_DURATION, `${GO_GC_DURATION.name}_count`, copyLabels(base), gc.count);
 }

@@ -3,7 +3,7 @@
  * Prometheus applies them) and remembers which series the last scrape had, so that a series that
  * vanishes, a failed scrape, or a target that leaves ends its series with a stale marker.
  */
-import type { Labels, MetricFamily, Point } from '../../core/model/metrics.js';
+import { type Labels, type MetricFamily, type Point, copyLabels } from '../../core/model/metrics.js';
 import type { FamilyCache, KnownSeries, ParsedSample, SeriesLookup } from '../../core/textparse/index.js';
 import type { ScrapeLimits } from '../../core/scrape/config.js';
 import { checkLabelLimits, hasLabelLimits } from '../../core/scrape/limits.js';
@@ -108,7 +108,7 @@ export class TargetSeries implements SeriesLookup {
       out.push({ family: s.family, name: s.name, labels, value: s.value, timestampMs: startedMs, stale: false });
       if (known === undefined) {
         // A private copy: the point's labels belong to the next stage, which may change them.
-        known = { rawKey: s.rawKey, family: s.family, name: s.name, labels: { ...labels }, gen, index: order.length };
+        known = { rawKey: s.rawKey, family: s.family, name: s.name, labels: copyLabels(labels), gen, index: order.length };
         this.series.set(s.rawKey, known);
         added++;
       } else {
@@ -139,7 +139,7 @@ export class TargetSeries implements SeriesLookup {
     this.endVanished(++this.gen, timestampMs, out);
     this.order = [];
     for (const family of REPORT_FAMILIES) {
-      out.push({ family, name: family.name, labels: { ...this.target.labels }, value: NaN, timestampMs, stale: true });
+      out.push({ family, name: family.name, labels: copyLabels(this.target.labels), value: NaN, timestampMs, stale: true });
     }
   }
 
@@ -151,7 +151,7 @@ export class TargetSeries implements SeriesLookup {
     for (const [key, entry] of this.series) {
       if (entry.gen === gen) continue;
       this.series.delete(key);
-      out.push({ family: entry.family, name: entry.name, labels: { ...entry.labels }, value: NaN, timestampMs, stale: true });
+      out.push({ family: entry.family, name: entry.name, labels: copyLabels(entry.labels), value: NaN, timestampMs, stale: true });
     }
   }
 
@@ -159,7 +159,7 @@ export class TargetSeries implements SeriesLookup {
     const values = [up, duration, scraped, scraped, added];
     for (let i = 0; i < REPORT_FAMILIES.length; i++) {
       const family = REPORT_FAMILIES[i];
-      out.push({ family, name: family.name, labels: { ...this.target.labels }, value: values[i], timestampMs: t, stale: false });
+      out.push({ family, name: family.name, labels: copyLabels(this.target.labels), value: values[i], timestampMs: t, stale: false });
     }
   }
 

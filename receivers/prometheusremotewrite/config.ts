@@ -18,6 +18,18 @@ export const DEFAULT_MAX_CONCURRENT_REQUESTS = 16;
  * so 256MiB takes 500 at once; a request that alone needs more gets 413, one that meets a full budget 503.
  */
 export const DEFAULT_MAX_INFLIGHT_BYTES = '256MiB';
+/**
+ * Samples further ahead than this are refused, per sample: one far-future sample accepted by a
+ * Prometheus 2.42 moves its head's max time and makes it reject every later sample from every writer.
+ * 10m is the bound Prometheus itself adopted later for its own receiver.
+ */
+export const DEFAULT_SAMPLE_FUTURE_LIMIT = '10m';
+/**
+ * Samples older than this are refused, per sample; 0 turns it off, so that VictoriaMetrics backfill
+ * keeps working. Prometheus users want ~1h: its head takes ~1h back, and one older sample merged by
+ * `batch` with other clients' samples makes it reject the whole merged request.
+ */
+export const DEFAULT_SAMPLE_AGE_LIMIT = '0s';
 /** Retry-After of a 503, seconds. Prometheus 2.42 ignores it and backs off from 30ms; newer ones honour it. */
 export const DEFAULT_RETRY_AFTER = '1s';
 /**
@@ -42,6 +54,9 @@ export const configSchema = z
     // header_timeout, body_timeout, idle_timeout, max_connections (core/http/limits.ts).
     ...listenerLimitsShape,
     retry_after: duration.default(DEFAULT_RETRY_AFTER),
+    // Refuse samples older than this (0: off), or further ahead than sample_future_limit; the rest is taken.
+    sample_age_limit: duration.default(DEFAULT_SAMPLE_AGE_LIMIT),
+    sample_future_limit: duration.default(DEFAULT_SAMPLE_FUTURE_LIMIT).refine((ms) => ms > 0, 'must be more than 0'),
     // Most bytes of metadata (type, HELP, unit) kept between requests; the least recently used goes first.
     metadata_cache_size: byteSize.default(DEFAULT_METADATA_CACHE_SIZE).refine((n) => n >= 1024, 'must be at least 1KiB'),
   })

@@ -20,6 +20,11 @@ export function receiverMetrics(telemetry: Telemetry) {
     ),
     inflightBytes: telemetry.gauge('pprofcol_receiver_write_inflight_bytes', 'Bytes of max_inflight_bytes held by requests in flight (bodies, decoded bytes, decoded points).', ['receiver']),
     inflightLimit: telemetry.gauge('pprofcol_receiver_write_inflight_limit_bytes', 'max_inflight_bytes: the memory all requests in flight may hold together.', ['receiver']),
+    samplesRejected: telemetry.counter(
+      'pprofcol_receiver_write_samples_rejected_total',
+      'Samples refused while the rest of their request was taken, by reason: invalid_utf8, too_old (sample_age_limit), too_far_in_future (sample_future_limit).',
+      ['receiver', 'reason'],
+    ),
     samples: telemetry.counter('pprofcol_receiver_write_samples_total', 'Samples received and handed on (stale markers included).', ['receiver']),
     histogramsSkipped: telemetry.counter(
       'pprofcol_receiver_write_histograms_dropped_total',

@@ -30,6 +30,7 @@ import { GuardedServer } from '../../core/http/server.js';
 import { DecodeCost, OverBudgetError, POINT_HEAP_BYTES } from '../../core/remotewrite/cost.js';
 import type { Logger } from '../../core/logger.js';
 import { metricBatch, type Point } from '../../core/model/metrics.js';
+import { seriesText, type RefusedSeries } from '../../core/remotewrite/refusal.js';
 import { snappyUncompress } from '../../core/remotewrite/snappy.js';
 import { snappyPreamble } from '../../core/remotewrite/uncompress.js';
 import type { RemoteWriteReceiverConfig } from './config.js';
@@ -43,6 +44,22 @@ import { receiverMetrics, type ReceiverMetrics } from './metrics.js';
 const MAX_EXPANSION = 8;
 /** A snappy block's length preamble is a varint of at most 5 bytes (a 32-bit length). */
 const SNAPPY_PREAMBLE_MAX = 5;
+
+/** What became of a request: what was handed on (2.0's headers) and what was refused. */
+interface Outcome {
+  written: Written | undefined;
+  refused: RefusedSeries[];
+}
+
+/** How many series a refusal's answer names (design.md: up to 10). */
+const REFUSALS_NAMED = 10;
+
+function refusalMessage(refused: RefusedSeries[]): string {
+  const samples = refused.reduce((n, r) => n + r.samples, 0);
+  const lines = refused.slice(0, REFUSALS_NAMED).map((r) => `${r.series}: ${r.reason} (${r.samples} samples)`);
+  const more = refused.length > REFUSALS_NAMED ? `\nand ${refused.length - REFUSALS_NAMED} more series` : '';
+  return `refused ${samples} samples of ${refused.length} series, took the rest:\n${lines.join('\n')}${more}`;
+}
 
 /** What a 2.0 answer reports (spec 2.0: the receiver MUST say what it wrote; here histograms and exemplars are not). */
 interface Written {
@@ -118,7 +135,11 @@ export class RemoteWriteReceiver implements Receiver {
     if (this.stopping !== undefined) return this.answer(res, 503, 'busy', 'shutting down', req);
     const charge = this.budget.open();
     this.process(req, charge)
-      .then((written) => this.answer(res, 204, '', '', req, written))
+      .then(({ written, refused }) => {
+        if (refused.length === 0) return this.answer(res, 204, '', '', req, written);
+        // The rest is taken; the 400 names what was not, so the sender drops it and does not resend.
+        return this.answer(res, 400, refused[0].reason, refusalMessage(refused), req, written);
+      })
       .catch((err: unknown) => {
         if (err instanceof HttpAnswer) return this.answer(res, err.status, err.reason, err.message, req);
         if (err instanceof BodyError) return this.bodyFailed(req, res, err);
@@ -131,8 +152,8 @@ export class RemoteWriteReceiver implements Receiver {
       });
   }
 
-  /** Reads, decodes and hands on one request; for 2.0 returns what was written (the answer's headers). */
-  private async process(req: http.IncomingMessage, charge: Charge): Promise<Written | undefined> {
+  /** Reads, decodes and hands on one request; returns what was written (2.0's headers) and what was refused. */
+  private async process(req: http.IncomingMessage, charge: Charge): Promise<Outcome> {
     const proto = protoOf(String(req.headers['content-type'] ?? ''));
     const v2 = proto === 'io.prometheus.write.v2.Request';
     if (!v2 && proto !== 'prometheus.WriteRequest') {
@@ -173,7 +194,7 @@ export class RemoteWriteReceiver implements Receiver {
     }
   }
 
-  private async decodeAndHandOn(compressed: Buffer, v2: boolean, charge: Charge): Promise<Written | undefined> {
+  private async decodeAndHandOn(compressed: Buffer, v2: boolean, charge: Charge): Promise<Outcome> {
     // Charged while the body arrived (chargeDecoded); snappy refuses a body that decodes to another length.
     if (snappyLength(compressed) === undefined) throw new HttpAnswer(400, 'bad_request', 'body is not snappy (block format): no length preamble');
     let body: Buffer;
@@ -182,7 +203,7 @@ export class RemoteWriteReceiver implements Receiver {
     } catch (err) {
       throw new HttpAnswer(400, 'bad_request', `body is not snappy (block format): ${errorMessage(err)}`);
     }
-    let decoded: { points: Point[]; histogramsSkipped: number; exemplarsSkipped?: number };
+    let decoded: { points: Point[]; histogramsSkipped: number; exemplarsSkipped?: number; refused: RefusedSeries[] };
     // Decoding is synchronous: nothing else takes budget meanwhile, so what is free now is what it may use.
     const available = this.budget.availableBytes;
     const cost = new DecodeCost(available);
@@ -211,13 +232,57 @@ export class RemoteWriteReceiver implements Receiver {
     const receiver = this.settings.id;
     this.metrics.decoded.inc({ receiver, protocol: v2 ? '2.0' : '1.0' });
     if (decoded.histogramsSkipped > 0) this.metrics.histogramsSkipped.inc({ receiver, reason: 'unsupported' }, decoded.histogramsSkipped);
-    const written: Written | undefined = v2 ? { samples: decoded.points.length, histograms: 0, exemplars: 0 } : undefined;
-    if (decoded.points.length === 0) return written;
-    this.metrics.samples.inc({ receiver }, decoded.points.length);
+    const refused = decoded.refused;
+    const points = this.withinTimeLimits(decoded.points, refused);
+    for (const r of refused) this.metrics.samplesRejected.inc({ receiver, reason: r.reason }, r.samples);
+    const written: Written | undefined = v2 ? { samples: points.length, histograms: 0, exemplars: 0 } : undefined;
+    if (points.length === 0) return { written, refused };
+    this.metrics.samples.inc({ receiver }, points.length);
     // Answered only once the next stage has the batch: a slow pipeline keeps requests in flight, and past
     // max_concurrent_requests the sender gets 503 and retries.
-    await this.next.consume(metricBatch(receiver, decoded.points));
-    return written;
+    try {
+      await this.next.consume(metricBatch(receiver, points));
+    } catch (err) {
+      // A 400 would tell the sender to drop the kept rest too: it must resend, so 503 (never a 5xx for the refusal itself).
+      if (refused.length > 0) {
+        this.logger.warn({ err: errorMessage(err) }, 'next stage failed on a partly refused remote-write request; answered 503');
+        throw new HttpAnswer(503, 'downstream', `next stage failed: ${errorMessage(err)}`);
+      }
+      throw err;
+    }
+    return { written, refused };
+  }
+
+  /**
+   * The points inside sample_age_limit and sample_future_limit of now; the others are added to
+   * `refused` by series. One pass, and no copy when every point is inside (the usual case).
+   */
+  private withinTimeLimits(points: Point[], refused: RefusedSeries[]): Point[] {
+    const now = Date.now();
+    const oldest = this.config.sample_age_limit > 0 ? now - this.config.sample_age_limit : Number.NEGATIVE_INFINITY;
+    const newest = now + this.config.sample_future_limit;
+    let kept: Point[] | undefined;
+    let bySeries: Map<string, RefusedSeries> | undefined;
+    for (let i = 0; i < points.length; i++) {
+      const p = points[i];
+      const reason = p.timestampMs < oldest ? 'too_old' : p.timestampMs > newest ? 'too_far_in_future' : undefined;
+      if (reason === undefined) {
+        kept?.push(p);
+        continue;
+      }
+      kept ??= points.slice(0, i);
+      bySeries ??= new Map();
+      const text = seriesText(p.name, p.labels);
+      const key = `${reason} ${text}`;
+      const known = bySeries.get(key);
+      if (known !== undefined) known.samples++;
+      else {
+        const entry: RefusedSeries = { series: text, reason, samples: 1 };
+        bySeries.set(key, entry);
+        refused.push(entry);
+      }
+    }
+    return kept ?? points;
   }
 
   /**

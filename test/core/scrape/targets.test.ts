@@ -6,9 +6,9 @@ import { makeTarget } from '../../../core/scrape/targets.js';
 describe('target labels', () => {
   it('take job from job_name and instance from the address unless the group sets them', () => {
     const plain = makeTarget('api', 'http', '10.0.0.1:6060', { env: 'prod' });
-    assert.deepEqual(plain.labels, { env: 'prod', instance: '10.0.0.1:6060', job: 'api' });
+    assert.deepEqual({ ...plain.labels }, { env: 'prod', instance: '10.0.0.1:6060', job: 'api' });
     const named = makeTarget('api', 'http', '10.0.0.1:6060', { instance: 'web-1', job: 'web', __meta_zone: 'a', empty: '' });
-    assert.deepEqual(named.labels, { instance: 'web-1', job: 'web' });
+    assert.deepEqual({ ...named.labels }, { instance: 'web-1', job: 'web' });
     assert.equal(named.instance, 'web-1');
     assert.equal(named.baseUrl, 'http://10.0.0.1:6060');
   });

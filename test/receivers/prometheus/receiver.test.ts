@@ -77,14 +77,14 @@ describe('text parser', () => {
     assert.equal(s[4].family.type, 'summary');
     assert.equal(s[5].name, 'rpc_duration_seconds_sum');
     assert.equal(s[5].family.name, 'rpc_duration_seconds');
-    assert.deepEqual(s[7].labels, { path: 'C:\\DIR\\FILE.TXT', error: 'Cannot find file:\n"FILE.TXT"' });
+    assert.deepEqual({ ...s[7].labels }, { path: 'C:\\DIR\\FILE.TXT', error: 'Cannot find file:\n"FILE.TXT"' });
     assert.equal(s[7].family.type, 'untyped');
     assert.equal(s[9].value, Infinity);
     assert.equal(s[9].timestampMs, -3982045);
     const nan = s.find((x) => x.name === 'not_a_number');
     assert.ok(nan !== undefined && Number.isNaN(nan.value));
     const spaced = s.find((x) => x.name === 'spaced');
-    assert.deepEqual(spaced?.labels, { a: '1' });
+    assert.deepEqual({ ...spaced?.labels }, { a: '1' });
   });
 
   it('reads OpenMetrics: units, counters with _total, float-second timestamps, exemplars, # EOF', () => {
@@ -155,11 +155,11 @@ describe('prometheus receiver against a page server', () => {
       assert.match(server.state.accept, /^application\/openmetrics-text;version=1.0.0,.*text\/plain;version=0.0.4;q=0.5/);
       const up = find(first, 'up')[0];
       assert.equal(up.value, 1);
-      assert.deepEqual(up.labels, { env: 'test', instance: server.hostPort, job: 'edge' });
+      assert.deepEqual({ ...up.labels }, { env: 'test', instance: server.hostPort, job: 'edge' });
       assert.equal(find(first, 'scrape_samples_scraped')[0].value, 5);
       assert.ok(find(first, 'scrape_duration_seconds')[0].value > 0);
       const q = find(first, 'rpc_duration_seconds', { quantile: '0.99' })[0];
-      assert.deepEqual(q.labels, { quantile: '0.99', job: 'edge', exported_job: 'theirs', instance: server.hostPort, env: 'test' });
+      assert.deepEqual({ ...q.labels }, { quantile: '0.99', job: 'edge', exported_job: 'theirs', instance: server.hostPort, env: 'test' });
       assert.equal(q.family.type, 'summary');
       assert.equal(find(first, 'temp', { room: 'a"b' })[0].value, 21.5);
       assert.ok(first.every((p) => p.timestampMs === up.timestampMs), 'one timestamp per scrape');

@@ -30,7 +30,7 @@ describe('prometheus receiver: known series in and out of page order', () => {
       const live = points.filter((p) => !p.stale);
       assert.deepEqual(live.map((p) => p.labels.k ?? '-'), [...keys, '-']);
       for (const p of live.filter((q) => q.name === 'm_total')) {
-        assert.deepEqual(p.labels, { k: p.labels.k, job: 'app', instance: 'h:1', exported_job: 'x' }, 'target labels applied, exported_job kept');
+        assert.deepEqual({ ...p.labels }, { k: p.labels.k, job: 'app', instance: 'h:1', exported_job: 'x' }, 'target labels applied, exported_job kept');
         assert.equal(p.value, t);
       }
       const ended = points.filter((p) => p.stale).map((p) => p.labels.k).sort();

@@ -47,7 +47,7 @@ describe('prometheusremotewrite receiver', () => {
     assert.equal(res.status, 204, await res.text());
     const got = batches.at(-1)!;
     assert.equal(got.length, 2);
-    assert.deepEqual(got[0].labels, { job: 'app', instance: 'h:1', path: 'a"b\n' });
+    assert.deepEqual({ ...got[0].labels }, { job: 'app', instance: 'h:1', path: 'a"b\n' });
     assert.equal(got[0].value, 7);
     assert.equal(got[0].timestampMs, 1000);
     assert.equal(got[0].stale, false);

@@ -70,7 +70,7 @@ describe('prometheusremotewrite receiver: remote write 2.0 from pprofcol\'s expo
     }
     const stale = received.find((p) => p.stale);
     assert.ok(stale, 'the stale marker arrives as stale: true');
-    assert.deepEqual(stale.labels, { ...b, path: 'a"b\n' });
+    assert.deepEqual({ ...stale.labels }, { ...b, path: 'a"b\n' });
     assert.equal(stale.timestampMs, t + 15_000);
     assert.equal(received.filter((p) => p.name === 'go_goroutines' && p.labels.instance === a.instance).map((p) => p.value).join(','), '12,13');
 
