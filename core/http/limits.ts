@@ -19,9 +19,9 @@ export const DEFAULT_IDLE_TIMEOUT = '60s';
 export const DEFAULT_MAX_CONNECTIONS = 1024;
 
 export const listenerLimitsShape = {
-  header_timeout: duration.default(DEFAULT_HEADER_TIMEOUT).refine((ms) => ms > 0, 'must be more than 0'),
-  body_timeout: duration.default(DEFAULT_BODY_TIMEOUT).refine((ms) => ms > 0, 'must be more than 0'),
-  idle_timeout: duration.default(DEFAULT_IDLE_TIMEOUT).refine((ms) => ms > 0, 'must be more than 0'),
+  header_timeout: duration.default(DEFAULT_HEADER_TIMEOUT).refine((ms) => typeof ms !== 'number' || ms > 0, 'must be more than 0'),
+  body_timeout: duration.default(DEFAULT_BODY_TIMEOUT).refine((ms) => typeof ms !== 'number' || ms > 0, 'must be more than 0'),
+  idle_timeout: duration.default(DEFAULT_IDLE_TIMEOUT).refine((ms) => typeof ms !== 'number' || ms > 0, 'must be more than 0'),
   max_connections: z.number().int().positive().default(DEFAULT_MAX_CONNECTIONS),
 };
 

@@ -16,6 +16,7 @@
  */
 import http from 'node:http';
 import type { Socket } from 'node:net';
+import type { Logger } from '../logger.js';
 import type { Telemetry } from '../telemetry/metrics.js';
 import type { ListenerLimits } from './limits.js';
 import { listenerMetrics, type ListenerMetrics } from './metrics.js';
@@ -52,6 +53,8 @@ export interface GuardedServerOptions {
   listener: string;
   limits: ListenerLimits;
   telemetry: Telemetry;
+  /** Told once when the listener fills up (first eviction or refusal) and once when it has room again. */
+  logger?: Logger;
 }
 
 export class GuardedServer {
@@ -59,6 +62,8 @@ export class GuardedServer {
   private readonly open = new Set<Connection>();
   private readonly bySocket = new WeakMap<Socket, Connection>();
   private readonly metrics: ListenerMetrics;
+  /** Between the first eviction or refusal and the count falling below half of max_connections. */
+  private full = false;
 
   constructor(
     handler: (req: http.IncomingMessage, res: http.ServerResponse) => void,
@@ -92,6 +97,13 @@ export class GuardedServer {
   }
 
   private admit(socket: Socket): void {
+    if (this.open.size >= this.options.limits.max_connections && !this.full) {
+      this.full = true;
+      this.options.logger?.warn(
+        { listener: this.options.listener, max_connections: this.options.limits.max_connections, remote: socket.remoteAddress },
+        'max_connections reached: closing the longest-waiting connections to make room (counted in pprofcol_http_connections_closed_total)',
+      );
+    }
     if (this.open.size >= this.options.limits.max_connections && !this.evictOne()) {
       this.metrics.closed.inc({ listener: this.options.listener, reason: 'refused' });
       closeWithAnswer(socket);
@@ -104,6 +116,10 @@ export class GuardedServer {
     socket.once('close', () => {
       this.open.delete(conn);
       this.metrics.connections.set({ listener: this.options.listener }, this.open.size);
+      if (this.full && this.open.size < this.options.limits.max_connections / 2) {
+        this.full = false;
+        this.options.logger?.info({ listener: this.options.listener, connections: this.open.size }, 'listener has room again');
+      }
     });
   }
 

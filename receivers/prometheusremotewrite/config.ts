@@ -56,7 +56,7 @@ export const configSchema = z
     retry_after: duration.default(DEFAULT_RETRY_AFTER),
     // Refuse samples older than this (0: off), or further ahead than sample_future_limit; the rest is taken.
     sample_age_limit: duration.default(DEFAULT_SAMPLE_AGE_LIMIT),
-    sample_future_limit: duration.default(DEFAULT_SAMPLE_FUTURE_LIMIT).refine((ms) => ms > 0, 'must be more than 0'),
+    sample_future_limit: duration.default(DEFAULT_SAMPLE_FUTURE_LIMIT).refine((ms) => typeof ms !== 'number' || ms > 0, 'must be more than 0'),
     // Most bytes of metadata (type, HELP, unit) kept between requests; the least recently used goes first.
     metadata_cache_size: byteSize.default(DEFAULT_METADATA_CACHE_SIZE).refine((n) => n >= 1024, 'must be at least 1KiB'),
   })

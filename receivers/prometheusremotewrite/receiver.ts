@@ -88,6 +88,8 @@ export class RemoteWriteReceiver implements Receiver {
   private guard: GuardedServer | undefined;
   private inFlight = 0;
   private readonly budget: InflightBudget;
+  /** Between the first 503 for a full budget and the budget falling below half: logged once each way. */
+  private budgetFull = false;
   private readonly families: FamilyRegistry;
   private readonly metrics: ReceiverMetrics;
   private readonly logger: Logger;
@@ -120,6 +122,7 @@ export class RemoteWriteReceiver implements Receiver {
       listener: this.settings.id,
       limits: { header_timeout, body_timeout, idle_timeout, max_connections },
       telemetry: this.settings.telemetry,
+      logger: this.logger,
     });
     this.guard = guard;
     const colon = this.config.endpoint.lastIndexOf(':');
@@ -149,6 +152,10 @@ export class RemoteWriteReceiver implements Receiver {
       .finally(() => {
         charge.release();
         this.metrics.inflightBytes.set({ receiver: this.settings.id }, this.budget.usedBytes);
+        if (this.budgetFull && this.budget.usedBytes < this.budget.capacityBytes / 2) {
+          this.budgetFull = false;
+          this.logger.info({ inflight_bytes: this.budget.usedBytes }, 'max_inflight_bytes has room again');
+        }
       });
   }
 
@@ -308,7 +315,12 @@ export class RemoteWriteReceiver implements Receiver {
   private refuse(refusal: Refusal, neededBytes: number, what: string): never {
     const capacity = this.config.max_inflight_bytes;
     if (refusal === 'never') {
+      this.logger.debug({ needed_bytes: neededBytes, max_inflight_bytes: capacity }, 'remote-write request can never fit max_inflight_bytes: 413');
       throw new HttpAnswer(413, 'too_large', `the request needs ~${neededBytes} bytes of memory with ${what}, over max_inflight_bytes (${capacity}); send smaller requests`);
+    }
+    if (!this.budgetFull) {
+      this.budgetFull = true;
+      this.logger.warn({ inflight_bytes: this.budget.usedBytes, max_inflight_bytes: capacity }, 'max_inflight_bytes taken: answering 503 until it has room (counted as rejected{reason="over_budget"})');
     }
     throw new HttpAnswer(503, 'over_budget', `max_inflight_bytes (${capacity}) is taken by other requests; retry later`);
   }
