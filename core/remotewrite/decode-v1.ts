@@ -85,6 +85,7 @@ function readMetadata(r: Reader, families: FamilyRegistry): void {
 /** Reads one TimeSeries into points, or into `refused` when a string of it is not UTF-8. */
 function readSeries(r: Reader, families: FamilyRegistry, result: DecodeResult, cost: DecodeCost): void {
   const labels = makeLabels();
+  let emptyNames: Set<string> | undefined;
   let name: string | undefined;
   const out = result.points;
   const first = out.length;
@@ -121,8 +122,11 @@ function readSeries(r: Reader, families: FamilyRegistry, result: DecodeResult, c
         if (name !== undefined) throw new DecodeError('label __name__ twice in one series');
         name = lv;
       } else {
-        if (Object.hasOwn(labels, ln)) throw new DecodeError(`label ${ln} twice in one series`);
+        // Names with an empty value are not kept in `labels`, so they are remembered apart: else
+        // {a="", a="x"} passed where {a="x", a=""} is refused (found by decode-fuzz.test.ts).
+        if (Object.hasOwn(labels, ln) || emptyNames?.has(ln) === true) throw new DecodeError(`label ${ln} twice in one series`);
         if (lv !== '') labels[ln] = lv;
+        else (emptyNames ??= new Set()).add(ln);
       }
     } else if (field === 2 && wire === 2) {
       samples++;
