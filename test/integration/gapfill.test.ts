@@ -72,9 +72,11 @@ service:
     const ts = raw[0].values.map(([t]) => t);
     for (let i = 1; i < ts.length; i++) {
       assert.ok(ts[i] > ts[i - 1], 'strictly increasing timestamps: never two values at one time');
-      // Native and derived are scraped at the same offset (same job and address): one sample per interval,
-      // and timer jitter adds at most a few hundred ms.
-      assert.ok(ts[i] - ts[i - 1] <= INTERVAL_S * 1.5, `gap of ${(ts[i] - ts[i - 1]).toFixed(3)}s after ${new Date(ts[i - 1] * 1000).toISOString()}`);
+      // Native and derived are scraped at the same offset (same job and address): one sample per interval.
+      // A scrape may start late by the event loop's lag: on a loaded 2-core CI machine beside the heavy
+      // integration files that reached 507ms, so 750ms of lateness is allowed. A missed interval still
+      // fails here (a gap of ~2 intervals) and in the range query below (a step without a value).
+      assert.ok(ts[i] - ts[i - 1] <= INTERVAL_S * 1.75, `gap of ${(ts[i] - ts[i - 1]).toFixed(3)}s after ${new Date(ts[i - 1] * 1000).toISOString()}`);
     }
     const first = ts[0];
     const samplesSpan = ts[ts.length - 1] - first;
