@@ -59,7 +59,10 @@ service:
       const code = await daemon.stop('SIGTERM');
       const took = Date.now() - stoppedAt;
       assert.equal(code, 0, daemon.stderr());
-      assert.ok(took < 2000 + 1500, `shutdown took ${took}ms with shutdown_timeout 2s`);
+      // shutdown_timeout plus the exit of a node process, which a loaded 2-core machine can stretch past a
+      // second; 4 s of room for it. Waiting on the hung send instead would take the exporter's 60 s timeout
+      // (or the harness's SIGKILL at 20 s, and no exit 0), so the bound still tells the two apart.
+      assert.ok(took < 2000 + 4000, `shutdown took ${took}ms with shutdown_timeout 2s`);
       assert.match(daemon.stderr(), /shutdown_timeout reached/);
     } finally {
       await daemon.stop('SIGKILL');

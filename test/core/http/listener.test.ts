@@ -13,6 +13,7 @@ import { Telemetry } from '../../../core/telemetry/metrics.js';
 import { TelemetryServer } from '../../../core/telemetry/server.js';
 import { configSchema } from '../../../receivers/prometheusremotewrite/config.js';
 import { RemoteWriteReceiver } from '../../../receivers/prometheusremotewrite/receiver.js';
+import { eventually } from '../../harness/pprofcol.js';
 
 /**
  * How late a timeout may fire: node looks every 500ms, and on a loaded 2-core machine the event loop
@@ -135,11 +136,16 @@ describe('max_connections', () => {
   it('answers 503 to a new connection while every connection has a whole request in progress', { timeout: 15_000 }, async () => {
     let release: () => void = () => undefined;
     const gate = new Promise<void>((r) => (release = r));
-    const receiver = await startReceiver({ max_connections: 2 }, () => gate);
+    let waiting = 0;
+    const receiver = await startReceiver({ max_connections: 2 }, () => (waiting++, gate));
     try {
       const port = portOf(receiver);
+      const connected = performance.now();
       const held = [probe(port, wholeRequest), probe(port, wholeRequest)];
-      await new Promise((r) => setTimeout(r, 1200));
+      // Both requests in progress (at the gate), not merely sent: a fixed pause does not promise that on a
+      // loaded machine. And both connections over a second old, so they are what eviction would pick.
+      await eventually('both requests at the gate', 10_000, () => (waiting === 2 ? true : undefined));
+      await new Promise((r) => setTimeout(r, Math.max(0, 1200 - (performance.now() - connected))));
       const refused = await probe(port, wholeRequest);
       assert.match(refused.firstLine, /^HTTP\/1\.1 503/, 'refused with an answer');
       release();
@@ -155,7 +161,8 @@ describe('max_inflight_bytes and the concurrency slot', () => {
   it('413 for a request that alone is over the budget; 503 for one that meets a budget others hold', { timeout: 15_000 }, async () => {
     let release: () => void = () => undefined;
     const gate = new Promise<void>((r) => (release = r));
-    const receiver = await startReceiver({ max_inflight_bytes: '2MiB' }, () => gate);
+    let waiting = 0;
+    const receiver = await startReceiver({ max_inflight_bytes: '2MiB' }, () => (waiting++, gate));
     try {
       // 20000 samples: ~1 MiB decoded and ~200 bytes a point: over 2 MiB whatever else is in flight.
       let res = await post(receiver, request(20_000));
@@ -163,7 +170,8 @@ describe('max_inflight_bytes and the concurrency slot', () => {
       assert.match(await res.text(), /max_inflight_bytes/);
       // 4000 samples (~1.2 MiB charged) fit alone; the second meets the first's charge while it waits on the gate.
       const first = post(receiver, request(4000));
-      await new Promise((r) => setTimeout(r, 300));
+      // Waited for at the gate (charged), not for a fixed 300 ms that a loaded machine may not honour.
+      await eventually('the first request at the gate', 10_000, () => (waiting === 1 ? true : undefined));
       res = await post(receiver, request(4000));
       assert.equal(res.status, 503);
       assert.equal(res.headers.get('retry-after'), '1');
