@@ -109,6 +109,32 @@ export async function startDaemon(configText: string, env: NodeJS.ProcessEnv = {
   return daemon;
 }
 
+/**
+ * Starts a daemon that listens on a port of the test's choosing (`configFor(port)`, a free loopback
+ * port) and waits for `ready` on stderr. freePort() only finds a port free at the time it looks: another
+ * test file or server may bind it before the daemon does (seen: the receiver exited with EADDRINUSE
+ * under a loaded suite). Such a start, on this port or the telemetry one, is retried with fresh ports,
+ * up to 3 times, as the servers in servers.ts are.
+ */
+export async function startDaemonOnFreePort(
+  configFor: (port: number) => string,
+  ready: RegExp,
+  timeoutMs: number,
+  env: NodeJS.ProcessEnv = {},
+): Promise<{ daemon: Daemon; port: number }> {
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort();
+    const daemon = await startDaemon(configFor(port), env);
+    try {
+      await daemon.waitFor('stderr', ready, timeoutMs);
+      return { daemon, port };
+    } catch (err) {
+      await daemon.stop('SIGKILL');
+      if (attempt >= 3 || !/EADDRINUSE/.test(daemon.stderr())) throw err;
+    }
+  }
+}
+
 /** Polls `check` until it returns a value other than undefined, or fails with `what` after timeoutMs. */
 export async function eventually<T>(what: string, timeoutMs: number, check: () => Promise<T | undefined> | T | undefined): Promise<T> {
   const deadline = Date.now() + timeoutMs;

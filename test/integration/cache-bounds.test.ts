@@ -7,8 +7,7 @@ import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import type { MetricFamily, Point } from '../../core/model/metrics.js';
 import { encodeWriteRequest, snappyCompress } from '../../core/remotewrite/index.js';
-import { eventually, parseExposition, startDaemon, type Daemon } from '../harness/pprofcol.js';
-import { freePort } from '../harness/servers.js';
+import { eventually, parseExposition, startDaemonOnFreePort, type Daemon } from '../harness/pprofcol.js';
 import { startCaptureServer, type CaptureServer } from '../exporters/prometheusremotewrite/helpers.js';
 
 const MiB = 1024 * 1024;
@@ -46,9 +45,8 @@ describe('caches bounded by bytes under a flood of names', () => {
   before(async () => {
     // Only requests that name the marker family are decoded and kept; the flood is counted.
     capture = await startCaptureServer(undefined, (body) => body.includes(MARKER));
-    const port = await freePort();
-    write = `http://127.0.0.1:${port}/api/v1/write`;
-    daemon = await startDaemon(`
+    let port: number;
+    ({ daemon, port } = await startDaemonOnFreePort((port) => `
 receivers:
   prometheusremotewrite:
     endpoint: 127.0.0.1:${port}
@@ -61,8 +59,8 @@ exporters:
 service:
   pipelines: {metrics: {receivers: [prometheusremotewrite], exporters: [prometheusremotewrite]}}
   telemetry: {http: {listen: "{{TELEMETRY}}"}}
-`, { NODE_OPTIONS: `--max-old-space-size=${HEAP_CAP / MiB}` });
-    await daemon.waitFor('stderr', /remote-write receiver listening/, 20_000);
+`, /remote-write receiver listening/, 20_000, { NODE_OPTIONS: `--max-old-space-size=${HEAP_CAP / MiB}` }));
+    write = `http://127.0.0.1:${port}/api/v1/write`;
   });
   after(async () => {
     await daemon?.stop();

@@ -12,8 +12,8 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { eventually, startDaemon, type Daemon } from '../harness/pprofcol.js';
-import { freePort, startGoProgram, startPrometheus, type GoProgramServer, type PromServer } from '../harness/servers.js';
+import { eventually, startDaemonOnFreePort, type Daemon } from '../harness/pprofcol.js';
+import { startGoProgram, startPrometheus, type GoProgramServer, type PromServer } from '../harness/servers.js';
 
 const INTERVAL_S = 1;
 const RUN_MS = 50_000;
@@ -32,8 +32,7 @@ describe('pass-through: Prometheus -> pprofcol (remote write in, gapfill) -> Pro
       startGoProgram('nativemetrics', ['-goroutines', '50', '-fail-ratio', String(FAIL_RATIO), '-seed', '42']),
       startPrometheus({ remoteWriteReceiver: true }),
     ]);
-    rwPort = await freePort();
-    daemon = await startDaemon(`
+    ({ daemon, port: rwPort } = await startDaemonOnFreePort((rwPort) => `
 receivers:
   prometheusremotewrite: {endpoint: "127.0.0.1:${rwPort}"}
   pprof:
@@ -50,8 +49,7 @@ service:
   pipelines:
     metrics: {receivers: [prometheusremotewrite, pprof], processors: [pprof_metrics, gapfill], exporters: [prometheusremotewrite]}
   telemetry: {http: {listen: "{{TELEMETRY}}"}}
-`);
-    await daemon.waitFor('stderr', /remote-write receiver listening/, 10_000);
+`, /remote-write receiver listening/, 10_000));
     // The source Prometheus: the harness writes its config; we add remote_write and reload it.
     source = await startPrometheus({ extraArgs: ['--web.enable-lifecycle'] });
     const config = {

@@ -8,8 +8,8 @@ import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import type { MetricFamily } from '../../core/model/metrics.js';
 import { encodeWriteRequest, snappyCompress } from '../../core/remotewrite/index.js';
-import { eventually, startDaemon, type Daemon } from '../harness/pprofcol.js';
-import { freePort, startPrometheus, type PromServer } from '../harness/servers.js';
+import { eventually, startDaemonOnFreePort, type Daemon } from '../harness/pprofcol.js';
+import { startPrometheus, type PromServer } from '../harness/servers.js';
 
 const MAX_CONNECTIONS = 64;
 /** The receiver's default max_inflight_bytes (receivers/prometheusremotewrite/config.ts). */
@@ -165,8 +165,7 @@ describe('remote-write receiver under hostile clients', () => {
   let port: number;
   before(async () => {
     prometheus = await startPrometheus({ remoteWriteReceiver: true });
-    port = await freePort();
-    daemon = await startDaemon(`
+    ({ daemon, port } = await startDaemonOnFreePort((port) => `
 receivers:
   prometheusremotewrite: {endpoint: "127.0.0.1:${port}", max_connections: ${MAX_CONNECTIONS}}
 exporters:
@@ -174,8 +173,7 @@ exporters:
 service:
   pipelines: {metrics: {receivers: [prometheusremotewrite], exporters: [prometheusremotewrite]}}
   telemetry: {http: {listen: "{{TELEMETRY}}"}}
-`);
-    await daemon.waitFor('stderr', /remote-write receiver listening/, 20_000);
+`, /remote-write receiver listening/, 20_000));
   });
   after(async () => {
     const code = await daemon?.stop('SIGTERM');

@@ -6,8 +6,8 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { makeLabels, type MetricFamily, type Point } from '../../core/model/metrics.js';
 import { encodeWriteRequest, snappyCompress } from '../../core/remotewrite/index.js';
-import { eventually, startDaemon, type Daemon } from '../harness/pprofcol.js';
-import { freePort, startPrometheus, type PromServer } from '../harness/servers.js';
+import { eventually, startDaemonOnFreePort, type Daemon } from '../harness/pprofcol.js';
+import { startPrometheus, type PromServer } from '../harness/servers.js';
 
 const GAUGE: MetricFamily = { name: 'rw_door', type: 'gauge', help: 'Refusal test series.', unit: '' };
 
@@ -38,8 +38,7 @@ async function samplesIn(prometheus: PromServer, selector: string): Promise<Map<
 
 async function startPipeline(receiverExtra: string): Promise<{ prometheus: PromServer; daemon: Daemon; url: string }> {
   const prometheus = await startPrometheus({ remoteWriteReceiver: true });
-  const port = await freePort();
-  const daemon = await startDaemon(`
+  const { daemon, port } = await startDaemonOnFreePort((port) => `
 receivers:
   prometheusremotewrite: {endpoint: "127.0.0.1:${port}"${receiverExtra}}
 processors:
@@ -51,8 +50,7 @@ exporters:
 service:
   pipelines: {metrics: {receivers: [prometheusremotewrite], processors: [batch], exporters: [prometheusremotewrite]}}
   telemetry: {http: {listen: "{{TELEMETRY}}"}}
-`);
-  await daemon.waitFor('stderr', /remote-write receiver listening/, 20_000);
+`, /remote-write receiver listening/, 20_000);
   return { prometheus, daemon, url: `http://127.0.0.1:${port}/api/v1/write` };
 }
 
