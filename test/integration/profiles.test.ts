@@ -147,8 +147,13 @@ service:
   });
 
   it('a CPU profile held by another tool counts as busy, keeps the target up, and the next window succeeds', async () => {
-    // Another profiler: holds the target's only CPU profile slot for 4s.
-    const other = fetch(`${prog.url}/debug/pprof/profile?seconds=4`).then((r) => r.arrayBuffer());
+    // Another profiler: holds the target's only CPU profile slot until the daemon has found it busy, then
+    // lets go (net/http/pprof ends a profile whose request goes away). A fixed 4 s hold failed on a loaded
+    // machine: the daemon's start-up took most of it and no window of the daemon's met the held slot.
+    const otherDone = new AbortController();
+    const other = fetch(`${prog.url}/debug/pprof/profile?seconds=60`, { signal: otherDone.signal })
+      .then((r) => r.arrayBuffer())
+      .catch(() => undefined);
     await new Promise((r) => setTimeout(r, 200));
     const daemon = await startDaemon(`
 receivers:
@@ -168,13 +173,15 @@ service:
     try {
       const cpuProfiles = async (result: string) =>
         telemetryValue(await (await fetch(`${daemon.telemetryUrl}/metrics`)).text(), new RegExp(`pprofcol_receiver_cpu_profiles_total\\{receiver="pprof",job="cpu",result="${result}"\\} (\\d+)`));
-      await eventually('a busy cpu window', 8_000, async () => ((await cpuProfiles('busy')) >= 1 ? true : undefined));
+      await eventually('a busy cpu window', 30_000, async () => ((await cpuProfiles('busy')) >= 1 ? true : undefined));
+      otherDone.abort();
       await other;
       await daemon.waitFor('stdout', /^go_pprof_cpu_seconds_total\{instance="[^"]+",job="cpu"\} [\d.e-]+$/m, 10_000);
       assert.ok((await cpuProfiles('success')) >= 1);
       assert.doesNotMatch(daemon.stdout(), /^pprof_up\{[^}]*\} 0$/m);
       assert.match(daemon.stdout(), /^pprof_up\{instance="[^"]+",job="cpu"\} 1$/m);
     } finally {
+      otherDone.abort();
       assert.equal(await daemon.stop('SIGTERM'), 0, daemon.stderr());
     }
   });
