@@ -62,8 +62,8 @@ export function reference(raw: Uint8Array, skipFrame?: (name: string) => boolean
     const row = byFunction.get(name) ?? new Array<number>(n).fill(0);
     byFunction.set(name, row);
     s.value.forEach((v, k) => {
-      totals[k] += Number(v);
-      row[k] += Number(v);
+      totals[k] += int64(v);
+      row[k] += int64(v);
     });
   }
   const vt = (v: { type: number | bigint; unit: number | bigint }) => ({ type: str(v.type), unit: str(v.unit) });
@@ -77,6 +77,15 @@ export function reference(raw: Uint8Array, skipFrame?: (name: string) => boolean
     byFunction,
     sampleCount: p.sample.length,
   };
+}
+
+/**
+ * A sample value as profile.proto types it, int64: pprof-format hands a negative one (a ten-byte
+ * varint) back as its unsigned value, 2^64 - |v| (a fuzz seed found -10485753 read as 1.8e19).
+ */
+function int64(v: number | bigint): number {
+  if (typeof v === 'bigint') return Number(BigInt.asIntN(64, v));
+  return v >= 2 ** 63 ? v - 2 ** 64 : v;
 }
 
 export function assertSameSummary(actual: ProfileSummary, expected: Reference, what: string): void {

@@ -1,9 +1,12 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
+import { FUZZ_SEED } from '../../harness/fuzz.js';
 
 import { SnappyCompressor } from '../../../core/remotewrite/compress.js';
 import { uncompressSync } from 'snappy';
+
+fc.configureGlobal({ seed: FUZZ_SEED });
 
 /** Google's decoder (the native binding) checks what our compressor writes. */
 const snappyUncompress = (body: Uint8Array): Buffer => uncompressSync(body, { asBuffer: true }) as Buffer;

@@ -45,6 +45,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
+import { FUZZ_SEED } from '../../harness/fuzz.js';
 import protobuf from 'protobufjs';
 
 import { decodeWriteRequest, FamilyRegistry, METRIC_TYPES } from '../../../core/remotewrite/decode-v1.js';
@@ -54,6 +55,8 @@ import { seriesText, type RefusedSeries } from '../../../core/remotewrite/refusa
 import { seriesKey, type Point } from '../../../core/model/metrics.js';
 import { decodeWriteRequest as referenceDecodeV1 } from './reference-decoder.js';
 import { decodeV2 as referenceDecodeV2 } from '../../exporters/prometheusremotewrite/v2-helpers.js';
+
+fc.configureGlobal({ seed: FUZZ_SEED });
 
 const ORACLE_V1_PROTO = `
 syntax = "proto3";

@@ -1,11 +1,14 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
+import { FUZZ_SEED } from '../../harness/fuzz.js';
 
 import type { Labels, MetricFamily, Point } from '../../../core/model/metrics.js';
 import { SnappyCompressor } from '../../../core/remotewrite/compress.js';
 import { snappyUncompress, STALE_NAN_BYTES, WriteRequestEncoder, type EncoderOptions } from '../../../core/remotewrite/index.js';
 import { rawSeries } from './wire.js';
+
+fc.configureGlobal({ seed: FUZZ_SEED });
 
 // encodeCompressed writes a snappy block without a match search; what counts is that every decoder
 // reads it as exactly encode()'s bytes. Two decoders read it here: the native binding

@@ -3,9 +3,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
+import { FUZZ_SEED } from '../../harness/fuzz.js';
 import { compressSync, uncompressSync } from 'snappy';
 import { SnappyCompressor } from '../../../core/remotewrite/compress.js';
 import { snappyUncompressJs } from '../../../core/remotewrite/uncompress.js';
+
+fc.configureGlobal({ seed: FUZZ_SEED });
 
 function native(input: Uint8Array): Buffer | 'refused' {
   try {
