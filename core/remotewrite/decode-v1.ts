@@ -42,7 +42,7 @@ export function decodeWriteRequest(body: Buffer, families: FamilyRegistry, cost 
   const top = new Reader(body, 0, body.length);
   const seriesSpans: number[] = [];
   while (top.pos < top.end) {
-    const tag = top.varint();
+    const tag = top.tag();
     const field = tag >>> 3;
     const wire = tag & 7;
     if (field === 1 && wire === 2) {
@@ -70,7 +70,7 @@ function readMetadata(r: Reader, families: FamilyRegistry): void {
   let help = '';
   let unit = '';
   while (r.pos < r.end) {
-    const tag = r.varint();
+    const tag = r.tag();
     const field = tag >>> 3;
     const wire = tag & 7;
     if (field === 1 && wire === 0) type = r.varint();
@@ -97,7 +97,7 @@ function readSeries(r: Reader, families: FamilyRegistry, result: DecodeResult, c
   let samples = 0;
   let labelCount = 0;
   while (r.pos < r.end) {
-    const tag = r.varint();
+    const tag = r.tag();
     const field = tag >>> 3;
     const wire = tag & 7;
     if (field === 1 && wire === 2) {
@@ -111,7 +111,7 @@ function readSeries(r: Reader, families: FamilyRegistry, result: DecodeResult, c
       let ln = '';
       let lv = '';
       while (r.pos < r.end) {
-        const t = r.varint();
+        const t = r.tag();
         if (t === 0x0a) ln = r.string();
         else if (t === 0x12) lv = r.string();
         else r.skip(t & 7);

@@ -61,6 +61,16 @@ export class Reader {
   }
 
   /**
+   * A field's tag: field number << 3 | wire type. Field numbers end at 2^29 - 1, so a tag is at most 32
+   * bits; a longer one is refused, where reading it on would map it onto some real field.
+   */
+  tag(): number {
+    const tag = this.varint();
+    if (tag > 0xffffffff) throw new DecodeError(`field tag ${tag} is over 32 bits`);
+    return tag;
+  }
+
+  /**
    * An int64 varint; negative values (ten bytes, two's complement) come back negative. Past seven
    * bytes (2^49) it is read again exactly: varint()'s running sum of doubles rounds twice past 2^53,
    * one off the nearest number (found by decode-fuzz.test.ts against protobufjs).
@@ -118,7 +128,7 @@ export class Reader {
     let isStale = false;
     let ts = 0;
     while (this.pos < this.end) {
-      const t = this.varint();
+      const t = this.tag();
       if (t === 0x09) {
         if (this.pos + 8 > this.end) throw new DecodeError('truncated sample value');
         // 0x7ff0000000000002, little-endian.

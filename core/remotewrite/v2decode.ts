@@ -60,7 +60,7 @@ export function decodeV2Request(body: Buffer, families: FamilyRegistry, cost = n
   const out: V2DecodeResult = { points: [], histogramsSkipped: 0, exemplarsSkipped: 0, refused: [] };
   const refs: number[] = [];
   while (top.pos < top.end) {
-    const tag = top.varint();
+    const tag = top.tag();
     if (tag === 0x22) {
       // Back to the length for string(): to where it starts, not by its canonical size (a length may
       // be padded, 0xe0 0x00 for 96: found by decode-fuzz.test.ts, it made the symbol's bytes fields).
@@ -102,7 +102,7 @@ function readSeries(r: Reader, symbols: Symbols, families: FamilyRegistry, refs:
   let unitRef = 0;
   let hasMeta = false;
   while (r.pos < r.end) {
-    const tag = r.varint();
+    const tag = r.tag();
     if (tag === 0x0a) {
       // Packed labels_refs, bounded by their own length.
       const outer = r.enter();
@@ -128,7 +128,7 @@ function readSeries(r: Reader, symbols: Symbols, families: FamilyRegistry, refs:
       const outer = r.enter();
       hasMeta = true;
       while (r.pos < r.end) {
-        const t = r.varint();
+        const t = r.tag();
         if (t === 0x08) metaType = r.varint();
         else if (t === 0x18) helpRef = r.varint();
         else if (t === 0x20) unitRef = r.varint();

@@ -35,7 +35,7 @@ export function parseRequest(raw: Buffer): WireRequest {
   const series: WireSeries[] = [];
   const metadata: Buffer[] = [];
   while (r.pos < r.end) {
-    const tag = r.varint();
+    const tag = r.tag();
     const field = Math.floor(tag / 8);
     if ((tag & 7) !== 2) {
       r.skip(tag & 7);
@@ -57,7 +57,7 @@ function parseSeries(raw: Buffer, start: number, end: number): WireSeries {
   const samples: WireSample[] = [];
   while (r.pos < end) {
     const fieldStart = r.pos;
-    const tag = r.varint();
+    const tag = r.tag();
     if (tag !== 0x12) {
       r.skip(tag & 7);
       head.push(raw.subarray(fieldStart, r.pos));
@@ -77,7 +77,7 @@ function sampleTimestamp(raw: Buffer, start: number, end: number): number {
   const r = new Reader(raw, start, end);
   let ts = 0;
   while (r.pos < end) {
-    const tag = r.varint();
+    const tag = r.tag();
     if (tag === 0x10) ts = r.int64();
     else r.skip(tag & 7);
   }

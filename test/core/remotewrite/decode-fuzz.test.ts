@@ -39,7 +39,7 @@
 // - an enum holding more than 32 bits: no MetricType; pprofcol reads it as an unknown type (untyped),
 //   protobufjs as its low 32 bits: handed to protobufjs as an unknown value.
 // - not compared at all, only "a result or a DecodeError": a tag past 32 bits (field numbers end at
-//   2^29-1; pprofcol's 1.0 decoder reads `tag >>> 3`, protobufjs its low 32 bits, so each may alias it
+//   2^29-1; pprofcol refuses such a tag (Reader.tag), protobufjs reads its low 32 bits and may alias it
 //   to another field), and a string field sent twice in one message with the first not UTF-8 (pprofcol
 //   checks every string it reads and refuses the series; protobufjs keeps the last).
 import { describe, it } from 'node:test';
