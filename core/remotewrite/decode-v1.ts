@@ -41,6 +41,8 @@ export function decodeWriteRequest(body: Buffer, families: FamilyRegistry, cost 
   // Metadata first (field 3 follows the series on the wire, but the series' points name their family).
   const top = new Reader(body, 0, body.length);
   const seriesSpans: number[] = [];
+  // Where series priced over budget go: nothing of them is kept.
+  const priced: DecodeResult = { points: [], histogramsSkipped: 0, refused: [] };
   while (top.pos < top.end) {
     const tag = top.tag();
     const field = tag >>> 3;
@@ -49,7 +51,7 @@ export function decodeWriteRequest(body: Buffer, families: FamilyRegistry, cost 
       const n = top.length();
       if (cost.charge(SPAN_HEAP_BYTES)) seriesSpans.push(top.pos, top.pos + n);
       // Over budget: the series is only priced, now, since its span is not kept.
-      else readSeries(new Reader(body, top.pos, top.pos + n), families, { points: [], histogramsSkipped: 0, refused: [] }, cost);
+      else readSeries(new Reader(body, top.pos, top.pos + n), families, priced, cost);
       top.pos += n;
     } else if (field === 3 && wire === 2) {
       const n = top.length();

@@ -183,7 +183,7 @@ export class RemoteWriteReceiver implements Receiver {
         this.charge(charge, chunk.length, 'its body');
         if (head === undefined) return;
         head = Buffer.concat([head, chunk.subarray(0, SNAPPY_PREAMBLE_MAX)]);
-        const claimed = snappyLength(head);
+        const claimed = snappyPreamble(head)?.length;
         if (claimed === undefined && head.length < SNAPPY_PREAMBLE_MAX) return;
         head = undefined;
         if (claimed !== undefined) this.chargeDecoded(charge, claimed, Number.isFinite(declared) ? declared : 0);
@@ -202,8 +202,8 @@ export class RemoteWriteReceiver implements Receiver {
   }
 
   private async decodeAndHandOn(compressed: Buffer, v2: boolean, charge: Charge): Promise<Outcome> {
-    // Charged while the body arrived (chargeDecoded); snappy refuses a body that decodes to another length.
-    if (snappyLength(compressed) === undefined) throw new HttpAnswer(400, 'bad_request', 'body is not snappy (block format): no length preamble');
+    // Charged while the body arrived (chargeDecoded); snappy refuses a body without a preamble or one that
+    // decodes to another length.
     let body: Buffer;
     try {
       body = snappyUncompress(compressed);
@@ -381,11 +381,6 @@ export class RemoteWriteReceiver implements Receiver {
     this.stopping ??= guard.close();
     return this.stopping;
   }
-}
-
-/** The decoded length a snappy block announces in its varint preamble. */
-function snappyLength(buf: Buffer): number | undefined {
-  return snappyPreamble(buf)?.length;
 }
 
 /** The receiver's family cache, its evictions counted (present at 0 from the start, for rate()). */
