@@ -42,3 +42,18 @@ export function errorMessage(err: unknown): string {
   if (err instanceof Error) return err.message;
   return String(err);
 }
+
+/**
+ * A stage downstream had no room for the data within its wait (queue_config.block_timeout): backpressure
+ * reaching a receiver. Retryable: a remote-write receiver answers 503 with Retry-After, so its sender
+ * resends; a pull receiver counts the scrape's data as dropped.
+ */
+export class QueueFullError extends PprofcolError {
+  /** Samples that were not taken. */
+  readonly dropped: number;
+  constructor(dropped: number, waitedMs: number) {
+    super('ERR_QUEUE_FULL', `exporter queue stayed full for ${waitedMs} ms; ${dropped} samples not taken`, { retryable: true });
+    this.name = 'QueueFullError';
+    this.dropped = dropped;
+  }
+}

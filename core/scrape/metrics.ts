@@ -36,3 +36,14 @@ export function fileSdMetrics(telemetry: Telemetry) {
     ),
   };
 }
+
+/** Slots a scrape loop skipped, shared by every scraping receiver (counted by the scrape pool). */
+export function skipMetrics(telemetry: Telemetry) {
+  return {
+    skipped: telemetry.counter(
+      'pprofcol_receiver_scrapes_skipped_total',
+      'Scrape slots skipped because the previous scrape of the target had not finished, by reason (backpressure: its data still waited for room downstream; overrun: it was still fetching).',
+      ['receiver', 'job', 'reason'],
+    ),
+  };
+}

@@ -6,7 +6,7 @@ import { errorMessage } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { ScrapeConfig } from './config.js';
 import { TargetDiscovery } from './discovery.js';
-import { fileSdMetrics } from './metrics.js';
+import { fileSdMetrics, skipMetrics } from './metrics.js';
 import type { Telemetry } from '../telemetry/metrics.js';
 import { nextScrapeTime, scrapeOffsetMs, type Target } from './targets.js';
 
@@ -15,9 +15,11 @@ export interface ScrapeHandler {
    * Scrapes one target once. Must not throw: failures are data (`up` 0), not exceptions.
    * `startedMs` is wall time (sample timestamps); `monotonicMs` is the pool's monotonic clock at the
    * same moment, for whatever the handler schedules itself (intervals, windows): a wall-clock step
-   * must not move those.
+   * must not move those. The handler calls `handingOff()` when it has what it fetched and starts
+   * handing it to the next stage: a slot that comes while that hand-off still waits is skipped as
+   * backpressure, not as an overrun of the scrape itself.
    */
-  scrape(target: Target, startedMs: number, signal: AbortSignal, monotonicMs: number): Promise<void>;
+  scrape(target: Target, startedMs: number, signal: AbortSignal, monotonicMs: number, handingOff: () => void): Promise<void>;
   /** The target left discovery (not called on shutdown, so a restart does not end every series). */
   targetGone(target: Target, timestampMs: number): Promise<void>;
 }
@@ -45,6 +47,12 @@ export interface ScrapePoolOptions {
   receiver?: string;
 }
 
+/**
+ * Why a slot was skipped: the previous scrape's hand-off still waited for room downstream
+ * (backpressure), or the previous scrape was still fetching (overrun).
+ */
+export type SkipReason = 'backpressure' | 'overrun';
+
 /** The two clocks a loop reads. */
 interface Clocks {
   wall: () => number;
@@ -54,6 +62,11 @@ interface Clocks {
 class TargetLoop {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
+  /** The running scrape has fetched and waits on the next stage. */
+  private handing = false;
+  private readonly handingOff = (): void => {
+    this.handing = true;
+  };
   private readonly abort = new AbortController();
   private stopped = false;
   readonly offsetMs: number;
@@ -64,6 +77,7 @@ class TargetLoop {
     private readonly handler: ScrapeHandler,
     private readonly logger: Logger,
     private readonly clocks: Clocks,
+    private readonly skipped: (reason: SkipReason) => void,
   ) {
     this.offsetMs = scrapeOffsetMs(target.key, intervalMs);
   }
@@ -87,14 +101,18 @@ class TargetLoop {
 
   private tick(slotMs: number): void {
     const monotonic = this.clocks.monotonic();
-    // A scrape still running (a long cpu window) keeps its slot; the next one waits for the following slot.
+    // A pull receiver never shifts its schedule: a scrape still running, or still handing its data on,
+    // keeps its slot, and this one is skipped (and counted) rather than started late.
     if (this.running === undefined) {
+      this.handing = false;
       this.running = this.handler
-        .scrape(this.target, this.clocks.wall(), this.abort.signal, monotonic)
+        .scrape(this.target, this.clocks.wall(), this.abort.signal, monotonic, this.handingOff)
         .catch((err: unknown) => this.logger.error({ target: this.target.instance, err: errorMessage(err) }, 'scrape handler threw'))
         .finally(() => {
           this.running = undefined;
         });
+    } else {
+      this.skipped(this.handing ? 'backpressure' : 'overrun');
     }
     // Schedule from the slot just taken, not from "now", so timer lateness does not accumulate; slots
     // an event-loop stall made us miss are skipped, not run back to back.
@@ -117,9 +135,11 @@ export class ScrapePool {
   private readonly clocks: Clocks;
   private pending: Promise<void> = Promise.resolve();
   private stopped = false;
+  private readonly skipped: (reason: SkipReason) => void;
 
   constructor(private readonly options: ScrapePoolOptions) {
     this.clocks = { wall: options.now ?? Date.now, monotonic: options.monotonicNow ?? (() => performance.now()) };
+    this.skipped = skipCounter(options);
     this.discovery = new TargetDiscovery({
       job: options.config.job_name,
       scheme: options.config.scheme,
@@ -164,7 +184,7 @@ export class ScrapePool {
     }
     for (const target of targets) {
       if (this.loops.has(target.key)) continue;
-      const loop = new TargetLoop(target, this.options.config.scrape_interval, this.options.handler, this.options.logger, this.clocks);
+      const loop = new TargetLoop(target, this.options.config.scrape_interval, this.options.handler, this.options.logger, this.clocks, this.skipped);
       this.loops.set(target.key, loop);
       loop.start();
     }
@@ -178,6 +198,30 @@ export class ScrapePool {
     await Promise.all([...this.loops.values()].map((l) => l.stop()));
     this.loops.clear();
   }
+}
+
+/** Counts skipped slots in pprofcol_receiver_scrapes_skipped_total, logging the first of a run once. */
+function skipCounter(options: ScrapePoolOptions): (reason: SkipReason) => void {
+  const counter = options.telemetry === undefined ? undefined : skipMetrics(options.telemetry).skipped;
+  const receiver = options.receiver ?? '';
+  const job = options.config.job_name;
+  let logged: SkipReason | undefined;
+  let lastAt = 0;
+  return (reason) => {
+    counter?.inc({ receiver, job, reason });
+    const now = Date.now();
+    // Once per run: again only after a quiet interval or when the reason changes.
+    if (logged !== reason || now - lastAt > 10 * options.config.scrape_interval) {
+      logged = reason;
+      options.logger.warn(
+        { receiver, job, reason, scrape_interval_ms: options.config.scrape_interval },
+        reason === 'backpressure'
+          ? 'scrape slot skipped: the previous scrape still waits for room in an exporter queue (the remote end takes less than comes in)'
+          : 'scrape slot skipped: the previous scrape of the target still runs',
+      );
+    }
+    lastAt = now;
+  };
 }
 
 function fileSdErrorCounter(options: ScrapePoolOptions): ((reason: string) => void) | undefined {

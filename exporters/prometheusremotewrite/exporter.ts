@@ -21,8 +21,11 @@ import { ProtocolNegotiator } from './protocol.js';
 /** What every buffer type offers the exporter. */
 export interface OutboundQueue {
   start(): Promise<void> | void;
-  /** Takes the points; with a durable buffer, resolves once they are durable. */
-  enqueue(points: Point[]): Promise<void> | void;
+  /**
+   * Takes the points of one source (a receiver id); resolves once they are held: queued in memory (waiting
+   * for room up to block_timeout, else QueueFullError), or written and synced with a durable buffer.
+   */
+  enqueue(points: Point[], source: string): Promise<void> | void;
   stop(): Promise<void>;
 }
 
@@ -40,6 +43,7 @@ export function queueOptions(config: RemoteWriteExporterConfig, extra: ExporterO
   const m = config.metadata_config;
   return {
     capacity: q.capacity,
+    blockTimeoutMs: q.block_timeout,
     maxSamplesPerSend: q.max_samples_per_send,
     batchSendDeadlineMs: q.batch_send_deadline,
     minBackoffMs: q.min_backoff,
@@ -125,7 +129,7 @@ export class RemoteWriteExporter implements Exporter {
   async consume(batch: Batch): Promise<void> {
     if (batch.signal !== 'metrics' || batch.points.length === 0) return;
     // The batch is ours now (one method, ownership passes): its points go into the queue as they are.
-    await this.queue.enqueue(batch.points);
+    await this.queue.enqueue(batch.points, batch.source);
   }
 
   shutdown(): Promise<void> {

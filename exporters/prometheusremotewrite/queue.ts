@@ -26,12 +26,16 @@ import { ByteLru } from '../../core/lru.js';
 import { cutRequest, SeriesSharder, shardEncoder, StoppableSleeps } from './request.js';
 import { Backoff, Delivery, REAL_ENV, retryDelay, type DeliveryControl, type DeliveryOptions, type OutgoingRequest, type QueueEnv, type Sender } from './delivery.js';
 import type { ExporterMetrics } from './metrics.js';
+import { FairAdmission } from './admission.js';
+import { QueueFullError } from '../../core/errors.js';
 
 export { Backoff, type QueueEnv, type Sender } from './delivery.js';
 
 export interface QueueOptions extends DeliveryOptions {
-  /** Points per shard before new ones are dropped. */
+  /** Points per shard; a full shard makes consume() wait (blockTimeoutMs). */
   capacity: number;
+  /** How long enqueue() waits for room before dropping what is left (queue_config.block_timeout; 0: no wait). */
+  blockTimeoutMs: number;
   batchSendDeadlineMs: number;
   minShards: number;
   maxShards: number;
@@ -53,34 +57,56 @@ const BACKLOG_CATCHUP = 0.05;
 /** No sharding down while the newest sent sample is more than this far behind the newest queued (s). */
 const MAX_DELAY_FOR_DOWNSHARD_S = 10;
 
-/** A fixed-size ring: O(1) push and take, no per-sample allocation once built. */
+/**
+ * A fixed-size ring: O(1) push and take, no per-sample allocation once built. Each item carries the
+ * source it came from, so that what leaves is released to that source's share (admission.ts).
+ */
 export class Ring<T> {
   private readonly items: (T | undefined)[];
+  private readonly sources: (string | undefined)[];
   private head = 0;
   length = 0;
   constructor(readonly capacity: number) {
     this.items = new Array<T | undefined>(capacity);
+    this.sources = new Array<string | undefined>(capacity);
   }
-  push(item: T): boolean {
+  push(item: T, source = ''): boolean {
     if (this.length === this.capacity) return false;
-    this.items[(this.head + this.length) % this.capacity] = item;
+    const at = (this.head + this.length) % this.capacity;
+    this.items[at] = item;
+    this.sources[at] = source;
     this.length++;
     return true;
   }
-  /** Moves up to `n` items, oldest first, into `out`. */
-  takeInto(out: T[], n: number): void {
+  /**
+   * Moves up to `n` items, oldest first, into `out`; `released` hears how many left per source, once
+   * per run of one source (a batch's points come together, so that is about once per batch).
+   */
+  takeInto(out: T[], n: number, released?: (source: string, count: number) => void): void {
     const count = Math.min(n, this.length);
+    let run = 0;
+    let runSource: string | undefined;
     for (let i = 0; i < count; i++) {
+      const source = this.sources[this.head];
+      if (source !== runSource) {
+        if (run > 0) released?.(runSource as string, run);
+        runSource = source;
+        run = 0;
+      }
+      run++;
       out.push(this.items[this.head] as T);
       this.items[this.head] = undefined; // let the point be collected once sent
+      this.sources[this.head] = undefined;
       this.head = (this.head + 1) % this.capacity;
     }
     this.length -= count;
+    if (run > 0) released?.(runSource as string, run);
   }
-  clear(): void {
-    this.items.fill(undefined);
+  /** Empties the ring, releasing what it held. */
+  clear(released?: (source: string, count: number) => void): void {
+    const dropped: T[] = [];
+    this.takeInto(dropped, this.length, released);
     this.head = 0;
-    this.length = 0;
   }
 }
 
@@ -122,6 +148,8 @@ interface ShardHost {
   /** Called after each request with how it went, for the resharding rates. */
   sent(samples: number, durationMs: number, newestMs: number, ok: boolean): void;
   queueChanged(): void;
+  /** Points left this shard's ring: room for the sources that wait. */
+  released(source: string, count: number): void;
 }
 
 export class Shard implements DeliveryControl {
@@ -140,6 +168,7 @@ export class Shard implements DeliveryControl {
   private gaveUp = false;
   private wakeLoop: (() => void) | undefined;
   private interruptSleep: (() => void) | undefined;
+  private readonly released: (source: string, count: number) => void;
 
   constructor(
     private readonly host: ShardHost,
@@ -152,6 +181,7 @@ export class Shard implements DeliveryControl {
     this.encoder = shardEncoder(host.options.externalLabels, host.metrics, siblings);
     this.delivery = host.delivery(this);
     this.held = held;
+    this.released = (source, count) => host.released(source, count);
   }
 
   stopping(): boolean {
@@ -162,9 +192,9 @@ export class Shard implements DeliveryControl {
     this.loop ??= this.run();
   }
 
-  push(p: Point): boolean {
+  push(p: Point, source: string): boolean {
     const ring = this.ring;
-    if (!ring.push(p)) return false;
+    if (!ring.push(p, source)) return false;
     if (ring.length === 1) {
       this.oldestAt = this.host.env.now();
       this.wake();
@@ -220,7 +250,7 @@ export class Shard implements DeliveryControl {
       }
       const batch = this.batch;
       batch.length = 0;
-      this.ring.takeInto(batch, max);
+      this.ring.takeInto(batch, max, this.released);
       this.inFlight = batch.length;
       this.oldestAt = this.host.env.now();
       const started = this.host.env.now();
@@ -242,7 +272,7 @@ export class Shard implements DeliveryControl {
       this.inFlight = 0;
       if (this.gaveUp) {
         this.host.metrics.samplesDropped('shutdown', this.ring.length);
-        this.ring.clear();
+        this.ring.clear(this.released);
       }
       this.host.queueChanged();
     }
@@ -311,6 +341,7 @@ export class QueueManager implements ShardHost {
   private metadataEncoder: WriteRequestEncoder | undefined;
   private shardTimer: NodeJS.Timeout | undefined;
   private queueFullLogged = false;
+  private readonly admission: FairAdmission;
   private stoppingFlag = false;
 
   // Resharding inputs.
@@ -332,6 +363,7 @@ export class QueueManager implements ShardHost {
     readonly env: QueueEnv = REAL_ENV,
   ) {
     this.sharder = new SeriesSharder(options.externalLabels);
+    this.admission = new FairAdmission(() => this.shards.length * options.capacity);
     this.families = new ByteLru({ maxBytes: options.metadata.cacheBytes, onEvict: () => metrics.cacheEvicted('metadata') });
     const intervalS = options.shardUpdateIntervalMs / 1000;
     this.dataIn = new EwmaRate(intervalS);
@@ -383,24 +415,63 @@ export class QueueManager implements ShardHost {
       });
   }
 
-  /** Takes points into their shards; what does not fit is dropped (reason="queue_full"). Never blocks. */
-  enqueue(points: readonly Point[]): void {
+  /**
+   * Takes points into their shards, in order. A full shard (or a source over its fair share while
+   * another waits) makes the call wait for room, up to block_timeout from the call; what is still out
+   * then is dropped (reason="queue_full") and the call fails with QueueFullError, so that a receiver
+   * that can tell its sender to retry (remote write: 503) does. Resolves once every point is queued.
+   */
+  async enqueue(points: readonly Point[], source = ''): Promise<void> {
     if (this.stoppingFlag) {
       this.metrics.samplesDropped('shutdown', points.length);
       return;
     }
+    const admission = this.admission;
+    let next = admission.waiting(source) ? 0 : this.admit(points, 0, source);
+    if (next === points.length) return;
+    const deadline = this.env.now() + this.options.blockTimeoutMs;
+    const ticket = admission.join(source);
+    try {
+      while (next < points.length) {
+        const left = deadline - this.env.now();
+        const result = left > 0 ? await admission.turn(ticket, left) : 'timeout';
+        if (result === 'room' && !this.stoppingFlag) {
+          next = this.admit(points, next, source);
+          continue;
+        }
+        const dropped = points.length - next;
+        if (result === 'stopped' || this.stoppingFlag) {
+          this.metrics.samplesDropped('shutdown', dropped);
+          return;
+        }
+        this.dataDropped.add(dropped);
+        this.metrics.samplesDropped('queue_full', dropped);
+        if (!this.queueFullLogged) {
+          this.queueFullLogged = true;
+          this.logger.warn(
+            { capacity: this.options.capacity, shards: this.shards.length, block_timeout_ms: this.options.blockTimeoutMs, dropped, source },
+            'remote-write queue stayed full for block_timeout; dropping samples (the remote end takes less than comes in: check it, or raise max_shards)',
+          );
+        }
+        throw new QueueFullError(dropped, this.options.blockTimeoutMs);
+      }
+    } finally {
+      admission.leave(ticket);
+    }
+  }
+
+  /** Pushes points from `from` on until one does not fit; returns the index of the first left out. */
+  private admit(points: readonly Point[], from: number, source: string): number {
     const shards = this.shards;
     const n = shards.length;
     const trackFamilies = this.options.metadata.send;
-    let dropped = 0;
+    const allowance = this.admission.allowance(source);
+    const end = allowance >= points.length - from ? points.length : from + allowance;
     let highest = this.highestRecvMs;
-    for (let i = 0; i < points.length; i++) {
+    let i = from;
+    for (; i < end; i++) {
       const p = points[i];
-      const shard = shards[this.sharder.shardOf(p, n)];
-      if (!shard.push(p)) {
-        dropped++;
-        continue;
-      }
+      if (!shards[this.sharder.shardOf(p, n)].push(p, source)) break;
       if (p.timestampMs > highest) highest = p.timestampMs;
       // Families are shared constants: consecutive points mostly share one, so the cache is rarely touched.
       if (trackFamilies && p.family !== this.lastFamily) {
@@ -409,16 +480,14 @@ export class QueueManager implements ShardHost {
       }
     }
     this.highestRecvMs = highest;
-    this.dataIn.add(points.length - dropped);
-    if (dropped > 0) {
-      this.dataDropped.add(dropped);
-      this.metrics.samplesDropped('queue_full', dropped);
-      if (!this.queueFullLogged) {
-        this.queueFullLogged = true;
-        this.logger.warn({ capacity: this.options.capacity, shards: n, dropped }, 'remote-write queue is full; dropping new samples (raise queue_config.capacity or max_shards, or check the remote end)');
-      }
-    }
+    this.dataIn.add(i - from);
+    this.admission.took(source, i - from);
     this.queueChanged();
+    return i;
+  }
+
+  released(source: string, count: number): void {
+    this.admission.released(source, count);
   }
 
   /** Keeps a family for the periodic request: new, evicted before, or changed (type, HELP, unit). */
@@ -507,6 +576,7 @@ export class QueueManager implements ShardHost {
   stop(): Promise<void> {
     this.stopped ??= (async () => {
       this.stoppingFlag = true;
+      this.admission.stop();
       if (this.metadataTimer !== undefined) clearInterval(this.metadataTimer);
       // The metadata run is not flushed: every request of samples carries its own families' metadata.
       this.metadataSleeps.stop();

@@ -3,6 +3,7 @@
  * requests). A batch leaves when it reaches send_batch_size points, or `timeout` after its first point
  * arrived; send_batch_max_size splits what is bigger. Points are merged only with points from the same
  * `source` (receiver id), so every batch still says where its data came from. Profile batches pass through.
+ * A caller's consume() settles when its points have been taken by the next stage (see BatchProcessor).
  */
 import type { Batch, CreateSettings, Consumer, Processor } from '../../core/component.js';
 import { errorMessage } from '../../core/errors.js';
@@ -10,12 +11,26 @@ import type { Logger } from '../../core/logger.js';
 import { metricBatch, type Point } from '../../core/model/metrics.js';
 import type { BatchProcessorConfig } from './config.js';
 
+/** A consume() call whose points wait in a pending batch: settled when that batch has been handed on. */
+interface Caller {
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+
 /** What is pending for one source. */
 interface Pending {
   points: Point[];
+  callers: Caller[];
   timer: NodeJS.Timeout | undefined;
 }
 
+/**
+ * consume() resolves only once the points it brought have been handed on and the next stage has taken
+ * them (for an exporter: queued, or written and synced with a durable buffer), and rejects when that
+ * failed: holding points must not turn "taken" into "acknowledged" earlier than the stages behind it
+ * would. Memory: the points pending per source (send_batch_size, or what `timeout` gathers) and one
+ * caller entry per consume() call waiting on them.
+ */
 export class BatchProcessor implements Processor {
   private readonly pending = new Map<string, Pending>();
   private readonly logger: Logger;
@@ -31,33 +46,32 @@ export class BatchProcessor implements Processor {
 
   async start(): Promise<void> {}
 
-  async consume(batch: Batch): Promise<void> {
-    if (batch.signal !== 'metrics' || this.stopped) {
-      await this.next.consume(batch);
-      return;
-    }
-    if (batch.points.length === 0) return;
+  consume(batch: Batch): Promise<void> {
+    if (batch.signal !== 'metrics' || this.stopped) return this.next.consume(batch);
+    if (batch.points.length === 0) return Promise.resolve();
     const { send_batch_size: size, timeout } = this.config;
-    let p = this.pending.get(batch.source);
+    const source = batch.source;
+    let p = this.pending.get(source);
     if (p === undefined) {
-      p = { points: [], timer: undefined };
-      this.pending.set(batch.source, p);
+      p = { points: [], callers: [], timer: undefined };
+      this.pending.set(source, p);
     }
     const points = p.points;
     for (let i = 0; i < batch.points.length; i++) points.push(batch.points[i]);
+    const done = new Promise<void>((resolve, reject) => p.callers.push({ resolve, reject }));
     if (timeout === 0 || (size > 0 && points.length >= size)) {
-      await this.flush(batch.source);
-      return;
+      void this.flush(source);
+    } else if (p.timer === undefined) {
+      p.timer = setTimeout(() => void this.flush(source), timeout);
     }
-    if (p.timer === undefined) {
-      const source = batch.source;
-      p.timer = setTimeout(() => {
-        this.flush(source).catch((err: unknown) => this.logger.error({ err: errorMessage(err), source }, 'batch: next stage failed'));
-      }, timeout);
-    }
+    return done;
   }
 
-  /** Sends everything pending for `source`, in chunks of at most send_batch_max_size. */
+  /**
+   * Sends everything pending for `source`, in chunks of at most send_batch_max_size, then settles its
+   * callers: a failure reaches every caller whose points were in it (it is logged once here too, for a
+   * flush the timer started).
+   */
   private async flush(source: string): Promise<void> {
     const p = this.pending.get(source);
     if (p === undefined) return;
@@ -65,18 +79,24 @@ export class BatchProcessor implements Processor {
     if (p.timer !== undefined) clearTimeout(p.timer);
     const max = this.config.send_batch_max_size;
     const all = p.points;
-    if (max === 0 || all.length <= max) {
-      await this.next.consume(metricBatch(source, all));
+    try {
+      if (max === 0 || all.length <= max) await this.next.consume(metricBatch(source, all));
+      else for (let i = 0; i < all.length; i += max) await this.next.consume(metricBatch(source, all.slice(i, i + max)));
+    } catch (err) {
+      // The callers hear it; the stage that failed has logged it (once per run of failures).
+      this.logger.debug({ err: errorMessage(err), source, points: all.length, callers: p.callers.length }, 'batch: next stage failed');
+      for (const c of p.callers) c.reject(err);
       return;
     }
-    for (let i = 0; i < all.length; i += max) await this.next.consume(metricBatch(source, all.slice(i, i + max)));
+    for (const c of p.callers) c.resolve();
   }
 
   /** Flushes every source. Idempotent; safe before start. */
   async shutdown(): Promise<void> {
     this.stopped = true;
-    const sources = [...this.pending.keys()];
-    const results = await Promise.allSettled(sources.map((s) => this.flush(s)));
+    const flushes = [...this.pending.values()].map((p) => new Promise<void>((resolve, reject) => p.callers.push({ resolve, reject })));
+    for (const source of [...this.pending.keys()]) void this.flush(source);
+    const results = await Promise.allSettled(flushes);
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed !== undefined) throw failed.reason;
   }

@@ -8,6 +8,7 @@ import type { ProfileBatch, TargetScrape } from '../../core/model/profiles.js';
 import type { LimitReason } from '../../core/scrape/config.js';
 import { DecodePool } from '../../core/pprof/pool.js';
 import { HttpScraper } from '../../core/scrape/http.js';
+import { HandOff } from '../../core/scrape/handoff.js';
 import { ScrapePool } from '../../core/scrape/pool.js';
 import type { Target } from '../../core/scrape/targets.js';
 import { profileIntervalMs, type PprofReceiverConfig, type PprofScrapeConfig } from './config.js';
@@ -46,6 +47,7 @@ export class PprofReceiver implements Receiver {
   private readonly decodePool: DecodePool;
   /** CPU windows in progress or queued, awaited on shutdown. */
   private readonly cpuJobs = new Set<Promise<void>>();
+  private readonly handOff: HandOff;
 
   constructor(
     private readonly settings: CreateSettings,
@@ -54,6 +56,7 @@ export class PprofReceiver implements Receiver {
   ) {
     this.metrics = receiverMetrics(settings.telemetry);
     this.cpuSlots = new CpuSlots(config.max_concurrent_cpu_profiles);
+    this.handOff = new HandOff(settings.logger);
     const id = { receiver: settings.id };
     this.decodePool = new DecodePool({
       workers: config.decode_workers,
@@ -83,7 +86,7 @@ export class PprofReceiver implements Receiver {
         // Every sync, so that targets file_sd adds later count too, not only those at start.
         onSync: (targets) => this.metrics.targets.set(targetLabels, targets.length),
         handler: {
-          scrape: (target, startedMs, signal, monotonicMs) => this.scrapeOne(http, scrapeConfig, target, startedMs, signal, monotonicMs),
+          scrape: (target, startedMs, signal, monotonicMs, handingOff) => this.scrapeOne(http, scrapeConfig, target, startedMs, signal, monotonicMs, handingOff),
           targetGone: (target, timestampMs) => this.targetGone(scrapeConfig, target, timestampMs),
         },
       });
@@ -123,12 +126,21 @@ export class PprofReceiver implements Receiver {
   }
 
   /** `startedMs` stamps the samples; `monotonicMs` (the pool's clock) schedules families and CPU windows. */
-  private async scrapeOne(http: HttpScraper, config: PprofScrapeConfig, target: Target, startedMs: number, signal: AbortSignal, monotonicMs: number): Promise<void> {
+  private async scrapeOne(
+    http: HttpScraper,
+    config: PprofScrapeConfig,
+    target: Target,
+    startedMs: number,
+    signal: AbortSignal,
+    monotonicMs: number,
+    handingOff: () => void,
+  ): Promise<void> {
     const state = this.runtime(config, target);
     const settings = this.scrapeSettings(config);
     if (state.cpu?.due(startedMs, monotonicMs) === true) this.startCpuWindow(http, config, settings, target, state.cpu, signal);
     const scrape = await scrapeTarget(http, target, settings, startedMs, signal, state.sources, monotonicMs);
     if (signal.aborted) return; // stopped mid-scrape: what came back is partial by our doing, not the target's
+    handingOff();
     const limit = await this.forward(config, target, scrape);
     if (limit === undefined) {
       this.record(config.job_name, scrape, state);
@@ -182,11 +194,7 @@ export class PprofReceiver implements Receiver {
       ended: [],
       limitExceeded: (_target, reason, message) => void (limit ??= { reason, message }),
     };
-    try {
-      await this.next.consume(batch);
-    } catch (err) {
-      this.settings.logger.error({ job: config.job_name, target: target.instance, err: errorMessage(err) }, 'next stage rejected a scrape');
-    }
+    await this.handOff.run(() => this.next.consume(batch), config.job_name, target);
     return limit;
   }
 

@@ -10,6 +10,7 @@ import { errorMessage } from '../../core/errors.js';
 import { metricBatch, type Point } from '../../core/model/metrics.js';
 import { HttpScraper, ScrapeError } from '../../core/scrape/http.js';
 import { ScrapeLimitError } from '../../core/scrape/limits.js';
+import { HandOff } from '../../core/scrape/handoff.js';
 import { ScrapePool } from '../../core/scrape/pool.js';
 import type { Target } from '../../core/scrape/targets.js';
 import { formatOf, parseExposition, SCRAPE_ACCEPT_HEADER, TextParseError } from '../../core/textparse/index.js';
@@ -40,6 +41,7 @@ export class PrometheusReceiver implements Receiver {
   /** Last logged state per target key: 'up' or the failure reason. */
   private readonly lastState = new Map<string, string>();
   private started = false;
+  private readonly handOff: HandOff;
 
   constructor(
     private readonly settings: CreateSettings,
@@ -47,6 +49,7 @@ export class PrometheusReceiver implements Receiver {
     private readonly next: Consumer,
   ) {
     this.metrics = scrapeMetrics(settings.telemetry);
+    this.handOff = new HandOff(settings.logger);
   }
 
   async start(): Promise<void> {
@@ -62,7 +65,7 @@ export class PrometheusReceiver implements Receiver {
         telemetry: this.settings.telemetry,
         receiver: this.settings.id,
         handler: {
-          scrape: (target, startedMs, signal) => this.scrapeOne(http, scrapeConfig, target, startedMs, signal),
+          scrape: (target, startedMs, signal, _monotonicMs, handingOff) => this.scrapeOne(http, scrapeConfig, target, startedMs, signal, handingOff),
           targetGone: (target, timestampMs): Promise<void> => this.targetGone(scrapeConfig, target, timestampMs),
         },
         // Every discovery change, file_sd's later ones included.
@@ -82,7 +85,7 @@ export class PrometheusReceiver implements Receiver {
     return s;
   }
 
-  private async scrapeOne(http: HttpScraper, config: PrometheusScrapeConfig, target: Target, startedMs: number, signal: AbortSignal): Promise<void> {
+  private async scrapeOne(http: HttpScraper, config: PrometheusScrapeConfig, target: Target, startedMs: number, signal: AbortSignal, handingOff: () => void): Promise<void> {
     const series = this.seriesOf(config, target);
     const t0 = performance.now();
     const points: Point[] = [];
@@ -107,11 +110,8 @@ export class PrometheusReceiver implements Receiver {
       series.failed(startedMs, (performance.now() - t0) / 1000, points, `scrape failed: ${failure.reason}: ${failure.message} (${HINTS[failure.reason] ?? ''})`);
     }
     this.record(config.job_name, target, failure);
-    try {
-      await this.next.consume(metricBatch(this.settings.id, points));
-    } catch (err) {
-      this.settings.logger.error({ job: config.job_name, target: target.instance, err: errorMessage(err) }, 'next stage rejected a scrape');
-    }
+    handingOff();
+    await this.handOff.run(() => this.next.consume(metricBatch(this.settings.id, points)), config.job_name, target);
   }
 
   private record(job: string, target: Target, failure: { reason: string; message: string } | undefined): void {

@@ -24,7 +24,7 @@
  */
 import type http from 'node:http';
 import type { Consumer, CreateSettings, Receiver } from '../../core/component.js';
-import { errorMessage } from '../../core/errors.js';
+import { errorMessage, QueueFullError } from '../../core/errors.js';
 import { BodyError, readRequestBody } from '../../core/http/body.js';
 import { GuardedServer } from '../../core/http/server.js';
 import { DecodeCost, OverBudgetError, POINT_HEAP_BYTES } from '../../core/remotewrite/cost.js';
@@ -95,6 +95,8 @@ export class RemoteWriteReceiver implements Receiver {
   private readonly logger: Logger;
   private stopping: Promise<void> | undefined;
   private readonly retryAfterSeconds: string;
+  /** Between the first 503 for a full exporter queue and the next request taken: logged once each way. */
+  private queueFullLogged = false;
 
   constructor(
     private readonly settings: CreateSettings,
@@ -139,6 +141,10 @@ export class RemoteWriteReceiver implements Receiver {
     const charge = this.budget.open();
     this.process(req, charge)
       .then(({ written, refused }) => {
+        if (this.queueFullLogged) {
+          this.queueFullLogged = false;
+          this.logger.info('exporter queues take requests again');
+        }
         if (refused.length === 0) return this.answer(res, 204, '', '', req, written);
         // The rest is taken; the 400 names what was not, so the sender drops it and does not resend.
         return this.answer(res, 400, refused[0].reason, refusalMessage(refused), req, written);
@@ -146,6 +152,15 @@ export class RemoteWriteReceiver implements Receiver {
       .catch((err: unknown) => {
         if (err instanceof HttpAnswer) return this.answer(res, err.status, err.reason, err.message, req);
         if (err instanceof BodyError) return this.bodyFailed(req, res, err);
+        if (err instanceof QueueFullError) {
+          // Backpressure: an exporter queue stayed full for its block_timeout. 503 + Retry-After makes the
+          // sender resend later; what it was told was taken (2xx) is already queued.
+          if (!this.queueFullLogged) {
+            this.queueFullLogged = true;
+            this.logger.warn({ err: errorMessage(err) }, 'an exporter queue is full: answering 503 with Retry-After until it takes requests again');
+          }
+          return this.answer(res, 503, 'queue_full', `next stage is full: ${errorMessage(err)}; retry later`, req);
+        }
         this.logger.error({ err: errorMessage(err) }, 'next stage failed on a remote-write request');
         return this.answer(res, 500, 'downstream', `next stage failed: ${errorMessage(err)}`, req);
       })

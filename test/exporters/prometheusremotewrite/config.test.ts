@@ -11,7 +11,7 @@ describe('prometheusremotewrite config', () => {
     assert.equal(c.retry_on_http_429, true);
     assert.deepEqual(c.queue_config, {
       capacity: 10_000, max_shards: 50, min_shards: 1, max_samples_per_send: 2000,
-      batch_send_deadline: 5000, min_backoff: 30, max_backoff: 5000, sample_age_limit: 0,
+      batch_send_deadline: 5000, min_backoff: 30, max_backoff: 5000, sample_age_limit: 0, block_timeout: 10_000,
     });
     assert.deepEqual(c.metadata_config, { send: true, send_interval: 60_000, max_samples_per_send: 2000, cache_size: 16 * 1024 * 1024 });
     assert.equal(c.isolate_rejected, false);

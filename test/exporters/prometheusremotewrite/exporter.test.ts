@@ -212,20 +212,70 @@ describe('prometheusremotewrite exporter', () => {
     assert.equal(await metric(s.telemetry, SENT, {}), 0);
   });
 
-  it('a full queue drops the overflow with reason="queue_full"; max_samples_per_send cuts requests', async () => {
+  it('block_timeout 0: a full queue drops the overflow with reason="queue_full" at once; max_samples_per_send cuts requests', async () => {
     const server = await capture();
     const s = settings();
-    const exp = exporterFor(s, { endpoint: server.url, queue_config: { capacity: 10, max_samples_per_send: 4, batch_send_deadline: '1h' }, metadata_config: { send: false } });
+    const exp = exporterFor(s, { endpoint: server.url, queue_config: { capacity: 10, max_samples_per_send: 4, batch_send_deadline: '1h', block_timeout: '0' }, metadata_config: { send: false } });
     await exp.start();
     const points = [];
     for (let i = 0; i < 15; i++) points.push(point(goroutines, { job: 't', instance: `i${i}` }, i, 1000));
-    await exp.consume(metricBatch('pprof', points));
+    await assert.rejects(exp.consume(metricBatch('pprof', points)), (err: Error & { code?: string }) => err.code === 'ERR_QUEUE_FULL');
     assert.equal(await metric(s.telemetry, DROPPED, { reason: 'queue_full' }), 5);
     // 10 queued: two full requests of 4 leave at once, the last 2 wait for the deadline (or shutdown).
     await waitFor('two full requests', () => server.sampleRequests().length >= 2);
     await exp.shutdown();
     assert.deepEqual(server.sampleRequests().map((r) => r.request.timeseries.length), [4, 4, 2]);
     assert.equal(await metric(s.telemetry, SENT, {}), 10);
+  });
+
+  it('a full queue makes consume() wait for room instead of dropping: every point is sent, in order', async () => {
+    const server = await capture();
+    const s = settings();
+    const exp = exporterFor(s, { endpoint: server.url, queue_config: { capacity: 10, max_samples_per_send: 4, batch_send_deadline: '1h' }, metadata_config: { send: false } });
+    await exp.start();
+    const points = [];
+    for (let i = 0; i < 50; i++) points.push(point(goroutines, { job: 't', instance: 'one' }, i, 1000 + i));
+    await exp.consume(metricBatch('pprof', points));
+    assert.equal(await metric(s.telemetry, DROPPED, { reason: 'queue_full' }), 0);
+    await exp.shutdown();
+    const sent = server.sampleRequests().flatMap((r) => r.request.timeseries.flatMap((t) => t.samples.map((x) => Number(x.timestamp))));
+    assert.deepEqual(sent, points.map((p) => p.timestampMs), 'all 50, in timestamp order');
+  });
+
+  it('block_timeout bounds the wait: against a receiver that hangs, what is left is dropped and counted', async () => {
+    const server = await capture(() => 'hang');
+    const s = settings();
+    const exp = exporterFor(s, { endpoint: server.url, timeout: '20s', queue_config: { capacity: 10, max_samples_per_send: 4, batch_send_deadline: '1h', block_timeout: '300ms' }, metadata_config: { send: false } });
+    await exp.start();
+    const points = [];
+    for (let i = 0; i < 15; i++) points.push(point(goroutines, { job: 't', instance: `i${i}` }, i, 1000));
+    const started = Date.now();
+    await assert.rejects(exp.consume(metricBatch('pprof', points)), (err: Error & { code?: string }) => err.code === 'ERR_QUEUE_FULL');
+    // Timers fire no earlier than asked; the upper bound allows a loaded machine's event-loop delay.
+    const waited = Date.now() - started;
+    assert.ok(waited >= 290 && waited < 5_000, `waited ${waited} ms`);
+    // 10 queued, 4 of them taken into the (hanging) request, 4 more let in: 1 left out.
+    assert.equal(await metric(s.telemetry, DROPPED, { reason: 'queue_full' }), 1);
+    await exp.shutdown();
+  });
+
+  it('one source waiting cannot starve another: a small batch gets its fair share of the room first', async () => {
+    const server = await capture();
+    const s = settings();
+    const exp = exporterFor(s, { endpoint: server.url, queue_config: { capacity: 10, max_samples_per_send: 4, batch_send_deadline: '1h' }, metadata_config: { send: false } });
+    await exp.start();
+    const flood = [];
+    for (let i = 0; i < 400; i++) flood.push(point(goroutines, { job: 'flood', instance: 'f' }, i, 1000 + i));
+    const small = [];
+    for (let i = 0; i < 4; i++) small.push(point(goroutines, { job: 'scrape', instance: `s${i}` }, i, 1000));
+    let floodDone = false;
+    const a = exp.consume(metricBatch('prometheusremotewrite', flood)).then(() => (floodDone = true));
+    await exp.consume(metricBatch('pprof', small));
+    assert.equal(floodDone, false, 'the small batch went in while the flood still waited');
+    await a;
+    await exp.shutdown();
+    assert.equal(await metric(s.telemetry, SENT, {}), 404);
+    assert.equal(await metric(s.telemetry, DROPPED, { reason: 'queue_full' }), 0);
   });
 
   it('basic_auth from a file is re-read for each request', async () => {

@@ -51,10 +51,11 @@ describe('batch processor', () => {
     const sink = new Sink();
     const p = processor({ send_batch_size: 10, timeout: '1h' }, sink);
     await p.start();
-    await p.consume(metricBatch('pprof', points(6, 'a')));
+    const first = p.consume(metricBatch('pprof', points(6, 'a')));
     assert.deepEqual(sink.sizes(), []);
     await p.consume(metricBatch('pprof', points(6, 'b')));
     assert.deepEqual(sink.sizes(), ['pprof:12']);
+    await first;
     await p.shutdown();
   });
 
@@ -72,9 +73,10 @@ describe('batch processor', () => {
     const p = processor({ send_batch_size: 1000, timeout: '50ms' }, sink);
     await p.start();
     const t0 = Date.now();
-    await p.consume(metricBatch('pprof', points(3, 'a')));
-    await p.consume(metricBatch('pprof', points(2, 'b')));
-    await waitFor('the timeout flush', () => sink.batches.length === 1);
+    const a = p.consume(metricBatch('pprof', points(3, 'a')));
+    const b = p.consume(metricBatch('pprof', points(2, 'b')));
+    await Promise.all([a, b]);
+    assert.equal(sink.batches.length, 1, 'both callers resolve once the timeout flush has been taken');
     assert.ok(Date.now() - t0 >= 45);
     assert.deepEqual(sink.sizes(), ['pprof:5']);
     await p.shutdown();
@@ -83,12 +85,14 @@ describe('batch processor', () => {
   it('merges only batches of the same source', async () => {
     const sink = new Sink();
     const p = processor({ send_batch_size: 5, timeout: '1h' }, sink);
-    await p.consume(metricBatch('pprof', points(3, 'a')));
-    await p.consume(metricBatch('prometheus/native', points(3, 'n')));
+    const a = p.consume(metricBatch('pprof', points(3, 'a')));
+    const n = p.consume(metricBatch('prometheus/native', points(3, 'n')));
     await p.consume(metricBatch('pprof', points(3, 'b')));
+    await a;
     assert.deepEqual(sink.sizes(), ['pprof:6']);
     assert.ok(sink.batches[0].points.every((x) => x.labels.tag !== 'n'));
     await p.shutdown();
+    await n;
     assert.deepEqual(sink.sizes(), ['pprof:6', 'prometheus/native:3']);
   });
 
@@ -98,10 +102,10 @@ describe('batch processor', () => {
     await p.shutdown();
     const q = processor({ timeout: '1h' }, sink);
     await q.start();
-    await q.consume(metricBatch('a', points(2, 'a')));
-    await q.consume(metricBatch('b', points(1, 'b')));
+    const callers = [q.consume(metricBatch('a', points(2, 'a'))), q.consume(metricBatch('b', points(1, 'b')))];
     assert.equal(sink.batches.length, 0);
     await q.shutdown();
+    await Promise.all(callers);
     await q.shutdown();
     assert.deepEqual(sink.sizes().sort(), ['a:2', 'b:1']);
   });
@@ -112,5 +116,45 @@ describe('batch processor', () => {
     await p.consume(metricBatch('pprof', points(3, 'a')));
     assert.deepEqual(sink.sizes(), ['pprof:2', 'pprof:1']);
     await p.shutdown();
+  });
+
+  it('resolves a caller only once the next stage has taken its points', async () => {
+    let release: (() => void) | undefined;
+    const taken: number[] = [];
+    const slow: Consumer = {
+      consume: async (batch) => {
+        await new Promise<void>((r) => (release = r));
+        if (batch.signal === 'metrics') taken.push(batch.points.length);
+      },
+    };
+    const settings = { id: 'batch', logger: silentLogger(), telemetry: new Telemetry(), configDir: process.cwd() };
+    const p = batchProcessorFactory.create(settings, configSchema.parse({ send_batch_size: 1000, timeout: '20ms' }), slow);
+    let settled = false;
+    const caller = p.consume(metricBatch('pprof', points(3, 'a'))).then(() => (settled = true));
+    await waitFor('the timeout flush to reach the next stage', () => release !== undefined);
+    await new Promise((r) => setTimeout(r, 30));
+    assert.equal(settled, false, 'not resolved while the next stage still holds the flush');
+    release?.();
+    await caller;
+    assert.deepEqual(taken, [3]);
+    await p.shutdown();
+  });
+
+  it('a failing flush rejects every caller whose points were in it, the timer flush included', async () => {
+    const failing: Consumer = {
+      consume: async () => {
+        throw new Error('queue full');
+      },
+    };
+    const settings = { id: 'batch', logger: silentLogger(), telemetry: new Telemetry(), configDir: process.cwd() };
+    const p = batchProcessorFactory.create(settings, configSchema.parse({ send_batch_size: 1000, timeout: '20ms' }), failing);
+    const a = p.consume(metricBatch('pprof', points(2, 'a')));
+    const b = p.consume(metricBatch('pprof', points(2, 'b')));
+    await assert.rejects(a, /queue full/);
+    await assert.rejects(b, /queue full/);
+    const sized = batchProcessorFactory.create(settings, configSchema.parse({ send_batch_size: 2, timeout: '1h' }), failing);
+    await assert.rejects(sized.consume(metricBatch('pprof', points(2, 'c'))), /queue full/);
+    await p.shutdown();
+    await sized.shutdown();
   });
 });

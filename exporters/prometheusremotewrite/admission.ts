@@ -1,0 +1,121 @@
+/**
+ * Who may put points into the memory queue, and who waits (queue_config.block_timeout).
+ *
+ * A full queue makes consume() wait for room instead of dropping: the caller (a receiver, through the
+ * processors) is slowed down to what the remote end takes. Two rules keep that wait fair and ordered:
+ * - per source (the receiver id a batch carries), calls enter in the order they came: a call that finds
+ *   an earlier call of its source waiting queues behind it, so a series is never overtaken by its own
+ *   newer samples;
+ * - while another source waits, a source holds at most its fair share of the queue (capacity / sources
+ *   holding or waiting): a receiver that floods cannot take every slot freed for one that scrapes.
+ *
+ * Memory: one counter per source (the receivers of the pipeline) and one ticket per consume() call that
+ * waits, which its caller bounds (remote-write requests in flight, scrape loops).
+ */
+
+/** How a wait ended: room (try again), the deadline, or the queue stopping. */
+export type TurnResult = 'room' | 'timeout' | 'stopped';
+
+export class Ticket {
+  /** Set while the ticket waits for its turn. */
+  wake: ((result: TurnResult) => void) | undefined;
+  constructor(readonly source: string) {}
+}
+
+export class FairAdmission {
+  /** Points each source has in the rings (taken by a shard: released). */
+  private readonly held = new Map<string, number>();
+  /** Per source, the calls waiting for room, oldest first. */
+  private readonly queues = new Map<string, Ticket[]>();
+  private stopped = false;
+
+  /** `capacity` reads the queue's room in points now (it changes with resharding). */
+  constructor(private readonly capacity: () => number) {}
+
+  /** An earlier call of this source waits: a new one must queue behind it. */
+  waiting(source: string): boolean {
+    return this.queues.has(source);
+  }
+
+  /**
+   * How many more points `source` may put in now: unbounded while no other source waits, else what
+   * is left of its fair share.
+   */
+  allowance(source: string): number {
+    const others = this.queues.size - (this.queues.has(source) ? 1 : 0);
+    if (others === 0) return Infinity;
+    let active = this.queues.size;
+    for (const s of this.held.keys()) if (!this.queues.has(s)) active++;
+    if (!this.held.has(source) && !this.queues.has(source)) active++;
+    const share = Math.floor(this.capacity() / active);
+    return Math.max(0, share - (this.held.get(source) ?? 0));
+  }
+
+  took(source: string, n: number): void {
+    if (n > 0) this.held.set(source, (this.held.get(source) ?? 0) + n);
+  }
+
+  /** Points left the rings (sent or dropped): the sources holding least get the first try at the room. */
+  released(source: string, n: number): void {
+    if (n <= 0) return;
+    const left = (this.held.get(source) ?? 0) - n;
+    if (left > 0) this.held.set(source, left);
+    else this.held.delete(source);
+    this.wakeHeads();
+  }
+
+  /** Joins the queue of its source; the first of a source is its head and is woken on room. */
+  join(source: string): Ticket {
+    const ticket = new Ticket(source);
+    const queue = this.queues.get(source);
+    if (queue === undefined) this.queues.set(source, [ticket]);
+    else queue.push(ticket);
+    return ticket;
+  }
+
+  /**
+   * Waits until the ticket is its source's head and room has come since, or until `timeoutMs` passes.
+   * A head that has just become head is woken at once, to try the room there is.
+   */
+  turn(ticket: Ticket, timeoutMs: number): Promise<TurnResult> {
+    if (this.stopped) return Promise.resolve('stopped');
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => finish('timeout'), Math.max(0, timeoutMs));
+      const finish = (result: TurnResult): void => {
+        clearTimeout(timer);
+        ticket.wake = undefined;
+        resolve(result);
+      };
+      ticket.wake = finish;
+    });
+  }
+
+  /** The call is done (all in, or given up): the next call of its source becomes head and tries. */
+  leave(ticket: Ticket): void {
+    const queue = this.queues.get(ticket.source);
+    if (queue === undefined) return;
+    const at = queue.indexOf(ticket);
+    if (at !== -1) queue.splice(at, 1);
+    if (queue.length === 0) {
+      this.queues.delete(ticket.source);
+      // Others may have been held to their share because this source waited.
+      this.wakeHeads();
+      return;
+    }
+    if (at === 0) queue[0].wake?.('room');
+  }
+
+  /** Every waiting call ends (shutdown): what it holds is dropped by its caller. */
+  stop(): void {
+    this.stopped = true;
+    for (const queue of this.queues.values()) for (const t of queue) t.wake?.('stopped');
+  }
+
+  private wakeHeads(): void {
+    if (this.queues.size === 0) return;
+    const heads: Ticket[] = [];
+    for (const queue of this.queues.values()) if (queue[0].wake !== undefined) heads.push(queue[0]);
+    heads.sort((a, b) => (this.held.get(a.source) ?? 0) - (this.held.get(b.source) ?? 0));
+    for (const h of heads) h.wake?.('room');
+  }
+}
