@@ -10,7 +10,7 @@ export function receiverMetrics(telemetry: Telemetry) {
     ),
     rejected: telemetry.counter(
       'pprofcol_receiver_write_requests_rejected_total',
-      'Remote-write requests refused, by reason: bad_request, too_large (413), unsupported, busy (503: max_concurrent_requests or shutting down), over_budget (503: max_inflight_bytes held by others), evicted (503: max_connections), body_timeout (408), downstream (500), client_aborted (the client closed the connection mid-body; not answered).',
+      'Remote-write requests refused, by reason: bad_request, too_large (413), unsupported, busy (503: max_concurrent_requests or shutting down), over_budget (503: max_inflight_bytes held by others), queue_full (503: an exporter queue stayed full for its block_timeout), evicted (503: max_connections), body_timeout (408), downstream (500), client_aborted (the client closed the connection mid-body; not answered).',
       ['receiver', 'reason'],
     ),
     decoded: telemetry.counter(
