@@ -5,6 +5,7 @@ import { loadConfigFile } from '../core/config/load.js';
 import { ConfigError, errorMessage } from '../core/errors.js';
 import { formatExposition } from '../core/exposition.js';
 import { createLogger } from '../core/logger.js';
+import { maskUrlsIn } from '../core/redact.js';
 import type { Point } from '../core/model/metrics.js';
 import { PROFILE_FAMILIES, type ProfileFamily } from '../core/model/profiles.js';
 import { HttpScraper } from '../core/scrape/http.js';
@@ -59,16 +60,21 @@ function configArg(args: string[]): string {
 
 class UsageError extends Error {}
 
+/** One line on stderr, with any credentials in URLs masked (a config's endpoint may carry them). */
+function say(line: string): void {
+  process.stderr.write(`${maskUrlsIn(line)}\n`);
+}
+
 async function validate(args: string[]): Promise<number> {
   const file = configArg(args);
   try {
     const config = await loadConfigFile(file);
-    for (const warning of config.warnings) process.stderr.write(`warning: ${warning}\n`);
-    process.stderr.write(`${file}: valid\n`);
+    for (const warning of config.warnings) say(`warning: ${warning}`);
+    say(`${file}: valid`);
     return 0;
   } catch (err) {
     if (err instanceof ConfigError) {
-      for (const issue of err.issues) process.stderr.write(`${issue.path}: ${issue.message}\n`);
+      for (const issue of err.issues) say(`${issue.path}: ${issue.message}`);
       return 1;
     }
     throw err;
@@ -82,7 +88,7 @@ async function run(args: string[]): Promise<number> {
     config = await loadConfigFile(file);
   } catch (err) {
     if (err instanceof ConfigError) {
-      for (const issue of err.issues) process.stderr.write(`${issue.path}: ${issue.message}\n`);
+      for (const issue of err.issues) say(`${issue.path}: ${issue.message}`);
       return 1;
     }
     throw err;
@@ -204,11 +210,11 @@ main(process.argv.slice(2)).then(
   (code) => exitAfterFlush(code),
   (err: unknown) => {
     if (err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
-      process.stderr.write(`${errorMessage(err)}\n${USAGE}\n`);
+      say(`${errorMessage(err)}\n${USAGE}`);
       exitAfterFlush(2);
       return;
     }
-    process.stderr.write(`pprofcol: ${errorMessage(err)}\n`);
+    say(`pprofcol: ${errorMessage(err)}`);
     exitAfterFlush(1);
   },
 );

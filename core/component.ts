@@ -3,6 +3,7 @@
  * wire it. Built-in components and plugins implement exactly these types.
  */
 import type { ZodType, ZodTypeDef } from 'zod';
+import type { ListenerSecurity } from './http/security.js';
 import type { Logger } from './logger.js';
 import type { MetricBatch } from './model/metrics.js';
 import type { ProfileBatch } from './model/profiles.js';
@@ -47,6 +48,11 @@ interface FactoryBase<C> {
   readonly type: string;
   /** Validates raw YAML and fills defaults; an absent or null section is parsed as `{}`. */
   readonly configSchema: ConfigSchema<C>;
+  /**
+   * The addresses the component listens on, for `validate`'s warning about a listener reachable
+   * beyond loopback without authentication. `key` is the address's key in the component's config.
+   */
+  readonly listeners?: (config: C) => ReadonlyArray<{ key: string; address: string; security: ListenerSecurity }>;
 }
 
 export interface ReceiverFactory<C = unknown> extends FactoryBase<C> {

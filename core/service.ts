@@ -23,7 +23,7 @@ export class Service {
     private readonly logger: Logger,
   ) {
     this.graph = buildGraph(config, logger, this.telemetry);
-    this.telemetryServer = new TelemetryServer(this.telemetry, config.service.telemetry.http);
+    this.telemetryServer = new TelemetryServer(this.telemetry, config.service.telemetry.http, { configDir: config.configDir, logger });
   }
 
   async start(): Promise<void> {

@@ -7,6 +7,7 @@ import { dirname, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import { SIGNALS, parseComponentId, type ComponentKind, type Factory, type Signal } from '../component.js';
 import { ConfigError, errorMessage, formatPath, type ConfigIssue } from '../errors.js';
+import { exposureWarning } from '../http/security.js';
 import { isPluginFactory, loadPlugins } from '../plugins.js';
 import { factoryOf, registeredTypes } from '../registry.js';
 import { expandEnv } from './env.js';
@@ -160,7 +161,25 @@ export async function loadConfigText(text: string, configDir: string, env: NodeJ
   }
   // A service section that failed its schema has put its issues in `issues` (via the top level).
   if (issues.length > 0 || !service.success) throw new ConfigError(issues);
+  resolved.warnings.push(...exposedListeners(resolved, service.data));
   return { ...resolved, service: service.data };
+}
+
+/** Listeners (the components' and the telemetry one) that anyone beyond this machine may use. */
+function exposedListeners(resolved: Omit<ResolvedConfig, 'service'>, service: ServiceConfig): string[] {
+  const out: string[] = [];
+  const http = service.telemetry.http;
+  const telemetry = exposureWarning('service.telemetry.http.listen', http.listen, http);
+  if (telemetry !== undefined) out.push(telemetry);
+  for (const [, section] of SECTIONS) {
+    for (const component of resolved[section].values()) {
+      for (const l of component.factory.listeners?.(component.config as never) ?? []) {
+        const warning = exposureWarning(`${section}.${component.id}.${l.key}`, l.address, l.security);
+        if (warning !== undefined) out.push(warning);
+      }
+    }
+  }
+  return out;
 }
 
 /** Follows each receiver's signal through the processors; the result must be what the pipeline and its exporters carry. */

@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { duration } from './types.js';
 import { listenerLimitsShape } from '../http/limits.js';
+import { listenerSecurityShape } from '../http/security.js';
 
 export const DEFAULT_TELEMETRY_LISTEN = '127.0.0.1:8888';
 export const DEFAULT_SHUTDOWN_TIMEOUT = '10s';
@@ -25,6 +26,8 @@ export const serviceSchema = z
             listen: z.string().default(DEFAULT_TELEMETRY_LISTEN),
             // header_timeout, body_timeout, idle_timeout, max_connections, as on the remote-write receiver.
             ...listenerLimitsShape,
+            // tls_server_config, basic_auth_users: Prometheus's web-config keys (core/http/security.ts).
+            ...listenerSecurityShape,
           })
           .strict()
           .default({}),

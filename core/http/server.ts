@@ -13,13 +13,22 @@
  *   holds a socket only until a newer one needs it, and a sender that sends its request at once gets in.
  * - The body timeout (`readRequestBody` in body.ts) counts from the end of the headers; node's own
  *   `requestTimeout` stays as a backstop a little above header_timeout + body_timeout.
+ * - TLS and basic auth (security.ts, basicauth.ts), the same for every listener: with
+ *   `basic_auth_users` a request is handed to the listener's handler only once its credentials have
+ *   been checked; without valid ones it is answered 401 with `WWW-Authenticate: Basic` and its body
+ *   is never read by pprofcol (node drains it, within the request timeout, to keep the connection).
  */
 import http from 'node:http';
+import https from 'node:https';
 import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
+import { errorMessage, PprofcolError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Telemetry } from '../telemetry/metrics.js';
+import { BasicAuthGuard, type AuthVerdict } from './basicauth.js';
 import type { ListenerLimits } from './limits.js';
 import { listenerMetrics, type ListenerMetrics } from './metrics.js';
+import { clientCertRefusal, loadServerCredentials, serverTlsPolicy, type ListenerSecurity } from './security.js';
 
 /** How often node looks for connections past header_timeout; well inside the 1s a timeout may be late. */
 const TIMEOUT_CHECK_INTERVAL_MS = 500;
@@ -35,6 +44,18 @@ const NODE_KEEP_ALIVE_SLACK_MS = 1_000;
 const EVICTABLE_AFTER_MS = 1_000;
 /** An evicted connection whose owner did not answer within this long is destroyed. */
 const EVICTION_GRACE_MS = 1_000;
+/** Refused credentials are logged at most this often per listener and reason (each is counted). */
+const AUTH_LOG_INTERVAL_MS = 60_000;
+/** Node's TLS error codes that mean the client's certificate: absent where required, or not verified. */
+const CLIENT_CERT_ERROR = /CERT|PEER_DID_NOT_RETURN/;
+
+/** Thrown by listen() when a tls_server_config file cannot be read or used. */
+export class ListenerTlsError extends PprofcolError {
+  constructor(message: string, cause: unknown) {
+    super('ERR_LISTENER_TLS', message, { cause });
+    this.name = 'ListenerTlsError';
+  }
+}
 
 interface Connection {
   readonly socket: Socket;
@@ -46,6 +67,8 @@ interface Connection {
   bytesAtRest: number;
   /** Aborted when the connection is evicted while its request's body arrives. */
   eviction: AbortController | undefined;
+  /** The TLS socket over `socket`, once its handshake is done (TLS listeners). */
+  tls: TLSSocket | undefined;
 }
 
 export interface GuardedServerOptions {
@@ -55,35 +78,114 @@ export interface GuardedServerOptions {
   telemetry: Telemetry;
   /** Told once when the listener fills up (first eviction or refusal) and once when it has room again. */
   logger?: Logger;
+  /** tls_server_config and basic_auth_users; absent or empty: plain HTTP, anyone may ask. */
+  security?: ListenerSecurity;
+  /** Folder relative tls_server_config paths resolve against (the config file's). */
+  configDir?: string;
 }
 
 export class GuardedServer {
-  readonly server: http.Server;
+  readonly server: http.Server | https.Server;
   private readonly open = new Set<Connection>();
   private readonly bySocket = new WeakMap<Socket, Connection>();
+  /** TLS: raw connections by peer address, to find a TLS socket's own (the same address and port). */
+  private readonly byPeer = new Map<string, Connection>();
   private readonly metrics: ListenerMetrics;
+  private readonly auth: BasicAuthGuard | undefined;
+  /** When each refusal reason was last logged. */
+  private readonly authLogged = new Map<string, number>();
   /** Between the first eviction or refusal and the count falling below half of max_connections. */
   private full = false;
 
   constructor(
-    handler: (req: http.IncomingMessage, res: http.ServerResponse) => void,
+    private readonly handler: (req: http.IncomingMessage, res: http.ServerResponse) => void,
     private readonly options: GuardedServerOptions,
   ) {
     const { limits } = options;
     this.metrics = listenerMetrics(options.telemetry);
-    this.server = http.createServer(
-      {
-        headersTimeout: limits.header_timeout,
-        requestTimeout: limits.header_timeout + limits.body_timeout + REQUEST_TIMEOUT_BACKSTOP_MS,
-        keepAliveTimeout: Math.max(1, limits.idle_timeout - NODE_KEEP_ALIVE_SLACK_MS),
-        connectionsCheckingInterval: TIMEOUT_CHECK_INTERVAL_MS,
-      },
-      (req, res) => {
-        // A request on a socket that was refused or evicted has had its 503: it is not handled.
-        if (this.requestStarted(req, res)) handler(req, res);
+    const users = options.security?.basic_auth_users;
+    this.auth = users !== undefined && Object.keys(users).length > 0 ? new BasicAuthGuard(users) : undefined;
+    const httpOptions: http.ServerOptions = {
+      headersTimeout: limits.header_timeout,
+      requestTimeout: limits.header_timeout + limits.body_timeout + REQUEST_TIMEOUT_BACKSTOP_MS,
+      keepAliveTimeout: Math.max(1, limits.idle_timeout - NODE_KEEP_ALIVE_SLACK_MS),
+      connectionsCheckingInterval: TIMEOUT_CHECK_INTERVAL_MS,
+    };
+    const onRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => {
+      // A request on a socket that was refused or evicted has had its 503: it is not handled.
+      if (this.requestStarted(req, res)) this.authenticate(req, res);
+    };
+    const tls = options.security?.tls_server_config;
+    if (tls === undefined) this.server = http.createServer(httpOptions, onRequest);
+    else {
+      // Certificate and key come in listen() (setSecureContext): reading files is asynchronous.
+      const server = https.createServer({ ...httpOptions, ...serverTlsPolicy(tls) }, onRequest);
+      server.on('secureConnection', (socket: TLSSocket) => this.secured(socket, tls.client_auth_type));
+      server.on('tlsClientError', (err: Error & { code?: string }) => {
+        this.authFailed(CLIENT_CERT_ERROR.test(err.code ?? '') ? 'client_cert' : 'tls_handshake', undefined, errorMessage(err));
+      });
+      this.server = server;
+    }
+    this.server.on('connection', (socket: Socket) => this.admit(socket));
+  }
+
+  private get isTls(): boolean {
+    return this.options.security?.tls_server_config !== undefined;
+  }
+
+  /** Hands the request on once its credentials pass; else answers 401 (or 503 when checks are full). */
+  private authenticate(req: http.IncomingMessage, res: http.ServerResponse): void {
+    if (this.auth === undefined) return this.handler(req, res);
+    const verdict = this.auth.check(req.headers.authorization);
+    if (typeof verdict === 'string') return this.afterCheck(verdict, req, res);
+    verdict.then(
+      (v) => this.afterCheck(v, req, res),
+      (err: unknown) => {
+        this.options.logger?.error({ listener: this.options.listener, err: errorMessage(err) }, 'handling a request failed after its credentials were checked');
+        res.destroy();
       },
     );
-    this.server.on('connection', (socket: Socket) => this.admit(socket));
+  }
+
+  private afterCheck(verdict: AuthVerdict, req: http.IncomingMessage, res: http.ServerResponse): void {
+    if (verdict === 'ok') return this.handler(req, res);
+    if (res.destroyed) return;
+    this.authFailed(verdict, req.socket.remoteAddress);
+    // The body is not read here: node drains what the client still sends (bounded by the request
+    // timeout) so the answer reaches it and not a reset, and the connection may serve its next request.
+    if (verdict === 'busy') {
+      res.writeHead(503, { 'retry-after': '1', 'content-type': 'text/plain; charset=utf-8' }).end('too many credential checks at once; retry later\n');
+    } else {
+      res.writeHead(401, { 'www-authenticate': 'Basic realm="pprofcol"', 'content-type': 'text/plain; charset=utf-8' }).end('Unauthorized\n');
+    }
+  }
+
+  /** Counts a refusal and logs it, at most once a minute per reason: a guessing client must not flood the log. */
+  private authFailed(reason: string, remote: string | undefined, detail?: string): void {
+    this.metrics.authFailures.inc({ listener: this.options.listener, reason });
+    const now = performance.now();
+    const last = this.authLogged.get(reason);
+    if (last !== undefined && now - last < AUTH_LOG_INTERVAL_MS) return;
+    this.authLogged.set(reason, now);
+    this.options.logger?.warn(
+      { listener: this.options.listener, reason, remote, detail },
+      'refused a client for its credentials (counted in pprofcol_http_auth_failures_total; logged at most once a minute per reason)',
+    );
+  }
+
+  /** A TLS handshake is done: the connection learns its TLS socket, and the client certificate policy is applied. */
+  private secured(socket: TLSSocket, type: Parameters<typeof clientCertRefusal>[0]): void {
+    const conn = this.byPeer.get(peerKey(socket));
+    if (conn !== undefined) {
+      conn.tls = socket;
+      conn.bytesAtRest = conn.socket.bytesRead;
+      this.bySocket.set(socket, conn);
+    }
+    const refusal = clientCertRefusal(type, socket);
+    if (refusal !== undefined) {
+      this.authFailed('client_cert', socket.remoteAddress, refusal);
+      socket.destroy();
+    }
   }
 
   /** Aborts when this request's connection is evicted before its body has arrived; pass it to readRequestBody. */
@@ -106,14 +208,19 @@ export class GuardedServer {
     }
     if (this.open.size >= this.options.limits.max_connections && !this.evictOne()) {
       this.metrics.closed.inc({ listener: this.options.listener, reason: 'refused' });
-      closeWithAnswer(socket);
+      // Before its handshake a TLS client cannot read an answer: it only sees the connection close.
+      if (this.isTls) socket.destroy();
+      else closeWithAnswer(socket);
       return;
     }
-    const conn: Connection = { socket, request: undefined, since: performance.now(), bytesAtRest: 0, eviction: undefined };
+    const conn: Connection = { socket, request: undefined, since: performance.now(), bytesAtRest: 0, eviction: undefined, tls: undefined };
     this.open.add(conn);
     this.bySocket.set(socket, conn);
+    const peer = this.isTls ? peerKey(socket) : undefined;
+    if (peer !== undefined) this.byPeer.set(peer, conn);
     this.metrics.connections.set({ listener: this.options.listener }, this.open.size);
     socket.once('close', () => {
+      if (peer !== undefined && this.byPeer.get(peer) === conn) this.byPeer.delete(peer);
       this.open.delete(conn);
       this.metrics.connections.set({ listener: this.options.listener }, this.open.size);
       if (this.full && this.open.size < this.options.limits.max_connections / 2) {
@@ -157,8 +264,7 @@ export class GuardedServer {
     this.open.delete(victim);
     if (victim.request === undefined) {
       // Headers half-sent get an answer a client can act on; an idle keep-alive socket just closes.
-      if (victim.socket.bytesRead > victim.bytesAtRest) closeWithAnswer(victim.socket);
-      else victim.socket.destroy();
+      this.closeWaiting(victim);
     } else {
       // The owner answers 503 (readRequestBody rejects with 'evicted'); destroyed if it does not.
       victim.eviction?.abort();
@@ -167,9 +273,28 @@ export class GuardedServer {
     return true;
   }
 
-  /** Binds `host:port`; `host` '' listens on every interface. */
+  /**
+   * Closes a connection without a request in progress: one with half-sent headers gets a 503 it can
+   * read (over TLS once the handshake is done; before it, a TLS client could not read one), an idle one just closes.
+   */
+  private closeWaiting(conn: Connection): void {
+    const started = conn.socket.bytesRead > conn.bytesAtRest;
+    if (started && !this.isTls) closeWithAnswer(conn.socket);
+    else if (started && conn.tls !== undefined) closeWithAnswer(conn.tls);
+    else conn.socket.destroy();
+  }
+
+  /** Binds `host:port`; `host` '' listens on every interface. A TLS listener reads its files first. */
   async listen(host: string, port: number): Promise<void> {
     const server = this.server;
+    const tls = this.options.security?.tls_server_config;
+    if (tls !== undefined) {
+      try {
+        (server as https.Server).setSecureContext(await loadServerCredentials(tls, this.options.configDir ?? process.cwd()));
+      } catch (err) {
+        throw new ListenerTlsError(`tls_server_config: cannot use cert_file, key_file or client_ca_file: ${errorMessage(err)}`, err);
+      }
+    }
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(port, host, () => {
@@ -192,14 +317,15 @@ export class GuardedServer {
       if (force) server.closeAllConnections();
       else {
         server.closeIdleConnections();
-        for (const conn of this.open) {
-          if (conn.request !== undefined) continue;
-          if (conn.socket.bytesRead > conn.bytesAtRest) closeWithAnswer(conn.socket);
-          else conn.socket.destroy();
-        }
+        for (const conn of this.open) if (conn.request === undefined) this.closeWaiting(conn);
       }
     });
   }
+}
+
+/** The same for a raw socket and the TLS socket over it (TLSSocket hands both on from its parent). */
+function peerKey(socket: Socket): string {
+  return `${socket.remoteAddress}|${socket.remotePort}`;
 }
 
 const BUSY_ANSWER = 'HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nRetry-After: 1\r\nContent-Length: 0\r\n\r\n';

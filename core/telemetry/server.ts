@@ -2,12 +2,20 @@
 import type { AddressInfo } from 'node:net';
 import { PprofcolError } from '../errors.js';
 import type { ListenerLimits } from '../http/limits.js';
+import type { ListenerSecurity } from '../http/security.js';
 import { GuardedServer } from '../http/server.js';
+import type { Logger } from '../logger.js';
 import type { Telemetry } from './metrics.js';
 
 /** The `service.telemetry.http` section. */
-export interface TelemetryListenConfig extends ListenerLimits {
+export interface TelemetryListenConfig extends ListenerLimits, ListenerSecurity {
   listen: string;
+}
+
+/** Where relative tls_server_config paths resolve, and who hears of refusals. */
+export interface TelemetryServerOptions {
+  configDir?: string;
+  logger?: Logger;
 }
 
 export class TelemetryServer {
@@ -17,6 +25,7 @@ export class TelemetryServer {
   constructor(
     private readonly telemetry: Telemetry,
     private readonly config: TelemetryListenConfig,
+    private readonly options: TelemetryServerOptions = {},
   ) {}
 
   setReady(ready: boolean): void {
@@ -45,7 +54,7 @@ export class TelemetryServer {
       } else {
         res.writeHead(404).end('not found\n');
       }
-    }, { listener: 'telemetry', limits: this.config, telemetry: this.telemetry });
+    }, { listener: 'telemetry', limits: this.config, telemetry: this.telemetry, security: this.config, configDir: this.options.configDir, logger: this.options.logger });
     this.guard = guard;
     try {
       await guard.listen(host, port);

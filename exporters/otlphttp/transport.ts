@@ -23,6 +23,7 @@ import { Agent, type Dispatcher } from 'undici';
 import type { HttpClientConfig } from '../../core/config/types.js';
 import { errorMessage, PprofcolError } from '../../core/errors.js';
 import { authorizationHeader, loadTlsOptions, parseRetryAfter, readBodyHead, type TlsOptions } from '../../core/httpclient.js';
+import { maskUrl } from '../../core/redact.js';
 import { USER_AGENT } from '../../core/version.js';
 
 const gzipAsync = promisify(gzip);
@@ -137,7 +138,7 @@ export class ProtoTransport implements OtlpTransport {
     if (status >= 200 && status < 300) return partialSuccess(answer);
     const text = answer.subarray(0, ERROR_BODY_LIMIT).toString('utf8').trim();
     const retryable = RETRYABLE_STATUSES.has(status);
-    throw new OtlpSendError(`http_${status}`, `${this.options.url} answered HTTP ${status}${text ? `: ${text}` : ''}`, {
+    throw new OtlpSendError(`http_${status}`, `${maskUrl(this.options.url)} answered HTTP ${status}${text ? `: ${text}` : ''}`, {
       retryable,
       status,
       retryAfterMs: retryable ? parseRetryAfter(response.headers['retry-after'], Date.now()) : undefined,
@@ -199,7 +200,7 @@ export class JsonTransport implements OtlpTransport {
     }
     for (const r of resources) {
       const result = await new Promise<ExportResult>((resolve) => this.exporter.export(r, resolve));
-      if (result.code !== ExportResultCode.SUCCESS) throw classifyJsonError(result.error, this.options.url);
+      if (result.code !== ExportResultCode.SUCCESS) throw classifyJsonError(result.error, maskUrl(this.options.url));
     }
     return { rejected: 0, message: '' };
   }
@@ -230,12 +231,12 @@ function classifyJsonError(error: Error | undefined, url: string): OtlpSendError
 function networkError(err: unknown, timedOut: boolean, options: TransportOptions): OtlpSendError {
   const code = (err as { code?: string }).code ?? '';
   if (timedOut || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT') {
-    return new OtlpSendError('timeout', `${options.url}: no answer within timeout (${options.timeoutMs}ms)`, { retryable: true, cause: err });
+    return new OtlpSendError('timeout', `${maskUrl(options.url)}: no answer within timeout (${options.timeoutMs}ms)`, { retryable: true, cause: err });
   }
   const cause = (err as { cause?: { code?: string } }).cause?.code ?? '';
   const any = `${code} ${cause}`;
   const reason = /ERR_TLS|CERT|SSL|DEPTH_ZERO/.test(any) ? 'tls' : 'connect';
-  return new OtlpSendError(reason, `${options.url}: ${cause || code || errorMessage(err)}`, { retryable: true, cause: err });
+  return new OtlpSendError(reason, `${maskUrl(options.url)}: ${cause || code || errorMessage(err)}`, { retryable: true, cause: err });
 }
 
 

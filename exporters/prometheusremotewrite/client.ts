@@ -8,6 +8,7 @@ import { Agent, type Dispatcher } from 'undici';
 import type { HttpClientConfig } from '../../core/config/types.js';
 import { errorMessage, PprofcolError } from '../../core/errors.js';
 import { authorizationHeader, loadTlsOptions, parseRetryAfter, readBodyHead } from '../../core/httpclient.js';
+import { maskUrl } from '../../core/redact.js';
 import { USER_AGENT } from '../../core/version.js';
 
 /** How much of an error answer's body is kept for the log. */
@@ -54,9 +55,12 @@ export class RemoteWriteClient {
   private readonly path: string;
   /** Headers that never change, built once. */
   private readonly fixedHeaders: Record<string, string>;
+  /** The endpoint as errors and logs show it: userinfo masked (its password goes in the header only). */
+  private readonly shown: string;
 
   constructor(private readonly options: ClientOptions) {
     const url = new URL(options.endpoint);
+    this.shown = maskUrl(options.endpoint);
     this.origin = url.origin;
     this.path = `${url.pathname}${url.search}` || '/';
     this.fixedHeaders = {
@@ -136,7 +140,7 @@ export class RemoteWriteClient {
     }
     const retryAfterMs = parseRetryAfter(response.headers['retry-after'], Date.now());
     const recoverable = status >= 500 || (status === 429 && this.options.retryOnHttp429);
-    throw new RemoteWriteError(`http_${status}`, `${this.options.endpoint} answered HTTP ${status}${text ? `: ${text}` : ''}`, {
+    throw new RemoteWriteError(`http_${status}`, `${this.shown} answered HTTP ${status}${text ? `: ${text}` : ''}`, {
       retryable: recoverable,
       status,
       retryAfterMs: recoverable ? retryAfterMs : undefined,
@@ -147,13 +151,13 @@ export class RemoteWriteClient {
   private networkError(err: unknown, deadline: AbortSignal, stop: AbortSignal | undefined): RemoteWriteError {
     const code = (err as { code?: string }).code ?? '';
     if (stop?.aborted === true && !deadline.aborted) {
-      return new RemoteWriteError('aborted', `${this.options.endpoint}: request aborted (shutting down)`, { retryable: true, cause: err });
+      return new RemoteWriteError('aborted', `${this.shown}: request aborted (shutting down)`, { retryable: true, cause: err });
     }
     if (deadline.aborted || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT') {
-      return new RemoteWriteError('timeout', `${this.options.endpoint}: no answer within timeout (${this.options.timeoutMs}ms)`, { retryable: true, cause: err });
+      return new RemoteWriteError('timeout', `${this.shown}: no answer within timeout (${this.options.timeoutMs}ms)`, { retryable: true, cause: err });
     }
     const cause = (err as { cause?: { code?: string } }).cause?.code ?? '';
-    return new RemoteWriteError('connect', `${this.options.endpoint}: ${cause || code || errorMessage(err)}`, { retryable: true, cause: err });
+    return new RemoteWriteError('connect', `${this.shown}: ${cause || code || errorMessage(err)}`, { retryable: true, cause: err });
   }
 
   async close(): Promise<void> {

@@ -22,6 +22,7 @@
 import { Queue, Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { Logger } from '../../core/logger.js';
+import { maskUrl } from '../../core/redact.js';
 import type { Labels, Point } from '../../core/model/metrics.js';
 import { errorMessage, PprofcolError } from '../../core/errors.js';
 import type { WriteRequestEncoder } from '../../core/remotewrite/index.js';
@@ -55,17 +56,6 @@ export class RedisStartError extends PprofcolError {
   constructor(message: string, cause: unknown) {
     super('ERR_REDIS_START', message, { cause, retryable: true });
     this.name = 'RedisStartError';
-  }
-}
-
-/** The URL without its password, for logs and errors. */
-export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password !== '') u.password = '***';
-    return u.toString();
-  } catch {
-    return '(unparsable URL)';
   }
 }
 
@@ -143,7 +133,7 @@ export class RedisQueue implements DeliveryControl {
       outcome = await Promise.race([setup, timeout]);
     } catch (err) {
       this.giveUp(redis);
-      throw new RedisStartError(`buffer.url ${redactUrl(o.url)}: cannot set up the redis buffer: ${errorMessage(err)}`, err);
+      throw new RedisStartError(`buffer.url ${maskUrl(o.url)}: cannot set up the redis buffer: ${errorMessage(err)}`, err);
     } finally {
       clearTimeout(timer);
     }
@@ -152,7 +142,7 @@ export class RedisQueue implements DeliveryControl {
       this.giveUp(redis);
       this.queues = [];
       const last = this.lastConnectionError === undefined ? '' : ` (last error: ${this.lastConnectionError})`;
-      throw new RedisStartError(`buffer.url ${redactUrl(o.url)}: Redis did not answer within ${timeoutMs}ms${last}`, undefined);
+      throw new RedisStartError(`buffer.url ${maskUrl(o.url)}: Redis did not answer within ${timeoutMs}ms${last}`, undefined);
     }
     this.startWorkers(redis);
   }
@@ -172,7 +162,7 @@ export class RedisQueue implements DeliveryControl {
   private lastConnectionError: string | undefined;
   private connectionDown = false;
   private watchConnection(redis: Redis): void {
-    const url = redactUrl(this.options.url);
+    const url = maskUrl(this.options.url);
     redis.on('error', (err: Error) => this.connectionError('connection', err, url));
     redis.on('ready', () => {
       if (!this.connectionDown) return;
@@ -233,7 +223,7 @@ export class RedisQueue implements DeliveryControl {
       worker.on('stalled', (jobId: string) => this.logger.warn({ job: jobId, shard: i }, 'redis buffer: a job whose replica stopped renewing its lock is taken over'));
       worker.on('failed', (job: Job | undefined, err: Error) => this.logger.error({ job: job?.id, err: err.message }, 'redis buffer: job failed'));
       // A worker's connection fails along with the main one: one state, logged once per change.
-      worker.on('error', (err: Error) => this.connectionError(`worker ${i}`, err, redactUrl(o.url)));
+      worker.on('error', (err: Error) => this.connectionError(`worker ${i}`, err, maskUrl(o.url)));
       this.workers.push(worker);
     }
     this.gaugeTimer = setInterval(() => void this.updateGauge(), 1000);

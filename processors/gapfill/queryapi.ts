@@ -26,6 +26,7 @@ import { Agent, type Dispatcher } from 'undici';
 import { errorMessage, PprofcolError } from '../../core/errors.js';
 import { authorizationHeader, discardBody, loadTlsOptions, TlsErrorTracker } from '../../core/httpclient.js';
 import type { HttpClientConfig } from '../../core/config/types.js';
+import { maskUrl } from '../../core/redact.js';
 import { USER_AGENT } from '../../core/version.js';
 
 export interface QueryApiOptions extends HttpClientConfig {
@@ -76,12 +77,15 @@ export class QueryApiClient {
   private readonly agent: Promise<Agent>;
   private readonly tlsErrors = new TlsErrorTracker();
   private readonly base: URL;
+  /** The URL as errors show it: userinfo masked. */
+  private readonly shown: string;
 
   constructor(
     private readonly options: QueryApiOptions,
     private readonly configDir: string,
   ) {
     this.base = new URL(options.url.replace(/\/+$/, '') + '/api/v1/query');
+    this.shown = maskUrl(this.base.href);
     this.agent = loadTlsOptions(options.tls_config, configDir).then(
       (tls) => new Agent({ keepAliveTimeout: 60_000, connections: 2, connect: this.tlsErrors.connector(tls) }),
     );
@@ -114,9 +118,9 @@ export class QueryApiClient {
       });
     } catch (err) {
       const tls = await this.tlsErrors.explain(err);
-      if (tls !== undefined) throw new QueryApiError('tls', `${this.base.href}: ${errorMessage(tls)}`, { cause: tls });
-      if (deadline.aborted) throw new QueryApiError('timeout', `${this.base.href}: no answer within ${this.options.timeout}ms (query_api.timeout)`, { cause: err });
-      throw new QueryApiError('connect', `${this.base.href}: ${errorMessage(err)}`, { cause: err });
+      if (tls !== undefined) throw new QueryApiError('tls', `${this.shown}: ${errorMessage(tls)}`, { cause: tls });
+      if (deadline.aborted) throw new QueryApiError('timeout', `${this.shown}: no answer within ${this.options.timeout}ms (query_api.timeout)`, { cause: err });
+      throw new QueryApiError('connect', `${this.shown}: ${errorMessage(err)}`, { cause: err });
     }
     let text: string;
     try {
@@ -126,27 +130,27 @@ export class QueryApiClient {
         size += chunk.length;
         if (size > MAX_ANSWER_BYTES) {
           discardBody(response.body);
-          throw new QueryApiError('decode', `${this.base.href}: answer over ${MAX_ANSWER_BYTES} bytes`);
+          throw new QueryApiError('decode', `${this.shown}: answer over ${MAX_ANSWER_BYTES} bytes`);
         }
         chunks.push(chunk);
       }
       text = Buffer.concat(chunks, size).toString('utf8');
     } catch (err) {
       if (err instanceof QueryApiError) throw err;
-      if (deadline.aborted) throw new QueryApiError('timeout', `${this.base.href}: answer not read within ${this.options.timeout}ms`, { cause: err });
-      throw new QueryApiError('connect', `${this.base.href}: ${errorMessage(err)}`, { cause: err });
+      if (deadline.aborted) throw new QueryApiError('timeout', `${this.shown}: answer not read within ${this.options.timeout}ms`, { cause: err });
+      throw new QueryApiError('connect', `${this.shown}: ${errorMessage(err)}`, { cause: err });
     }
     let answer: PromAnswer;
     try {
       answer = JSON.parse(text) as PromAnswer;
     } catch (err) {
-      throw new QueryApiError('decode', `${this.base.href} answered HTTP ${response.statusCode} with no JSON: ${text.slice(0, 200)}`, { cause: err });
+      throw new QueryApiError('decode', `${this.shown} answered HTTP ${response.statusCode} with no JSON: ${text.slice(0, 200)}`, { cause: err });
     }
     if (response.statusCode !== 200 || answer.status !== 'success') {
-      throw new QueryApiError('http_status', `${this.base.href} answered HTTP ${response.statusCode}: ${answer.error ?? text.slice(0, 200)}`);
+      throw new QueryApiError('http_status', `${this.shown} answered HTTP ${response.statusCode}: ${answer.error ?? text.slice(0, 200)}`);
     }
     if (answer.data?.resultType !== 'matrix' || !Array.isArray(answer.data.result)) {
-      throw new QueryApiError('decode', `${this.base.href}: expected a matrix, got ${answer.data?.resultType ?? 'nothing'}`);
+      throw new QueryApiError('decode', `${this.shown}: expected a matrix, got ${answer.data?.resultType ?? 'nothing'}`);
     }
     const out: RawSeries[] = [];
     for (const r of answer.data.result) {

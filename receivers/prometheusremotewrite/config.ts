@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { byteSize, duration, hostPort } from '../../core/config/types.js';
 import { listenerLimitsShape } from '../../core/http/limits.js';
+import { listenerSecurityShape } from '../../core/http/security.js';
 
 export const DEFAULT_ENDPOINT = '127.0.0.1:9201';
 export const DEFAULT_PATH = '/api/v1/write';
@@ -53,6 +54,8 @@ export const configSchema = z
     max_inflight_bytes: byteSize.default(DEFAULT_MAX_INFLIGHT_BYTES).refine((n) => n > 0, 'must be more than 0'),
     // header_timeout, body_timeout, idle_timeout, max_connections (core/http/limits.ts).
     ...listenerLimitsShape,
+    // tls_server_config, basic_auth_users: Prometheus's web-config keys (core/http/security.ts).
+    ...listenerSecurityShape,
     retry_after: duration.default(DEFAULT_RETRY_AFTER),
     // Refuse samples older than this (0: off), or further ahead than sample_future_limit; the rest is taken.
     sample_age_limit: duration.default(DEFAULT_SAMPLE_AGE_LIMIT),

@@ -8,5 +8,6 @@ export const prometheusRemoteWriteReceiverFactory: ReceiverFactory<RemoteWriteRe
   type: 'prometheusremotewrite',
   produces: 'metrics',
   configSchema,
+  listeners: (config) => [{ key: 'endpoint', address: config.endpoint, security: config }],
   create: (settings, config, next) => new RemoteWriteReceiver(settings, config, next),
 };

@@ -119,18 +119,23 @@ export class RemoteWriteReceiver implements Receiver {
 
   async start(): Promise<void> {
     if (this.guard !== undefined) return;
-    const { header_timeout, body_timeout, idle_timeout, max_connections } = this.config;
+    const { header_timeout, body_timeout, idle_timeout, max_connections, tls_server_config, basic_auth_users } = this.config;
     const guard = new GuardedServer((req, res) => this.handle(req, res), {
       listener: this.settings.id,
       limits: { header_timeout, body_timeout, idle_timeout, max_connections },
       telemetry: this.settings.telemetry,
       logger: this.logger,
+      security: { tls_server_config, basic_auth_users },
+      configDir: this.settings.configDir,
     });
     this.guard = guard;
     const colon = this.config.endpoint.lastIndexOf(':');
     const host = this.config.endpoint.slice(0, colon).replace(/^\[|\]$/g, '');
     await guard.listen(host, Number(this.config.endpoint.slice(colon + 1)));
-    this.logger.info({ endpoint: this.address(), path: this.config.path }, 'remote-write receiver listening');
+    this.logger.info(
+      { endpoint: this.address(), path: this.config.path, tls: tls_server_config !== undefined, basic_auth: basic_auth_users !== undefined },
+      'remote-write receiver listening',
+    );
   }
 
   private handle(req: http.IncomingMessage, res: http.ServerResponse): void {

@@ -1,0 +1,36 @@
+/**
+ * Credentials written into URLs (`http://user:pass@host/...`, `redis://:pass@host`, a documented form
+ * for every endpoint) kept out of everything pprofcol prints: log lines, errors, `validate` output,
+ * pages. A password becomes `xxxxx` (what Go's url.Redacted() writes, so it reads the same as
+ * Prometheus's logs); a user without a password is masked too, since a token is often sent as one.
+ */
+
+export const MASK = 'xxxxx';
+
+/** The URL with its userinfo masked; a string that does not parse is masked as text (maskUrlsIn). */
+export function maskUrl(url: string): string {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return maskUrlsIn(url);
+  }
+  if (u.username === '' && u.password === '') return url;
+  if (u.password !== '') u.password = MASK;
+  else u.username = MASK;
+  return u.toString();
+}
+
+/**
+ * Userinfo of every URL in free text. The user part stops at the first `:`; the password runs to the
+ * last `@` before the host (as a URL parser reads it), so an unescaped `@` in a password is masked too.
+ * Characters that end a URL in text (space, quotes, angle brackets, a backslash of JSON escaping) end it.
+ */
+const URL_USERINFO = /\b([a-zA-Z][a-zA-Z0-9+.-]*:\/\/)([^\s/?#@:"'<>\\]*)(:[^\s/?#"'<>\\]*)?@/g;
+
+export function maskUrlsIn(text: string): string {
+  if (!text.includes('@')) return text;
+  return text.replace(URL_USERINFO, (_all, scheme: string, user: string, password: string | undefined) =>
+    password === undefined ? `${scheme}${MASK}@` : `${scheme}${user}:${MASK}@`,
+  );
+}
