@@ -232,7 +232,8 @@ export class GuardedServer {
 
   private requestStarted(req: http.IncomingMessage, res: http.ServerResponse): boolean {
     const conn = this.bySocket.get(req.socket);
-    if (conn === undefined || !this.open.has(conn)) return false;
+    // Destroyed: refused for its client certificate after a TLS 1.3 handshake, its request already parsed.
+    if (conn === undefined || !this.open.has(conn) || req.socket.destroyed) return false;
     conn.request = req;
     conn.eviction = new AbortController();
     res.once('finish', () => {

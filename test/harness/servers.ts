@@ -10,6 +10,8 @@ import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { execFileSync } from "node:child_process";
+import { Agent, fetch as undiciFetch } from "undici";
 
 // ---------------------------------------------------------------------------------------------------
 // Types
@@ -87,6 +89,53 @@ export interface StartPrometheusOptions {
   remoteWriteReceiver?: boolean;
   scrapeTargets?: ScrapeTarget[];
   extraArgs?: string[];
+  /** `--web.config.file`: TLS, client certificates and basic auth on every path Prometheus serves. */
+  webConfig?: PromWebConfig;
+  /** Raw Prometheus config: more scrape configs (after scrapeTargets' own), and remote_write. */
+  rawScrapeConfigs?: unknown[];
+  remoteWrite?: unknown[];
+}
+
+/** What a client presents to reach a server behind TLS and basic auth (the harness's own fetches). */
+export interface SecureClient {
+  ca?: Buffer;
+  cert?: Buffer;
+  key?: Buffer;
+  username?: string;
+  password?: string;
+}
+
+/** Prometheus's web config (exporter-toolkit's keys), and what the harness presents to reach it. */
+export interface PromWebConfig {
+  tls_server_config?: { cert_file: string; key_file: string; client_ca_file?: string; client_auth_type?: string };
+  /** bcrypt hashes (htpasswdHash). */
+  basic_auth_users?: Record<string, string>;
+  client: SecureClient;
+}
+
+/** The little of a fetch answer the harness reads. */
+export interface FetchAnswer {
+  status: number;
+  headers: { get(name: string): string | null };
+  text(): Promise<string>;
+  arrayBuffer(): Promise<ArrayBuffer>;
+}
+export type Fetcher = (url: string, init?: { method?: string; headers?: Record<string, string>; body?: string; signal?: AbortSignal }) => Promise<FetchAnswer>;
+
+const plainFetch: Fetcher = (url, init) => fetch(url, init);
+
+/** A fetch that presents `client`'s CA, certificate and basic-auth credentials (undici's fetch and Agent). */
+export function secureFetcher(client: SecureClient): Fetcher {
+  const agent = new Agent({ connect: { ca: client.ca, cert: client.cert, key: client.key } });
+  const auth = client.username === undefined ? undefined : `Basic ${Buffer.from(`${client.username}:${client.password ?? ""}`).toString("base64")}`;
+  return (url, init) => undiciFetch(url, { ...init, dispatcher: agent, headers: { ...(auth === undefined ? {} : { authorization: auth }), ...init?.headers } });
+}
+
+/** A bcrypt hash made by Debian's htpasswd (apache2-utils), cost 10: independent of the library pprofcol uses. */
+export function htpasswdHash(user: string, password: string): string {
+  const bin = requireBinary("htpasswd", "apache2-utils", ["/usr/bin/htpasswd"]);
+  const line = execFileSync(bin, ["-nbBC", "10", user, password], { encoding: "utf8" }).trim();
+  return line.slice(line.indexOf(":") + 1);
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -330,8 +379,8 @@ async function waitReady(what: string, sp: Spawned, probe: () => Promise<boolean
   );
 }
 
-async function httpOk(url: string): Promise<boolean> {
-  const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
+async function httpOk(url: string, fetcher: Fetcher = plainFetch): Promise<boolean> {
+  const res = await fetcher(url, { signal: AbortSignal.timeout(2000) });
   await res.arrayBuffer();
   return res.status === 200;
 }
@@ -408,8 +457,8 @@ async function startRestartable(what: string, dir: string, launch: () => Spawned
 // ---------------------------------------------------------------------------------------------------
 // Prometheus-compatible query API
 
-async function promApi(base: string, pathAndQuery: string): Promise<unknown> {
-  const res = await fetch(base + pathAndQuery, { signal: AbortSignal.timeout(30_000) });
+async function promApi(base: string, pathAndQuery: string, fetcher: Fetcher = plainFetch): Promise<unknown> {
+  const res = await fetcher(base + pathAndQuery, { signal: AbortSignal.timeout(30_000) });
   const body = await res.text();
   let parsed: unknown;
   try {
@@ -434,8 +483,8 @@ function toPoint(v: unknown): [number, string] {
   return [Number(v[0]), String(v[1])];
 }
 
-async function instantQuery(base: string, expr: string): Promise<PromVectorSample[]> {
-  const data = await promApi(base, `/api/v1/query?query=${encodeURIComponent(expr)}`);
+async function instantQuery(base: string, expr: string, fetcher?: Fetcher): Promise<PromVectorSample[]> {
+  const data = await promApi(base, `/api/v1/query?query=${encodeURIComponent(expr)}`, fetcher);
   if (!isRecord(data)) return [];
   const type = data["resultType"];
   const result = data["result"];
@@ -447,9 +496,9 @@ async function instantQuery(base: string, expr: string): Promise<PromVectorSampl
   });
 }
 
-async function rangeQuery(base: string, expr: string, startSec: number, endSec: number, stepSec: number): Promise<PromMatrixSeries[]> {
+async function rangeQuery(base: string, expr: string, startSec: number, endSec: number, stepSec: number, fetcher?: Fetcher): Promise<PromMatrixSeries[]> {
   const q = `/api/v1/query_range?query=${encodeURIComponent(expr)}&start=${startSec}&end=${endSec}&step=${stepSec}`;
-  const data = await promApi(base, q);
+  const data = await promApi(base, q, fetcher);
   if (!isRecord(data)) return [];
   const result = data["result"];
   if (!Array.isArray(result)) return [];
@@ -469,7 +518,16 @@ export async function startPrometheus(opts: StartPrometheusOptions = {}): Promis
   return startWithPortRetry(async (port) => {
     const dir = tempDir("prometheus");
     const hostPort = `127.0.0.1:${port}`;
-    const url = `http://${hostPort}`;
+    const web = opts.webConfig;
+    const url = `${web?.tls_server_config !== undefined ? "https" : "http"}://${hostPort}`;
+    const fetcher = web === undefined ? plainFetch : secureFetcher(web.client);
+    const webArgs: string[] = [];
+    if (web !== undefined) {
+      const webFile = path.join(dir, "web.yml");
+      const { client: _client, ...webConfig } = web;
+      writeFileSync(webFile, JSON.stringify(webConfig, null, 2) + "\n");
+      webArgs.push(`--web.config.file=${webFile}`);
+    }
     // JSON is valid YAML, and quoting it this way is always safe.
     const config = {
       global: { scrape_interval: "1s", scrape_timeout: "1s", evaluation_interval: "1s" },
@@ -478,7 +536,8 @@ export async function startPrometheus(opts: StartPrometheusOptions = {}): Promis
         ...(t.interval !== undefined ? { scrape_interval: t.interval } : {}),
         ...(t.metricsPath !== undefined ? { metrics_path: t.metricsPath } : {}),
         static_configs: [{ targets: t.targets }],
-      })),
+      })).concat((opts.rawScrapeConfigs ?? []) as never[]),
+      ...(opts.remoteWrite !== undefined ? { remote_write: opts.remoteWrite } : {}),
     };
     const configFile = path.join(dir, "prometheus.yml");
     writeFileSync(configFile, JSON.stringify(config, null, 2) + "\n");
@@ -491,9 +550,10 @@ export async function startPrometheus(opts: StartPrometheusOptions = {}): Promis
       `--web.console.templates=${path.join(dir, "consoles")}`,
       `--web.console.libraries=${path.join(dir, "console_libraries")}`,
       ...(opts.remoteWriteReceiver ? ["--web.enable-remote-write-receiver"] : []),
+      ...webArgs,
       ...(opts.extraArgs ?? []),
     ];
-    const proc = await startRestartable(`prometheus on ${hostPort}`, dir, () => spawnTracked(bin, args, undefined, dir), () => httpOk(`${url}/-/ready`));
+    const proc = await startRestartable(`prometheus on ${hostPort}`, dir, () => spawnTracked(bin, args, undefined, dir), () => httpOk(`${url}/-/ready`, fetcher));
     return {
       url,
       hostPort,
@@ -501,10 +561,10 @@ export async function startPrometheus(opts: StartPrometheusOptions = {}): Promis
         return proc.pid();
       },
       dataDir: dir,
-      query: (expr: string) => instantQuery(url, expr),
-      queryRange: (expr: string, s: number, e: number, step: number) => rangeQuery(url, expr, s, e, step),
+      query: (expr: string) => instantQuery(url, expr, fetcher),
+      queryRange: (expr: string, s: number, e: number, step: number) => rangeQuery(url, expr, s, e, step, fetcher),
       metricsText: async () => {
-        const res = await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(10_000) });
+        const res = await fetcher(`${url}/metrics`, { signal: AbortSignal.timeout(10_000) });
         if (res.status !== 200) throw new Error(`${url}/metrics: HTTP ${res.status}`);
         return res.text();
       },
