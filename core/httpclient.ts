@@ -53,7 +53,7 @@ export async function authorizationHeader(client: HttpClientConfig, configDir: s
 }
 
 /** Node's codes for TLS failures: handshake alerts, certificate checks. */
-const TLS_ERROR = /ERR_TLS|ERR_SSL|CERT|SSL|DEPTH_ZERO/;
+const TLS_ERROR = /ERR_TLS|ERR_SSL|CERT|SSL|DEPTH_ZERO|UNABLE_TO_VERIFY/;
 /** TLS errors kept for explain(): enough for every connection a pool has open at once. */
 const TLS_ERRORS_KEPT = 64;
 

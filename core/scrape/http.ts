@@ -185,7 +185,8 @@ function classify(err: unknown, deadline: AbortSignal, timeoutMs: number, url: s
     return new ScrapeError('timeout', `${url}: no complete answer within scrape_timeout (${timeoutMs}ms)`, { cause: err });
   }
   const any = `${code} ${causeCode}`;
-  if (/ERR_TLS|CERT|SSL|DEPTH_ZERO/.test(any)) return new ScrapeError('tls', `${url}: TLS: ${message}`, { cause: err });
+  // UNABLE_TO_VERIFY_LEAF_SIGNATURE: a Go server (Prometheus) sends its leaf alone, signed by a CA not trusted.
+  if (/ERR_TLS|CERT|SSL|DEPTH_ZERO|UNABLE_TO_VERIFY/.test(any)) return new ScrapeError('tls', `${url}: TLS: ${message}`, { cause: err });
   if (/ECONNREFUSED|ENOTFOUND|EHOSTUNREACH|ENETUNREACH|ECONNRESET|EAI_AGAIN|UND_ERR_SOCKET|EPIPE/.test(any)) {
     return new ScrapeError('connect', `${url}: cannot connect: ${causeCode || code || message}`, { cause: err });
   }

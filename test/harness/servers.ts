@@ -101,6 +101,8 @@ export interface SecureClient {
   ca?: Buffer;
   cert?: Buffer;
   key?: Buffer;
+  /** The name the server's certificate is checked against, when it names no IP. */
+  servername?: string;
   username?: string;
   password?: string;
 }
@@ -126,7 +128,7 @@ const plainFetch: Fetcher = (url, init) => fetch(url, init);
 
 /** A fetch that presents `client`'s CA, certificate and basic-auth credentials (undici's fetch and Agent). */
 export function secureFetcher(client: SecureClient): Fetcher {
-  const agent = new Agent({ connect: { ca: client.ca, cert: client.cert, key: client.key } });
+  const agent = new Agent({ connect: { ca: client.ca, cert: client.cert, key: client.key, servername: client.servername } });
   const auth = client.username === undefined ? undefined : `Basic ${Buffer.from(`${client.username}:${client.password ?? ""}`).toString("base64")}`;
   return (url, init) => undiciFetch(url, { ...init, dispatcher: agent, headers: { ...(auth === undefined ? {} : { authorization: auth }), ...init?.headers } });
 }
