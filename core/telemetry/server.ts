@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { PprofcolError } from '../errors.js';
 import type { ListenerLimits } from '../http/limits.js';
 import type { ListenerSecurity } from '../http/security.js';
-import { GuardedServer } from '../http/server.js';
+import { GuardedServer, ListenerTlsError } from '../http/server.js';
 import type { Logger } from '../logger.js';
 import type { Telemetry } from './metrics.js';
 
@@ -59,6 +59,7 @@ export class TelemetryServer {
     try {
       await guard.listen(host, port);
     } catch (err) {
+      if (err instanceof ListenerTlsError) throw new PprofcolError('ERR_TELEMETRY_LISTEN', `service.telemetry.http.${err.message}`, { cause: err });
       throw new PprofcolError('ERR_TELEMETRY_LISTEN', `service.telemetry.http.listen: cannot listen on ${this.config.listen}: ${(err as Error).message}`, { cause: err });
     }
     const address = guard.server.address() as AddressInfo;
