@@ -2,7 +2,7 @@
  * Checks `Authorization: Basic` against basic_auth_users (bcrypt hashes), as Prometheus's
  * exporter-toolkit does and for the same reasons:
  *
- * - bcrypt costs ~65ms of CPU per check at cost 10 (bcryptjs, measured here), on the one JS thread:
+ * - bcrypt costs 65-105ms of CPU per check at cost 10 (bcryptjs; bench/basic-auth.ts), on the one JS thread:
  *   the verdict for what was presented is cached, keyed by a SHA-256 of user and password (never the
  *   password itself), so a sender that sends the same credentials on every request pays once. Checks
  *   of the same credentials that arrive together share one bcrypt run (a Prometheus opens its shards at once).
@@ -19,8 +19,9 @@ import bcrypt from 'bcryptjs';
 import { ByteLru, MAP_ENTRY_BYTES, stringBytes } from '../lru.js';
 
 /**
- * bcrypt checks running at once. They share the one JS thread: 4 at cost 10 finish within ~260ms of
- * CPU together, so a request that does need a check waits at most that (plus its own), not seconds.
+ * bcrypt checks running at once. They share the one JS thread: 4 at cost 10 finish within 260-400ms
+ * together (bench/basic-auth.ts, loaded machine), so a request that does need a check waits at most
+ * that, not seconds; the event loop meanwhile lags at most ~20ms (bcryptjs yields between rounds).
  */
 export const MAX_AUTH_CHECKS = 4;
 /**
