@@ -82,13 +82,14 @@ service:
     const successes = await own(daemon, 'pprofcol_receiver_scrapes_total', { job: 'bp', result: 'success' });
     const dropped = await own(daemon, 'pprofcol_exporter_samples_dropped_total');
     const skipped = await own(daemon, 'pprofcol_receiver_scrapes_skipped_total');
+    const skippedWhy = `backpressure ${await own(daemon, 'pprofcol_receiver_scrapes_skipped_total', { reason: 'backpressure' })}, overrun ${await own(daemon, 'pprofcol_receiver_scrapes_skipped_total', { reason: 'overrun' })}`;
     assert.equal(await daemon.stop('SIGTERM'), 0, daemon.stderr().slice(-2000));
     // After a clean stop everything queued has been sent: compare what was produced with what arrived.
     await vmFlush(vm.url);
     const arrived = Number((await vm.query(`sum(count_over_time({job="bp", __name__=~"bp_requests_.*"}[10m]))`))[0]?.value[1] ?? 0);
     t.diagnostic(`${tick} pages served, ${successes} scrapes succeeded, ${arrived} samples arrived (${(arrived / SERIES).toFixed(2)} pages' worth)`);
     assert.equal(dropped, 0, 'samples dropped');
-    assert.equal(skipped, 0, 'scrape slots skipped');
+    assert.equal(skipped, 0, `scrape slots skipped: ${skippedWhy}`);
     assert.doesNotMatch(daemon.stderr(), /dropping|slot skipped/, daemon.stderr().slice(-2000));
     assert.equal(successes, tick, 'every page served was scraped whole');
     assert.equal(arrived, tick * SERIES, 'every sample of every page arrived');
