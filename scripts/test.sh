@@ -25,6 +25,7 @@ have() { command -v "$1" >/dev/null 2>&1; }
 [[ -x /usr/bin/victoria-metrics ]] || have victoria-metrics || missing+=(victoria-metrics)
 have redis-server || missing+=(redis-server)
 have htpasswd || missing+=(apache2-utils)
+[[ -x /usr/bin/chromium ]] || missing+=(chromium)
 have go || missing+=(golang-go)
 # client_golang for the Go test programs comes from the Go module proxy where it is reached, else from
 # Debian's package in GOPATH mode (test/harness/servers.ts buildGoProgram tries them in that order).
