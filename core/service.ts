@@ -7,7 +7,9 @@ import { errorMessage, PprofcolError } from './errors.js';
 import type { Logger } from './logger.js';
 import { buildGraph, type BuiltComponent, type Graph } from './pipeline/graph.js';
 import { Telemetry } from './telemetry/metrics.js';
+import { registerProcessMetrics } from './telemetry/process-metrics.js';
 import { TelemetryServer } from './telemetry/server.js';
+import { statusRoutes } from './telemetry/status-routes.js';
 
 export class Service {
   readonly telemetry = new Telemetry();
@@ -23,7 +25,9 @@ export class Service {
     private readonly logger: Logger,
   ) {
     this.graph = buildGraph(config, logger, this.telemetry);
-    this.telemetryServer = new TelemetryServer(this.telemetry, config.service.telemetry.http, { configDir: config.configDir, logger });
+    registerProcessMetrics(this.telemetry);
+    const status = { graph: () => this.graph, config: () => this.config, startedMs: Date.now() };
+    this.telemetryServer = new TelemetryServer(this.telemetry, config.service.telemetry.http, { configDir: config.configDir, logger, routes: statusRoutes(status) });
   }
 
   async start(): Promise<void> {

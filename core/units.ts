@@ -56,3 +56,17 @@ export function parseByteSize(text: string): number | undefined {
   if (factor === undefined) return undefined;
   return Math.floor(Number(match[1]) * factor);
 }
+
+/** Milliseconds in Prometheus's duration syntax, largest units first (`1m30s`, `15s`, `500ms`, `0s`). */
+export function formatDuration(ms: number): string {
+  if (ms === 0) return '0s';
+  let left = Math.round(ms);
+  let out = '';
+  for (const unit of DURATION_ORDER) {
+    const size = DURATION_UNITS_MS[unit];
+    if (left < size) continue;
+    out += `${Math.floor(left / size)}${unit}`;
+    left %= size;
+  }
+  return out;
+}

@@ -151,4 +151,9 @@ export interface ProfileBatch {
    * the reason and marks the target down. May be called once per deriving stage the batch reaches.
    */
   readonly limitExceeded?: (target: TargetInfo, reason: LimitReason, message: string) => void;
+  /**
+   * Called by a deriving stage with the samples (stale markers not counted) it made from each scrape of
+   * this batch, for the receiver's target status (`samples` on /status and /api/v1/status/pipeline).
+   */
+  readonly derived?: (target: TargetInfo, samples: number) => void;
 }

@@ -12,6 +12,9 @@ import { fanOut } from './fanout.js';
 export interface BuiltComponent {
   /** `receiver pprof`, `processor batch in pipeline metrics`: how logs name it. */
   label: string;
+  /** The component id as configured, and the pipeline of a processor (the status page groups by them). */
+  id: string;
+  pipeline?: string;
   component: Component;
 }
 
@@ -49,7 +52,7 @@ export function buildGraph(config: ResolvedConfig, logger: Logger, telemetry: Te
       const resolved = config.processors.get(id)!;
       if (resolved.factory.kind !== 'processor') continue;
       const processor: Processor = resolved.factory.create(settings(id, 'processor'), resolved.config as never, next);
-      processors.push({ label: `processor ${id} in pipeline ${pipeline.id}`, component: processor });
+      processors.push({ label: `processor ${id} in pipeline ${pipeline.id}`, id, pipeline: pipeline.id, component: processor });
       next = processor;
     }
     pipelineEntry.set(pipeline.id, next);
@@ -62,11 +65,11 @@ export function buildGraph(config: ResolvedConfig, logger: Logger, telemetry: Te
     const resolved = config.receivers.get(id)!;
     if (resolved.factory.kind !== 'receiver') continue;
     const receiver: Receiver = resolved.factory.create(settings(id, 'receiver'), resolved.config as never, fanOut(feeds));
-    receivers.push({ label: `receiver ${id}`, component: receiver });
+    receivers.push({ label: `receiver ${id}`, id, component: receiver });
   }
 
   return {
-    exporters: [...exporters].map(([id, component]) => ({ label: `exporter ${id}`, component })),
+    exporters: [...exporters].map(([id, component]) => ({ label: `exporter ${id}`, id, component })),
     processors,
     receivers,
   };

@@ -9,6 +9,8 @@ import { TargetDiscovery } from './discovery.js';
 import { fileSdMetrics, skipMetrics } from './metrics.js';
 import type { Telemetry } from '../telemetry/metrics.js';
 import { nextScrapeTime, scrapeOffsetMs, type Target } from './targets.js';
+import { TargetState, type ScrapeOutcome } from './target-state.js';
+import type { TargetStatus } from '../status.js';
 
 export interface ScrapeHandler {
   /**
@@ -45,6 +47,8 @@ export interface ScrapePoolOptions {
   /** Where file_sd errors are counted (pprofcol_receiver_file_sd_errors_total), under `receiver`. */
   telemetry?: Telemetry;
   receiver?: string;
+  /** Path of the target's scrapeUrl on the status page (metrics_path, pprof's path_prefix); default '/'. */
+  scrapePath?: string;
 }
 
 /**
@@ -73,6 +77,7 @@ class TargetLoop {
 
   constructor(
     readonly target: Target,
+    readonly state: TargetState,
     private readonly intervalMs: number,
     private readonly handler: ScrapeHandler,
     private readonly logger: Logger,
@@ -170,6 +175,21 @@ export class ScrapePool {
     return [...this.loops.values()].map((l) => l.target);
   }
 
+  /** Records how a scrape of a running target ended (a target that left meanwhile is ignored). */
+  report(target: Target, outcome: ScrapeOutcome): void {
+    this.loops.get(target.key)?.state.record(outcome);
+  }
+
+  /** Sets the samples of the target's last scrape, counted by a later stage. */
+  reportSamples(targetKey: string, samples: number): void {
+    this.loops.get(targetKey)?.state.setSamples(samples);
+  }
+
+  /** Every running target with its last outcome, in discovery order. */
+  status(): TargetStatus[] {
+    return [...this.loops.values()].map((l) => l.state.status());
+  }
+
   private async sync(targets: Target[]): Promise<void> {
     if (this.stopped) return;
     const wanted = new Set(targets.map((t) => t.key));
@@ -184,7 +204,14 @@ export class ScrapePool {
     }
     for (const target of targets) {
       if (this.loops.has(target.key)) continue;
-      const loop = new TargetLoop(target, this.options.config.scrape_interval, this.options.handler, this.options.logger, this.clocks, this.skipped);
+      const state = new TargetState(target, {
+        job: this.options.config.job_name,
+        scheme: this.options.config.scheme,
+        path: this.options.scrapePath ?? '/',
+        intervalMs: this.options.config.scrape_interval,
+        timeoutMs: this.options.config.scrape_timeout,
+      });
+      const loop = new TargetLoop(target, state, this.options.config.scrape_interval, this.options.handler, this.options.logger, this.clocks, this.skipped);
       this.loops.set(target.key, loop);
       loop.start();
     }

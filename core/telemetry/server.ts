@@ -1,4 +1,7 @@
-/** The telemetry listener: /metrics (pprofcol's own), /healthz (process alive), /readyz (every component started). */
+/**
+ * The telemetry listener: /metrics (pprofcol's own), /healthz (process alive), /readyz (every component started),
+ * and whatever `routes` answers (the status page and APIs: status-routes.ts).
+ */
 import type { AddressInfo } from 'node:net';
 import { PprofcolError } from '../errors.js';
 import type { ListenerLimits } from '../http/limits.js';
@@ -6,6 +9,7 @@ import type { ListenerSecurity } from '../http/security.js';
 import { GuardedServer, ListenerTlsError } from '../http/server.js';
 import type { Logger } from '../logger.js';
 import type { Telemetry } from './metrics.js';
+import type { RouteHandler } from './status-routes.js';
 
 /** The `service.telemetry.http` section. */
 export interface TelemetryListenConfig extends ListenerLimits, ListenerSecurity {
@@ -16,6 +20,8 @@ export interface TelemetryListenConfig extends ListenerLimits, ListenerSecurity 
 export interface TelemetryServerOptions {
   configDir?: string;
   logger?: Logger;
+  /** Answers the paths it knows (the status page and APIs: status-routes.ts); the rest get 404. */
+  routes?: RouteHandler;
 }
 
 export class TelemetryServer {
@@ -51,7 +57,7 @@ export class TelemetryServer {
         res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
       } else if (path === '/readyz') {
         res.writeHead(this.ready ? 200 : 503, { 'content-type': 'text/plain' }).end(this.ready ? 'ready\n' : 'starting\n');
-      } else {
+      } else if (this.options.routes?.(req, res) !== true) {
         res.writeHead(404).end('not found\n');
       }
     }, { listener: 'telemetry', limits: this.config, telemetry: this.telemetry, security: this.config, configDir: this.options.configDir, logger: this.options.logger });

@@ -6,6 +6,7 @@
  */
 import { retryDelayMs } from '../../core/httpclient.js';
 import type { Batch, CreateSettings, Exporter } from '../../core/component.js';
+import type { ComponentStatus, StatusProvider } from '../../core/status.js';
 import { errorMessage } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 import type { Point } from '../../core/model/metrics.js';
@@ -22,7 +23,7 @@ export interface ExporterEnv {
 }
 const REAL_ENV: ExporterEnv = { now: Date.now, random: Math.random };
 
-export class OtlpHttpExporter implements Exporter {
+export class OtlpHttpExporter implements Exporter, StatusProvider {
   private readonly transport: OtlpTransport;
   private readonly converter: OtlpConverter;
   private readonly metrics: OtlpExporterMetrics;
@@ -61,6 +62,18 @@ export class OtlpHttpExporter implements Exporter {
     this.transport = options.transport ?? (config.encoding === 'json' ? new JsonTransport(transportOptions) : new ProtoTransport(transportOptions));
     this.converter = new OtlpConverter(config.external_labels, () => this.env.now());
     this.metrics = new OtlpExporterMetrics(settings.telemetry, settings.id);
+  }
+
+  /** Endpoint, queue and counts for the status page (core/status.ts). One request at a time: one shard. */
+  status(): ComponentStatus {
+    return {
+      exporter: this.metrics.tally.snapshot({
+        endpoint: metricsUrl(this.config.endpoint),
+        protocol: `OTLP/HTTP ${this.config.encoding === 'json' ? 'JSON' : 'protobuf'}`,
+        shards: 1,
+        buffer: { type: 'memory', capacity: this.config.sending_queue.queue_size, capacityUnit: 'samples', bytes: 0 },
+      }),
+    };
   }
 
   async start(): Promise<void> {
@@ -182,6 +195,7 @@ export class OtlpHttpExporter implements Exporter {
         return;
       } catch (err) {
         const e = err instanceof OtlpSendError ? err : new OtlpSendError('other', errorMessage(err), { retryable: true, cause: err });
+        this.metrics.failure(e.message);
         if (!e.retryable || !retry.enabled) {
           this.metrics.request('failed');
           this.metrics.samplesDropped(e.reason, n);

@@ -4,11 +4,14 @@
  * first, so both exporters' series sit in one family, told apart by `exporter` = the component id.
  */
 import type { Counter, Gauge } from 'prom-client';
+import { ExporterTally } from '../../core/status.js';
 import type { Telemetry } from '../../core/telemetry/metrics.js';
 
 export type RequestResult = 'success' | 'retry' | 'failed';
 
 export class OtlpExporterMetrics {
+  /** The same counts, for the exporter's status() (the status page). */
+  readonly tally = new ExporterTally();
   private readonly sent: Counter<'exporter'>;
   private readonly retried: Counter<'exporter'>;
   private readonly dropped: Counter<'exporter' | 'reason'>;
@@ -29,16 +32,25 @@ export class OtlpExporterMetrics {
 
   samplesSent(n: number): void {
     this.sent.inc({ exporter: this.exporter }, n);
+    this.tally.sent(n);
   }
   samplesRetried(n: number): void {
     this.retried.inc({ exporter: this.exporter }, n);
+    this.tally.samplesRetried += n;
   }
   /** Reasons: queue_full, shutdown, stale (no stale marker in OTLP), http_<status>, retries_exhausted, partial_success. */
   samplesDropped(reason: string, n: number): void {
-    if (n > 0) this.dropped.inc({ exporter: this.exporter, reason }, n);
+    if (n <= 0) return;
+    this.dropped.inc({ exporter: this.exporter, reason }, n);
+    this.tally.drop(reason, n);
   }
   queueSamples(n: number): void {
     this.queue.set({ exporter: this.exporter }, n);
+    this.tally.queueSamples = n;
+  }
+  /** A failed send (retried or final), for the status page's last error. */
+  failure(message: string): void {
+    this.tally.error(message);
   }
   request(result: RequestResult): void {
     this.requests.inc({ exporter: this.exporter, result });

@@ -286,6 +286,7 @@ export class Delivery {
    */
   private retrying(e: RemoteWriteError, samples: number, delayMs: number): void {
     this.failedAttempts++;
+    this.metrics.failure(`${e.message} (retrying)`);
     const context = { err: e.message, reason: e.reason, samples, retry_in_ms: Math.round(delayMs), failed_attempts: this.failedAttempts };
     if (this.failing === e.reason) {
       this.logger.debug(context, 'remote write failed again; retrying');
@@ -305,6 +306,7 @@ export class Delivery {
 
   /** A final rejection: logged at error once per distinct status (with the answer's body), then at debug. */
   logRejected(e: RemoteWriteError, samples: number): void {
+    this.metrics.failure(`${e.message} (${samples} samples dropped)`);
     const status = e.status ?? 0;
     const context = { reason: e.reason, status: e.status, samples, body: e.body };
     if (this.loggedStatuses.has(status)) {

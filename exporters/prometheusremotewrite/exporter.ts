@@ -7,6 +7,7 @@
  * requests are cut and written to the buffer ("accepted" means durable).
  */
 import type { Batch, CreateSettings, Exporter } from '../../core/component.js';
+import type { ComponentStatus, StatusProvider } from '../../core/status.js';
 import type { Point } from '../../core/model/metrics.js';
 import { RemoteWriteClient } from './client.js';
 import type { RemoteWriteExporterConfig } from './config.js';
@@ -58,12 +59,14 @@ export function queueOptions(config: RemoteWriteExporterConfig, extra: ExporterO
   };
 }
 
-export class RemoteWriteExporter implements Exporter {
+export class RemoteWriteExporter implements Exporter, StatusProvider {
   private readonly client: RemoteWriteClient;
+  private readonly metrics: ExporterMetrics;
+  private readonly sender: Sender;
   readonly queue: OutboundQueue;
   private stopped: Promise<void> | undefined;
 
-  constructor(settings: CreateSettings, config: RemoteWriteExporterConfig, options: ExporterOptions = {}) {
+  constructor(settings: CreateSettings, private readonly config: RemoteWriteExporterConfig, options: ExporterOptions = {}) {
     const logger = settings.logger.child({ exporter: settings.id });
     this.client = new RemoteWriteClient({
       endpoint: config.endpoint,
@@ -77,8 +80,10 @@ export class RemoteWriteExporter implements Exporter {
       connections: (config.buffer.type === 'memory' ? config.queue_config.max_shards : config.buffer.shards) + 1,
     });
     const metrics = new ExporterMetrics(settings.telemetry, settings.id);
+    this.metrics = metrics;
     // Remote write 2.0: the negotiator transcodes each cut 1.0 request and falls back to 1.0 when the receiver needs it.
-    const sender = options.sender ?? (config.protobuf_message === 'io.prometheus.write.v2.Request' ? new ProtocolNegotiator(this.client, logger) : this.client);
+    const sender: Sender = options.sender ?? (config.protobuf_message === 'io.prometheus.write.v2.Request' ? new ProtocolNegotiator(this.client, logger) : this.client);
+    this.sender = sender;
     const opts = queueOptions(config, options);
     const buffer = config.buffer;
     switch (buffer.type) {
@@ -124,6 +129,26 @@ export class RemoteWriteExporter implements Exporter {
 
   async start(): Promise<void> {
     await this.queue.start();
+  }
+
+  /** Endpoint, protocol, queue and counts for the status page (core/status.ts). */
+  status(): ComponentStatus {
+    const buffer = this.config.buffer;
+    const negotiated = this.sender instanceof ProtocolNegotiator ? this.sender.protocol : 'v1';
+    const protocol = negotiated === 'v2' ? 'remote write 2.0' : this.sender instanceof ProtocolNegotiator ? 'remote write 1.0 (fell back from 2.0)' : 'remote write 1.0';
+    return {
+      exporter: this.metrics.tally.snapshot({
+        endpoint: this.config.endpoint,
+        protocol,
+        buffer:
+          buffer.type === 'memory'
+            ? // capacity is per shard (as in Prometheus): what the queue holds at most is capacity x shards.
+              { type: 'memory', capacity: this.config.queue_config.capacity * Math.max(1, this.metrics.tally.shards), capacityUnit: 'samples', bytes: 0 }
+            : buffer.type === 'disk'
+              ? { type: 'disk', capacity: buffer.max_size, capacityUnit: 'bytes', bytes: this.metrics.tally.bufferBytes }
+              : { type: 'redis', capacity: 0, capacityUnit: 'samples', bytes: 0 },
+      }),
+    };
   }
 
   async consume(batch: Batch): Promise<void> {

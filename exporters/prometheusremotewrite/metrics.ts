@@ -1,5 +1,6 @@
 /** The exporter's own metrics, declared in one place. Every series carries `exporter` = the component id. */
 import type { Counter, Gauge } from 'prom-client';
+import { ExporterTally } from '../../core/status.js';
 import type { Telemetry } from '../../core/telemetry/metrics.js';
 
 /**
@@ -11,6 +12,8 @@ export type DropReason = string;
 export type RequestResult = 'success' | 'retry' | 'failed';
 
 export class ExporterMetrics {
+  /** The same counts, for the exporter's status() (the status page). */
+  readonly tally = new ExporterTally();
   private readonly sent: Counter<'exporter'>;
   private readonly retried: Counter<'exporter'>;
   private readonly dropped: Counter<'exporter' | 'reason'>;
@@ -48,30 +51,41 @@ export class ExporterMetrics {
 
   samplesSent(n: number): void {
     this.sent.inc({ exporter: this.exporter }, n);
+    this.tally.sent(n);
   }
   samplesRetried(n: number): void {
     this.retried.inc({ exporter: this.exporter }, n);
+    this.tally.samplesRetried += n;
   }
   samplesDropped(reason: DropReason, n: number): void {
-    if (n > 0) this.dropped.inc({ exporter: this.exporter, reason }, n);
+    if (n <= 0) return;
+    this.dropped.inc({ exporter: this.exporter, reason }, n);
+    this.tally.drop(reason, n);
   }
   queueSamples(n: number): void {
     this.queue.set({ exporter: this.exporter }, n);
+    this.tally.queueSamples = n;
   }
   request(result: RequestResult): void {
     this.requests.inc({ exporter: this.exporter, result });
   }
   shards(n: number): void {
     this.shardsGauge.set({ exporter: this.exporter }, n);
+    this.tally.shards = n;
   }
   shardsDesired(n: number): void {
     this.shardsDesiredGauge.set({ exporter: this.exporter }, n);
   }
   bufferBytes(n: number): void {
     this.bufferBytesGauge.set({ exporter: this.exporter }, n);
+    this.tally.bufferBytes = n;
   }
   cacheEvicted(cache: 'metadata' | 'shapes'): void {
     this.cacheEvictions.inc({ exporter: this.exporter, cache });
+  }
+  /** A failed send (retried or final), for the status page's last error. */
+  failure(message: string): void {
+    this.tally.error(message);
   }
   metadataSent(n: number): void {
     this.metadata.inc({ exporter: this.exporter }, n);

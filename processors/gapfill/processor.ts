@@ -22,6 +22,7 @@
 import type { Batch, Consumer, CreateSettings, Processor } from '../../core/component.js';
 import { errorMessage } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
+import type { ComponentStatus, LossMeterStatus, StatusProvider } from '../../core/status.js';
 import { metricBatch, type Labels, type MetricFamily, type MetricBatch, type Point, copyLabels } from '../../core/model/metrics.js';
 import type { GapfillConfig } from './config.js';
 import { gapfillMetrics, type GapfillMetrics } from './metrics.js';
@@ -123,7 +124,7 @@ function seenIn(s: Seen | undefined, from: number, to: number): boolean {
   return (s.last > from && s.last <= to) || (s.prev > from && s.prev <= to);
 }
 
-export class GapfillProcessor implements Processor {
+export class GapfillProcessor implements Processor, StatusProvider {
   private readonly native: Set<string>;
   private readonly derivedSources: Set<string>;
   private readonly targets = new Map<string, TargetState>();
@@ -624,6 +625,18 @@ export class GapfillProcessor implements Processor {
     this.metrics.intervals.remove(labels);
     this.metrics.missing.remove(labels);
     this.metrics.filled.remove(labels);
+  }
+
+  /** The loss meter of every target kept, for the status page (core/status.ts); targets without a native family are left out. */
+  status(): ComponentStatus {
+    const lossMeter: LossMeterStatus[] = [];
+    for (const st of this.targets.values()) {
+      if (st.meters.size === 0) continue;
+      const families = [...st.meters].map(([metric, m]) => ({ metric, intervals: m.intervals, missing: m.missing, filled: m.filled }));
+      families.sort((a, b) => (a.metric < b.metric ? -1 : a.metric > b.metric ? 1 : 0));
+      lossMeter.push({ job: st.nativeJob ?? '', instance: st.nativeInstance ?? '', families });
+    }
+    return { lossMeter };
   }
 
   /** Targets whose state is kept (tests of pruning). */

@@ -24,8 +24,10 @@ export class PprofMetricsProcessor implements Processor {
     if (batch.signal === 'metrics') return this.next.consume(batch);
     const points: Point[] = [];
     for (const scrape of batch.scrapes) {
+      const from = points.length;
       const failure = this.deriver.derive(scrape, points);
       if (failure !== undefined) batch.limitExceeded?.(scrape.target, failure.reason, failure.message);
+      if (batch.derived !== undefined) batch.derived(scrape.target, countLive(points, from));
     }
     for (const { target, timestampMs } of batch.ended) this.deriver.end(target, timestampMs, points);
     if (points.length === 0) return;
@@ -33,4 +35,11 @@ export class PprofMetricsProcessor implements Processor {
   }
 
   async shutdown(): Promise<void> {}
+}
+
+/** Points from `from` on that carry a value (not a stale marker). */
+function countLive(points: readonly Point[], from: number): number {
+  let n = 0;
+  for (let i = from; i < points.length; i++) if (!points[i].stale) n++;
+  return n;
 }

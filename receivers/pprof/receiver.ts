@@ -3,6 +3,7 @@
  * ProfileBatch for the next stage. Logs a target's state once per change, not every interval.
  */
 import type { Consumer, CreateSettings, Receiver } from '../../core/component.js';
+import type { ComponentStatus, StatusProvider } from '../../core/status.js';
 import { errorMessage } from '../../core/errors.js';
 import type { ProfileBatch, TargetScrape } from '../../core/model/profiles.js';
 import type { LimitReason } from '../../core/scrape/config.js';
@@ -15,6 +16,17 @@ import { profileIntervalMs, type PprofReceiverConfig, type PprofScrapeConfig } f
 import { CpuSchedule, CpuSlots } from './cpu.js';
 import { receiverMetrics, type ReceiverMetrics } from './metrics.js';
 import { scrapeCpu, scrapeTarget, TargetSourceState, type ScrapeSettings } from './scrape.js';
+
+/** A target's failing families in words, one clause per distinct error: `heap, goroutine: <message>`. */
+function failureText(failing: ReadonlyMap<string, { reason: string; message: string }>): string {
+  const byMessage = new Map<string, string[]>();
+  for (const [family, f] of failing) {
+    const list = byMessage.get(f.message);
+    if (list === undefined) byMessage.set(f.message, [family]);
+    else list.push(family);
+  }
+  return [...byMessage].map(([message, families]) => `${families.join(', ')}: ${message}`).join('; ');
+}
 
 interface LimitFailure {
   reason: LimitReason;
@@ -34,7 +46,7 @@ interface TargetRuntime {
   failing: Map<string, { reason: string; message: string }>;
 }
 
-export class PprofReceiver implements Receiver {
+export class PprofReceiver implements Receiver, StatusProvider {
   private readonly pools: ScrapePool[] = [];
   private readonly clients: HttpScraper[] = [];
   private readonly metrics: ReceiverMetrics;
@@ -77,16 +89,17 @@ export class PprofReceiver implements Receiver {
       const http = new HttpScraper(scrapeConfig, this.settings.configDir);
       this.clients.push(http);
       const targetLabels = { receiver: this.settings.id, job: scrapeConfig.job_name };
-      const pool = new ScrapePool({
+      const pool: ScrapePool = new ScrapePool({
         config: scrapeConfig,
         configDir: this.settings.configDir,
         logger: this.settings.logger,
         telemetry: this.settings.telemetry,
         receiver: this.settings.id,
+        scrapePath: `${scrapeConfig.path_prefix === '/' ? '' : scrapeConfig.path_prefix}/`,
         // Every sync, so that targets file_sd adds later count too, not only those at start.
         onSync: (targets) => this.metrics.targets.set(targetLabels, targets.length),
         handler: {
-          scrape: (target, startedMs, signal, monotonicMs, handingOff) => this.scrapeOne(http, scrapeConfig, target, startedMs, signal, monotonicMs, handingOff),
+          scrape: (target, startedMs, signal, monotonicMs, handingOff) => this.scrapeOne(pool, http, scrapeConfig, target, startedMs, signal, monotonicMs, handingOff),
           targetGone: (target, timestampMs) => this.targetGone(scrapeConfig, target, timestampMs),
         },
       });
@@ -127,6 +140,7 @@ export class PprofReceiver implements Receiver {
 
   /** `startedMs` stamps the samples; `monotonicMs` (the pool's clock) schedules families and CPU windows. */
   private async scrapeOne(
+    pool: ScrapePool,
     http: HttpScraper,
     config: PprofScrapeConfig,
     target: Target,
@@ -141,7 +155,7 @@ export class PprofReceiver implements Receiver {
     const scrape = await scrapeTarget(http, target, settings, startedMs, signal, state.sources, monotonicMs);
     if (signal.aborted) return; // stopped mid-scrape: what came back is partial by our doing, not the target's
     handingOff();
-    const limit = await this.forward(config, target, scrape);
+    const limit = await this.forward(config, target, scrape, pool);
     if (limit === undefined) {
       this.record(config.job_name, scrape, state);
     } else {
@@ -151,6 +165,17 @@ export class PprofReceiver implements Receiver {
       this.metrics.failures.inc({ ...labels, reason: limit.reason });
       this.record(config.job_name, failedBy(scrape, limit), state, false);
     }
+    pool.report(target, {
+      startedMs,
+      durationSeconds: scrape.durationSeconds,
+      error: failureText(state.failing),
+      sources: [...new Set(scrape.results.map((r) => r.source))],
+    });
+  }
+
+  /** Every target of every scrape config with its last outcome (core/status.ts). */
+  status(): ComponentStatus {
+    return { targets: this.pools.flatMap((p) => p.status()) };
   }
 
   /** A CPU window runs beside the scrape loop (it outlasts scrape intervals), within the receiver's slot limit. */
@@ -184,7 +209,7 @@ export class PprofReceiver implements Receiver {
    * Hands one scrape on with its config's limits, which pprof_metrics enforces after deriving; returns
    * the limit it says the scrape went past (the first, should several stages say so), or undefined.
    */
-  private async forward(config: PprofScrapeConfig, target: Target, scrape: TargetScrape): Promise<LimitFailure | undefined> {
+  private async forward(config: PprofScrapeConfig, target: Target, scrape: TargetScrape, pool?: ScrapePool): Promise<LimitFailure | undefined> {
     let limit: LimitFailure | undefined;
     const limits = { sample_limit: config.sample_limit, label_limit: config.label_limit, label_name_length_limit: config.label_name_length_limit, label_value_length_limit: config.label_value_length_limit };
     const batch: ProfileBatch = {
@@ -193,6 +218,8 @@ export class PprofReceiver implements Receiver {
       scrapes: [{ ...scrape, limits }],
       ended: [],
       limitExceeded: (_target, reason, message) => void (limit ??= { reason, message }),
+      // CPU windows (no pool given) leave the count of the interval's scrape as it is.
+      derived: pool === undefined ? undefined : (t, samples) => pool.reportSamples(t.key, samples),
     };
     await this.handOff.run(() => this.next.consume(batch), config.job_name, target);
     return limit;

@@ -6,6 +6,7 @@
  * change, not every interval.
  */
 import type { Consumer, CreateSettings, Receiver } from '../../core/component.js';
+import type { ComponentStatus, StatusProvider } from '../../core/status.js';
 import { errorMessage } from '../../core/errors.js';
 import { metricBatch, type Point } from '../../core/model/metrics.js';
 import { HttpScraper, ScrapeError } from '../../core/scrape/http.js';
@@ -33,7 +34,7 @@ const HINTS: Record<string, string> = {
   other: 'see the error',
 };
 
-export class PrometheusReceiver implements Receiver {
+export class PrometheusReceiver implements Receiver, StatusProvider {
   private readonly pools: ScrapePool[] = [];
   private readonly clients: HttpScraper[] = [];
   private readonly metrics: ScrapeMetrics;
@@ -64,8 +65,9 @@ export class PrometheusReceiver implements Receiver {
         logger: this.settings.logger,
         telemetry: this.settings.telemetry,
         receiver: this.settings.id,
+        scrapePath: scrapeConfig.metrics_path,
         handler: {
-          scrape: (target, startedMs, signal, _monotonicMs, handingOff) => this.scrapeOne(http, scrapeConfig, target, startedMs, signal, handingOff),
+          scrape: (target, startedMs, signal, _monotonicMs, handingOff) => this.scrapeOne(pool, http, scrapeConfig, target, startedMs, signal, handingOff),
           targetGone: (target, timestampMs): Promise<void> => this.targetGone(scrapeConfig, target, timestampMs),
         },
         // Every discovery change, file_sd's later ones included.
@@ -85,11 +87,12 @@ export class PrometheusReceiver implements Receiver {
     return s;
   }
 
-  private async scrapeOne(http: HttpScraper, config: PrometheusScrapeConfig, target: Target, startedMs: number, signal: AbortSignal, handingOff: () => void): Promise<void> {
+  private async scrapeOne(pool: ScrapePool, http: HttpScraper, config: PrometheusScrapeConfig, target: Target, startedMs: number, signal: AbortSignal, handingOff: () => void): Promise<void> {
     const series = this.seriesOf(config, target);
     const t0 = performance.now();
     const points: Point[] = [];
     let failure: { reason: string; message: string } | undefined;
+    let scraped = 0;
     try {
       const { body, contentType } = await http.fetch(target.baseUrl + config.metrics_path, {
         timeoutMs: config.scrape_timeout,
@@ -99,6 +102,7 @@ export class PrometheusReceiver implements Receiver {
       });
       // The parser stops at sample_limit: a page of a million series fails after sample_limit + 1 samples.
       const samples = parseExposition(body.toString('utf8'), formatOf(contentType), series.families, series, config.sample_limit);
+      scraped = samples.length;
       const duplicates = series.scraped(samples, startedMs, (performance.now() - t0) / 1000, points, config);
       if (duplicates > 0) this.metrics.samplesDropped.inc({ receiver: this.settings.id, job: config.job_name, reason: 'duplicate' }, duplicates);
     } catch (err) {
@@ -110,6 +114,13 @@ export class PrometheusReceiver implements Receiver {
       series.failed(startedMs, (performance.now() - t0) / 1000, points, `scrape failed: ${failure.reason}: ${failure.message} (${HINTS[failure.reason] ?? ''})`);
     }
     this.record(config.job_name, target, failure);
+    pool.report(target, {
+      startedMs,
+      durationSeconds: (performance.now() - t0) / 1000,
+      error: failure === undefined ? '' : `${failure.message} (${HINTS[failure.reason] ?? HINTS.other})`,
+      samples: scraped,
+      sources: [target.baseUrl + config.metrics_path],
+    });
     handingOff();
     await this.handOff.run(() => this.next.consume(metricBatch(this.settings.id, points)), config.job_name, target);
   }
@@ -140,6 +151,11 @@ export class PrometheusReceiver implements Receiver {
     const points: Point[] = [];
     series.gone(timestampMs, points);
     await this.next.consume(metricBatch(this.settings.id, points));
+  }
+
+  /** Every target of every scrape config with its last outcome (core/status.ts). */
+  status(): ComponentStatus {
+    return { targets: this.pools.flatMap((p) => p.status()) };
   }
 
   async shutdown(): Promise<void> {
