@@ -100,7 +100,8 @@ function filterLinks(options: PageOptions, counts: Record<TargetHealth, number>,
 
 function targetRow(t: TargetJson, nowMs: number): string {
   const error = t.lastError === '' ? '' : `<div class="error">${escapeHtml(t.lastError)}</div>`;
-  const sources = t.sources.length === 0 ? '' : `<ul class="sources">${t.sources.map((s) => `<li title="${escapeHtml(s)}">${escapeHtml(sourcePath(s))}</li>`).join('')}</ul>`;
+  // One line of paths (the full URL on hover): at hundreds of targets a row stays one line high.
+  const sources = t.sources.length === 0 ? '' : `<div class="sources">${t.sources.map((s) => `<span title="${escapeHtml(s)}">${escapeHtml(sourcePath(s))}</span>`).join(' · ')}</div>`;
   return `<tr class="target ${t.health}" data-health="${t.health}">
 <td class="instance"><a href="${escapeHtml(t.scrapeUrl)}">${escapeHtml(t.labels.instance ?? t.scrapeUrl)}</a></td>
 <td>${badge(t.health)}</td>
@@ -221,7 +222,7 @@ details.group.some-unknown>summary{background:#f3f3f3}details.group table{border
 .badge.up{background:#2e7d32}.badge.down{background:#c62828}.badge.unknown{background:#757575}
 tr.down td{background:#fff6f6}.error{color:#b71c1c;white-space:pre-wrap;word-break:break-word}
 .label{display:inline-block;background:#e8eef7;border-radius:3px;padding:0 5px;margin:1px;font-family:ui-monospace,monospace;font-size:12px}
-ul.sources{margin:2px 0 0;padding-left:16px;color:#56606b;font-family:ui-monospace,monospace;font-size:12px}
+.sources{color:#56606b;font-family:ui-monospace,monospace;font-size:12px}
 .filters{margin:4px 0 8px}.filter{margin-right:6px;padding:2px 8px;border:1px solid #b9c2cc;border-radius:12px;text-decoration:none;color:#1d2530;background:#fff}
 .filter.active{background:#1d2530;color:#fff;border-color:#1d2530}.muted{color:#6b7580}.empty{color:#6b7580}
 pre.config{background:#fff;border:1px solid #dde1e6;padding:10px;overflow:auto;font-size:12px}
