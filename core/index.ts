@@ -10,3 +10,5 @@ export type { ProfileBatch, TargetScrape, ProfileResult, ParsedProfile, MemStats
 export { PprofcolError, ConfigError } from './errors.js';
 export { pluginApi, type Plugin, type PluginApi } from './plugins.js';
 export { VERSION } from './version.js';
+export type { ComponentStatus, ExporterStatus, LossMeterStatus, StatusProvider, TargetHealth, TargetStatus } from './status.js';
+export { ExporterTally, maskUrl } from './status.js';
