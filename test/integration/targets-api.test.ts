@@ -74,8 +74,9 @@ service:
   });
 
   it('health and lastError follow; keys and value types equal Prometheus\'s in each state', async () => {
-    // Scrapes every 1s; 15s covers a loaded machine's start-up and a few missed slots.
-    const [up1, promUp] = await both(daemon, observer, 'up', 15_000);
+    // Prometheus lists a static target only after its discovery manager's first update (5s), then scrapes
+    // every 1s; 30s covers that on a loaded machine. Later states need one or two scrapes: 15s.
+    const [up1, promUp] = await both(daemon, observer, 'up', 30_000);
     assert.deepEqual(shape(up1), shape(promUp));
     assert.deepEqual(Object.keys(up1), Object.keys(promUp), 'the keys in Prometheus\'s order');
     assert.deepEqual(up1.labels, promUp.labels, 'the same job and instance labels as Prometheus gives the target');
