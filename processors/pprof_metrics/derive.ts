@@ -9,7 +9,7 @@ import { type Labels, type MetricFamily, type Point, copyLabels } from '../../co
 import { seriesKey } from '../../core/model/metrics.js';
 import type { ScrapeLimits } from '../../core/scrape/config.js';
 import { checkLabelLimits, hasLabelLimits, ScrapeLimitError } from '../../core/scrape/limits.js';
-import type { FailureReason, FunctionProfile, MemStats, ProfileFamily, ProfileResult, TargetInfo, TargetScrape } from '../../core/model/profiles.js';
+import { FAILURE_HINTS, type FailureReason, type FunctionProfile, type MemStats, type ProfileFamily, type ProfileResult, type TargetInfo, type TargetScrape } from '../../core/model/profiles.js';
 import { DEFAULT_SERIES_LIMIT, DEFAULT_TOP_N } from './config.js';
 import { GC_DURATION_QUANTILE_LABELS } from './labels.js';
 import {
@@ -41,22 +41,6 @@ interface SeriesRef {
   name: string;
   labels: Labels;
 }
-
-/** What an operator should check, by failure reason: the debug exporter shows it beside `pprof_up 0`. */
-const HINTS: Record<FailureReason, string> = {
-  connect: 'check that the service runs and listens on this address',
-  timeout: 'the target did not answer within scrape_timeout; check its load or raise scrape_timeout',
-  http_status: 'check that the service imports net/http/pprof and that path_prefix is right',
-  too_large: 'raise body_size_limit if this size is expected',
-  decode: 'check that the address serves Go pprof endpoints',
-  tls: 'check tls_config and the scheme',
-  queue_full: 'large profiles arrive faster than the decode workers decode them: raise decode_workers or decode_queue_size, or the scrape interval',
-  sample_limit: 'raise sample_limit (the scrape config) or lower top_n',
-  label_limit: 'raise label_limit',
-  label_name_length_limit: 'raise label_name_length_limit',
-  label_value_length_limit: 'raise label_value_length_limit (function names can be long)',
-  other: 'see the pprofcol log',
-};
 
 /** Label value that sums every function (or state) outside the top N. */
 export const OTHER = 'other';
@@ -377,7 +361,7 @@ function failureNote(failures: readonly FailedResult[]): string {
   const byReason = new Map<FailureReason, FailedResult[]>();
   for (const f of failures) byReason.set(f.reason, [...(byReason.get(f.reason) ?? []), f]);
   return [...byReason]
-    .map(([reason, list]) => `${list.map((f) => f.family).join(', ')} failed: ${reason}: ${list[0].message} (${HINTS[reason]})`)
+    .map(([reason, list]) => `${list.map((f) => f.family).join(', ')} failed: ${reason}: ${list[0].message} (${FAILURE_HINTS[reason]})`)
     .join('; ');
 }
 

@@ -5,7 +5,7 @@
 import type { Consumer, CreateSettings, Receiver } from '../../core/component.js';
 import type { ComponentStatus, StatusProvider } from '../../core/status.js';
 import { errorMessage } from '../../core/errors.js';
-import type { ProfileBatch, TargetScrape } from '../../core/model/profiles.js';
+import { FAILURE_HINTS, type FailureReason, type ProfileBatch, type TargetScrape } from '../../core/model/profiles.js';
 import type { LimitReason } from '../../core/scrape/config.js';
 import { DecodePool } from '../../core/pprof/pool.js';
 import { HttpScraper } from '../../core/scrape/http.js';
@@ -17,15 +17,15 @@ import { CpuSchedule, CpuSlots } from './cpu.js';
 import { receiverMetrics, type ReceiverMetrics } from './metrics.js';
 import { scrapeCpu, scrapeTarget, TargetSourceState, type ScrapeSettings } from './scrape.js';
 
-/** A target's failing families in words, one clause per distinct error: `heap, goroutine: <message>`. */
-function failureText(failing: ReadonlyMap<string, { reason: string; message: string }>): string {
-  const byMessage = new Map<string, string[]>();
+/** A target's failing families in words, one clause per distinct error: `heap, goroutine: <message> (<what to check>)`. */
+function failureText(failing: ReadonlyMap<string, { reason: FailureReason; message: string }>): string {
+  const byMessage = new Map<string, { reason: FailureReason; families: string[] }>();
   for (const [family, f] of failing) {
-    const list = byMessage.get(f.message);
-    if (list === undefined) byMessage.set(f.message, [family]);
-    else list.push(family);
+    const known = byMessage.get(f.message);
+    if (known === undefined) byMessage.set(f.message, { reason: f.reason, families: [family] });
+    else known.families.push(family);
   }
-  return [...byMessage].map(([message, families]) => `${families.join(', ')}: ${message}`).join('; ');
+  return [...byMessage].map(([message, { reason, families }]) => `${families.join(', ')}: ${message} (${FAILURE_HINTS[reason]})`).join('; ');
 }
 
 interface LimitFailure {
@@ -43,7 +43,7 @@ interface TargetRuntime {
   sources: TargetSourceState;
   cpu: CpuSchedule | undefined;
   /** Family -> its last failure (`reason: message`); a family leaves it when it is fetched again. */
-  failing: Map<string, { reason: string; message: string }>;
+  failing: Map<string, { reason: FailureReason; message: string }>;
 }
 
 export class PprofReceiver implements Receiver, StatusProvider {

@@ -115,15 +115,17 @@ service:
     assert.match(exporterText, /memory \(10,000 samples\)/);
     assert.match(await page.locator('#gapfill').innerText(), new RegExp(prom.hostPort.replace(/\./g, '\\.')));
 
+    // The page as a person first sees it (the configuration folded), then with the configuration open.
+    const shot = path.join(tmp, 'status.png');
+    await page.screenshot({ path: shot, fullPage: true });
+    assert.ok(statSync(shot).size > 10_000, 'a screenshot with something on it');
+
     const html = await page.content();
     assert.ok(!html.includes(PASSWORD), 'the password is on the page');
     await page.locator('#config summary').click();
     assert.match(await page.locator('pre.config').innerText(), /password: <secret>/);
-
-    const shot = path.join(tmp, 'status.png');
-    await page.screenshot({ path: shot, fullPage: true });
-    assert.ok(statSync(shot).size > 10_000, 'a screenshot with something on it');
-    t.diagnostic(`screenshot: ${shot}`);
+    await page.screenshot({ path: path.join(tmp, 'status-config.png'), fullPage: true });
+    t.diagnostic(`screenshots: ${shot}, ${path.join(tmp, 'status-config.png')}`);
   });
 
   it('filters by health with a plain link, and refreshes itself', async () => {
