@@ -11,4 +11,4 @@ export { PprofcolError, ConfigError } from './errors.js';
 export { pluginApi, type Plugin, type PluginApi } from './plugins.js';
 export { VERSION } from './version.js';
 export type { ComponentStatus, ExporterStatus, LossMeterStatus, StatusProvider, TargetHealth, TargetStatus } from './status.js';
-export { ExporterTally, maskUrl } from './status.js';
+export { ExporterTally } from './status.js';

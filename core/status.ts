@@ -7,6 +7,7 @@
  */
 import type { Component } from './component.js';
 import type { Labels } from './model/metrics.js';
+import { maskUrl, maskUrlsIn } from './redact.js';
 
 /** Prometheus's words for a target's state: `unknown` until its first scrape has ended. */
 export type TargetHealth = 'up' | 'down' | 'unknown';
@@ -87,14 +88,6 @@ export function hasStatus(component: Component): component is Component & Status
   return typeof (component as Partial<StatusProvider>).status === 'function';
 }
 
-/** Masks the password (or a lone user, which is often a token) in a URL's userinfo; other strings as they are. */
-export function maskUrl(url: string): string {
-  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)([^/@?#]*)@/i, (_all, scheme: string, userinfo: string) => {
-    const colon = userinfo.indexOf(':');
-    return `${scheme}${colon === -1 ? '<secret>' : `${userinfo.slice(0, colon)}:<secret>`}@`;
-  });
-}
-
 /** A rate over the last minute, in per-second buckets: O(1) per add, 60 numbers of memory, no timer. */
 const RATE_BUCKETS = 60;
 
@@ -136,7 +129,8 @@ export class ExporterTally {
   }
 
   error(message: string): void {
-    this.lastError = message;
+    // An answer's text may quote the endpoint with its credentials.
+    this.lastError = maskUrlsIn(message);
     this.lastErrorMs = this.now();
   }
 

@@ -4,10 +4,11 @@
  * a secret is decided by the key and by the value, so that a plugin's options are masked too:
  * - keys naming one: password, token, secret, credentials, api_key, bearer_token (not `*_file`, a path);
  * - every value under `basic_auth_users` (bcrypt hashes) and header values whose name looks like auth;
- * - any string holding URL userinfo (`redis://:pw@host`: the password), or shaped like a bcrypt hash.
+ * - any string holding URL userinfo (`redis://:pw@host`: the password, as core/redact.ts masks it in logs),
+ *   or shaped like a bcrypt hash.
  */
 import type { ResolvedConfig } from './load.js';
-import { maskUrl } from '../status.js';
+import { maskUrlsIn } from '../redact.js';
 
 export const MASK = '<secret>';
 
@@ -22,7 +23,7 @@ type Plain = string | number | boolean | null | Plain[] | { [key: string]: Plain
 
 function maskString(value: string): string {
   if (BCRYPT.test(value)) return MASK;
-  return maskUrl(value);
+  return maskUrlsIn(value);
 }
 
 export function maskSecrets(value: unknown, key = '', parentKey = '', depth = 0): Plain {

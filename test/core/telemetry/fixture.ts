@@ -38,7 +38,7 @@ export function manyTargets(count: number, perJob: number, downEvery: number, no
         id: 'prometheusremotewrite',
         status: {
           id: 'prometheusremotewrite',
-          endpoint: 'http://user:<secret>@mimir:9009/api/v1/push',
+          endpoint: 'http://user:xxxxx@mimir:9009/api/v1/push',
           protocol: 'remote write 1.0',
           shards: 3,
           queueSamples: 1200,

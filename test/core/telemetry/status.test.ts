@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { MASK, maskSecrets } from '../../../core/config/mask.js';
-import { ExporterTally, maskUrl } from '../../../core/status.js';
+import { ExporterTally } from '../../../core/status.js';
 import { escapeHtml, OPEN_GROUP_MAX, pageOptions, renderStatusPage } from '../../../core/telemetry/status-page.js';
 import { globalUrl, targetsApi } from '../../../core/telemetry/status.js';
 import { formatDuration, parseDuration } from '../../../core/units.js';
@@ -35,15 +35,11 @@ describe('secrets in the shown configuration', () => {
   });
 
   it('keeps what is not secret: user names, file paths, hosts, other headers', () => {
-    for (const kept of ['"username":"bob"', '"password_file":"/etc/pw"', 'https://writer:<secret>@mimir.example:9009/api/v1/push', 'redis://:<secret>@127.0.0.1:6379/0', '"X-Scope-OrgID":"tenant-1"', '"type":"Bearer"']) {
+    for (const kept of ['"username":"bob"', '"password_file":"/etc/pw"', 'https://writer:xxxxx@mimir.example:9009/api/v1/push', 'redis://:xxxxx@127.0.0.1:6379/0', '"X-Scope-OrgID":"tenant-1"', '"type":"Bearer"']) {
       assert.ok(shown.includes(kept), `${kept} missing from ${shown}`);
     }
   });
 
-  it('maskUrl masks a lone userinfo (a token) whole and leaves URLs without one alone', () => {
-    assert.equal(maskUrl('http://tok@h:1/x'), 'http://<secret>@h:1/x');
-    assert.equal(maskUrl('http://h:1/x?a=b@c'), 'http://h:1/x?a=b@c');
-  });
 });
 
 describe('the status page', () => {
@@ -97,7 +93,7 @@ describe('the status page', () => {
 
   it('shows each exporter: endpoint as given (masked upstream), protocol, shards, queue, rate, retries, drops by reason, last error, buffer', () => {
     const html = renderStatusPage(manyTargets(1, 1, 2, now), pageOptions(new URLSearchParams(), now));
-    for (const text of ['http://user:&lt;secret&gt;@mimir:9009/api/v1/push', 'remote write 1.0', '620.5/s', 'queue_full: 7', 'http_400: 2', 'server returned HTTP 503 (retrying)', 'memory (30,000 samples)', '123,456', '1,200']) {
+    for (const text of ['http://user:xxxxx@mimir:9009/api/v1/push', 'remote write 1.0', '620.5/s', 'queue_full: 7', 'http_400: 2', 'server returned HTTP 503 (retrying)', 'memory (30,000 samples)', '123,456', '1,200']) {
       assert.ok(html.includes(text), `${text} missing`);
     }
   });
