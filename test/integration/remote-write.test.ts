@@ -1,5 +1,6 @@
 // End to end: Debian's Prometheus as the pprof target, pprofcol deriving and remote-writing into a
-// second Prometheus; and on the wire, the stale marker's exact bytes when a target dies.
+// second Prometheus; the stale marker ending a series in that Prometheus when a target dies; and on the
+// wire, the stale marker's exact bytes.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { eventually, parseExposition, startDaemon } from '../harness/pprofcol.js';
@@ -80,6 +81,35 @@ describe('remote write end to end', () => {
       assert.equal(await daemon.stop(), 0, daemon.stderr());
     }
     assert.doesNotMatch(receiver.logs(), /out of order|duplicate sample/i);
+  });
+
+  it('a real Prometheus ends the series when the target dies: an instant query returns nothing after the stale marker', async () => {
+    const prog = await startGoProgram('goroutines', ['-goroutines', '7']);
+    const daemon = await startDaemon(pipeline(prog.hostPort, `${receiver.url}/api/v1/write`));
+    try {
+      const selector = `{job="pprof-e2e",instance="${prog.hostPort}",env="e2e"}`;
+      await eventually('go_goroutines in the receiving Prometheus', 30_000, async () => ((await receiver.query(`go_goroutines${selector}`)).length === 1 ? true : undefined));
+      await prog.stop();
+      // Without a stale marker the last sample would answer instant queries for the 5 minutes of
+      // Prometheus's lookback; the marker ends the series at once. 20 s: the failing scrape (1 s
+      // interval, a refused connection fails at once), the batch (200 ms) and the send (500 ms deadline,
+      // retries within 500 ms), with room for a loaded machine.
+      await eventually('go_goroutines to end in the receiving Prometheus', 20_000, async () => ((await receiver.query(`go_goroutines${selector}`)).length === 0 ? true : undefined));
+      // The series did not fall out of the lookback (this test is seconds old, the lookback 5 min): its
+      // real samples are still stored; a range selector returns them and leaves the marker out.
+      const stored = await receiver.query(`count_over_time(go_goroutines${selector}[5m])`);
+      assert.equal(stored.length, 1, 'the series\' samples are still in the TSDB');
+      assert.ok(Number(stored[0]!.value[1]) >= 1);
+      // The target is still configured, so pprof_up stays a live series, at 0.
+      const up = await eventually('pprof_up 0', 10_000, async () => {
+        const r = await receiver.query(`pprof_up${selector}`);
+        return r.length === 1 && r[0]!.value[1] === '0' ? r : undefined;
+      });
+      assert.equal(up.length, 1);
+    } finally {
+      await prog.stop();
+      assert.equal(await daemon.stop(), 0, daemon.stderr());
+    }
   });
 
   it('sends the stale marker with its exact bytes when a target dies', async () => {
