@@ -134,7 +134,7 @@ interface CachedSeries {
   values: string[];
   /** The series that followed this one in the last request: the guess for the next point. */
   successor: CachedSeries | undefined;
-  /** The generation whose trie holds it: a guess is only taken from the current one. */
+  /** The generation whose map holds it: a guess is only taken from the current one. */
   gen: Generation;
   /** For encodeCompressed: where it was written, and its labels as copies of other series' (built lazily). */
   readonly written: WrittenAt;
@@ -142,17 +142,11 @@ interface CachedSeries {
 }
 
 /**
- * A node of the lookup trie: one level per label name of a shape, keyed by value (strings from the
- * same source share their cached hash, so a lookup costs no string building). The leaf holds the series.
+ * One generation of the series cache: series by canonical key. One Map lookup of one string per miss:
+ * a trie of one Map per label value (what this replaced) hashed the same strings one by one, but made
+ * ~4 Maps per new series below a high-cardinality label, most of a new series' cost and heap.
  */
-interface Node {
-  children: Map<string, Node> | undefined;
-  series: CachedSeries | undefined;
-}
-
-/** One generation of the series cache: trie roots per shape, series by canonical key, leaves filled. */
 interface Generation {
-  readonly roots: Map<readonly string[], Node>;
   readonly canonical: Map<string, CachedSeries>;
   size: number;
   /** Estimated heap of its series (seriesBytes). */
@@ -160,7 +154,7 @@ interface Generation {
 }
 
 function generation(): Generation {
-  return { roots: new Map(), canonical: new Map(), size: 0, bytes: 0 };
+  return { canonical: new Map(), size: 0, bytes: 0 };
 }
 
 export interface EncoderOptions {
@@ -199,8 +193,8 @@ export class WriteRequestEncoder {
   private current: Generation = generation();
   private previous: Generation = generation();
   /**
-   * Sorted label names by id. A shape evicted and met again is a new array, so its trie root starts
-   * empty in the current generation; the series under it are found again by canonical key (seriesFor).
+   * Sorted label names by id. A shape evicted and met again is built again; its series are found by
+   * canonical key as before (lookup).
    */
   private readonly shapes: ByteLru<string, readonly string[]>;
   /** Series of the request being built, in order of first appearance. */
@@ -300,7 +294,7 @@ export class WriteRequestEncoder {
    * Groups the points by series into `series` (order of first appearance) and the `next` chains.
    * Each point is first tried against a guess, the series that followed the previous point's series
    * last time (scrapes repeat their order), by comparing name, keys and values with what that series
-   * last saw; only a miss walks the trie, whose Map lookups hash every fresh label string.
+   * last saw; only a miss builds the canonical key and looks it up (hashing the fresh key string).
    */
   private group(points: readonly Point[]): void {
     if (this.current.size >= this.generationSize || this.current.bytes >= this.generationBytes) {
@@ -336,7 +330,7 @@ export class WriteRequestEncoder {
     if (prev !== undefined) prev.successor = undefined;
   }
 
-  /** A point that is not the guessed series: the trie, then remember how this point looked. */
+  /** A point that is not the guessed series: the key lookup, then remember how this point looked. */
   private miss(p: Point): CachedSeries {
     const s = this.lookup(p);
     const own = p.labels;
@@ -349,52 +343,41 @@ export class WriteRequestEncoder {
     return s;
   }
 
-  /** The cached series of a point: a walk of the current trie, else of the old one, else a new entry. */
+  /**
+   * The cached series of a point: by canonical key in the current generation, else the old one's entry
+   * (moved into the current), else a new entry. The key is built from the shape's non-empty values, so
+   * {a:'1', b:''} and {a:'1'} find one series.
+   */
   private lookup(p: Point): CachedSeries {
-    const own = p.labels;
-    const shape = this.shapeOf(own);
+    const shape = this.shapeOf(p.labels);
+    const key = this.keyOf(p, shape);
     const cur = this.current;
-    let node: Node | undefined = cur.roots.get(shape);
-    if (node === undefined) {
-      node = { children: undefined, series: undefined };
-      cur.roots.set(shape, node);
-    }
-    // Walk one level per label name of the shape; '__name__' takes the point's name.
-    for (let i = 0; i < shape.length; i++) {
-      const name = shape[i];
-      const value = name === '__name__' ? p.name : this.valueOf(own, name);
-      let children: Map<string, Node> | undefined = node.children;
-      if (children === undefined) {
-        children = new Map();
-        node.children = children;
-      }
-      let next: Node | undefined = children.get(value);
-      if (next === undefined) {
-        next = { children: undefined, series: undefined };
-        children.set(value, next);
-      }
-      node = next;
-    }
-    let s = node.series;
-    if (s === undefined) {
-      s = this.previousSeries(p, shape) ?? this.seriesFor(p, shape);
-      node.series = s;
-      if (cur.canonical.get(s.key) === undefined) cur.canonical.set(s.key, s);
-      s.gen = cur;
-      cur.size++;
-      cur.bytes += seriesBytes(s.key, s.labels);
-    }
+    let s = cur.canonical.get(key);
+    if (s !== undefined) return s;
+    s = this.previous.canonical.get(key) ?? this.newSeries(p, key);
+    cur.canonical.set(key, s);
+    s.gen = cur;
+    cur.size++;
+    cur.bytes += seriesBytes(s.key, s.labels);
     return s;
   }
 
-  /** The series from the old generation's trie, if it had it (no nodes created there). */
-  private previousSeries(p: Point, shape: readonly string[]): CachedSeries | undefined {
-    let node: Node | undefined = this.previous.roots.get(shape);
-    for (let i = 0; node !== undefined && i < shape.length; i++) {
+  /**
+   * The canonical key of a point's label set (`<name length>:name<value length>:value` per non-empty
+   * label in name order); the name/value pairs are left in `scratch` for newSeries.
+   */
+  private keyOf(p: Point, shape: readonly string[]): string {
+    const labels = this.scratch;
+    labels.length = 0;
+    let key = '';
+    for (let i = 0; i < shape.length; i++) {
       const name = shape[i];
-      node = node.children?.get(name === '__name__' ? p.name : this.valueOf(p.labels, name));
+      const value = name === '__name__' ? p.name : this.valueOf(p.labels, name);
+      if (value === '') continue;
+      labels.push(name, value);
+      key += `${name.length}:${name}${value.length}:${value}`;
     }
-    return node?.series;
+    return key;
   }
 
   /** Own value when not empty, else the external label's, else '' (left out). */
@@ -437,38 +420,28 @@ export class WriteRequestEncoder {
     return shape;
   }
 
-  /**
-   * A series not in the trie under this shape: the same label set may be cached under another shape
-   * ({a:'1', b:''} and {a:'1'}), else its labels are encoded now.
-   */
-  private seriesFor(p: Point, shape: readonly string[]): CachedSeries {
+  /** A series in neither generation: its labels (in `scratch`, from keyOf) encoded now. */
+  private newSeries(p: Point, key: string): CachedSeries {
     const labels = this.scratch;
-    labels.length = 0;
-    let key = '';
-    for (let i = 0; i < shape.length; i++) {
-      const name = shape[i];
-      const value = name === '__name__' ? p.name : this.valueOf(p.labels, name);
-      if (value === '') continue;
-      labels.push(name, value);
-      key += `${name.length}:${name}${value.length}:${value}`;
-    }
-    const known = this.current.canonical.get(key) ?? this.previous.canonical.get(key);
-    if (known !== undefined) return known;
-    const w = this.labelWriter;
-    w.reset();
-    for (let i = 0; i < labels.length; i += 2) {
-      w.byte(TAG_LABEL);
-      const start = w.beginLength(LABEL_LENGTH_RESERVE);
-      w.byte(TAG_LABEL_NAME);
-      w.string(labels[i]);
-      w.byte(TAG_LABEL_VALUE);
-      w.string(labels[i + 1]);
-      w.endLength(start, LABEL_LENGTH_RESERVE);
+    let encoded = asciiLabels(labels);
+    if (encoded === undefined) {
+      const w = this.labelWriter;
+      w.reset();
+      for (let i = 0; i < labels.length; i += 2) {
+        w.byte(TAG_LABEL);
+        const start = w.beginLength(LABEL_LENGTH_RESERVE);
+        w.byte(TAG_LABEL_NAME);
+        w.string(labels[i]);
+        w.byte(TAG_LABEL_VALUE);
+        w.string(labels[i + 1]);
+        w.endLength(start, LABEL_LENGTH_RESERVE);
+      }
+      encoded = Buffer.from(w.view());
     }
     // Epoch 0 is never current once encode() has run (it starts at 1), so the entry counts as unused.
     return {
       key,
-      labels: Buffer.from(w.view()),
+      labels: encoded,
       epoch: this.epoch - 1,
       head: -1,
       tail: -1,
@@ -806,6 +779,44 @@ function trailingEqualBytes(lo: number, hi: number, lo2: number, hi2: number): n
 }
 
 /** One Sample field; the caller has ensured MAX_SAMPLE_BYTES of room. */
+/**
+ * The Label fields of name/value pairs, when every name and value is ASCII and each field is under
+ * 128 bytes (one-byte lengths): the common case of a new series, written in one loop into a buffer
+ * of the exact size (no native UTF-8 calls, no second copy). Else undefined, and the writer's path
+ * handles any string.
+ */
+function asciiLabels(pairs: readonly string[]): Buffer | undefined {
+  let total = 0;
+  for (let i = 0; i < pairs.length; i += 2) {
+    const body = 4 + pairs[i].length + pairs[i + 1].length;
+    if (body > 127) return undefined;
+    total += 2 + body;
+  }
+  const out = Buffer.allocUnsafe(total);
+  let pos = 0;
+  for (let i = 0; i < pairs.length; i += 2) {
+    const name = pairs[i];
+    const value = pairs[i + 1];
+    out[pos++] = TAG_LABEL;
+    out[pos++] = 4 + name.length + value.length;
+    out[pos++] = TAG_LABEL_NAME;
+    out[pos++] = name.length;
+    for (let j = 0; j < name.length; j++) {
+      const c = name.charCodeAt(j);
+      if (c > 0x7f) return undefined;
+      out[pos++] = c;
+    }
+    out[pos++] = TAG_LABEL_VALUE;
+    out[pos++] = value.length;
+    for (let j = 0; j < value.length; j++) {
+      const c = value.charCodeAt(j);
+      if (c > 0x7f) return undefined;
+      out[pos++] = c;
+    }
+  }
+  return out;
+}
+
 function writeSample(w: ProtoWriter, p: Point): void {
   const buf = w.buf;
   let pos = w.pos;

@@ -228,6 +228,8 @@ const spanScratch: Int32Array[] = Array.from({ length: MAX_CANDIDATES + 1 }, () 
 /** Ops of one field against one candidate, and of the best candidate so far (setting an array's length costs a runtime call). */
 const trialOps = { ops: new Int32Array(3 * 64), n: 0 };
 const bestOps = { ops: new Int32Array(3 * 64), n: 0 };
+/** The recipe being built; copied out at its exact length when done. */
+const recipeOps = { ops: new Int32Array(3 * 64), n: 0 };
 type OpList = typeof trialOps;
 
 /**
@@ -270,11 +272,17 @@ function pairsOf(labels: Uint8Array, slot: number): number {
   return n;
 }
 
-/** Index of the field of `b` (spans in slot `bs`, `bn` fields) named as field `p` of `a`, or -1. */
-function fieldNamed(a: Uint8Array, as: Int32Array, p: number, b: Uint8Array, bs: Int32Array, bn: number): number {
+/**
+ * Index of the field of `b` (spans in slot `bs`, `bn` fields) named as field `p` of `a`, or -1. The
+ * search starts at field `from` and wraps: both label sets are in name order, so the field after the
+ * last one matched is nearly always the one, and a series of n labels costs n name comparisons, not n^2.
+ */
+function fieldNamed(a: Uint8Array, as: Int32Array, p: number, b: Uint8Array, bs: Int32Array, bn: number, from: number): number {
   const nameStart = as[p + 2];
   const n = as[p + 3] - nameStart;
-  outer: for (let j = 0; j < bn; j++) {
+  outer: for (let k = 0; k < bn; k++) {
+    let j = from + k;
+    if (j >= bn) j -= bn;
     const q = j * SPAN;
     if (bs[q + 3] - bs[q + 2] !== n) continue;
     for (let i = 0; i < n; i++) if (a[nameStart + i] !== b[bs[q + 2] + i]) continue outer;
@@ -283,18 +291,7 @@ function fieldNamed(a: Uint8Array, as: Int32Array, p: number, b: Uint8Array, bs:
   return -1;
 }
 
-/** Appends an op, merging it with the last one when it continues it. */
-function pushOp(ops: number[], len: number, source: number, offset: number): void {
-  if (len <= 0) return;
-  const k = ops.length - 3;
-  if (k >= 0 && ops[k + 1] === source && (source < 0 || ops[k + 2] + ops[k] === offset)) {
-    ops[k] += len;
-    return;
-  }
-  ops.push(len, source, offset);
-}
-
-/** pushOp for a scratch list (grown as needed). */
+/** Appends an op to a scratch list (grown as needed), merging it with the last one when it continues it. */
 function pushTrial(list: OpList, len: number, source: number, offset: number): void {
   if (len <= 0) return;
   const k = list.n - 3;
@@ -366,13 +363,17 @@ function diffPair(own: Uint8Array, ps: number, pe: number, src: Uint8Array, qs: 
  * and again only when a source is missing from a later request.
  */
 export function buildRecipe(labels: Uint8Array, candidates: readonly RecipeSource[]): Recipe {
-  const ops: number[] = [];
+  const ops = recipeOps;
+  ops.n = 0;
   const sources: WrittenAt[] = [];
   const count = Math.min(candidates.length, MAX_CANDIDATES);
   const ownCount = pairsOf(labels, 0);
   const ownSpans = spanScratch[0];
   const theirCount0 = count > 0 ? pairsOf(candidates[0].labels, 1) : 0;
   const theirCount1 = count > 1 ? pairsOf(candidates[1].labels, 2) : 0;
+  // Where to look for the next field's name in each candidate (see fieldNamed).
+  let from0 = 0;
+  let from1 = 0;
   let lastSource = -1;
   for (let f = 0; f < ownCount; f++) {
     const p = f * SPAN;
@@ -383,20 +384,24 @@ export function buildRecipe(labels: Uint8Array, candidates: readonly RecipeSourc
     for (let c = 0; c < count; c++) {
       const src = candidates[c].labels;
       const spans = spanScratch[c + 1];
-      const q = fieldNamed(labels, ownSpans, p, src, spans, c === 0 ? theirCount0 : theirCount1);
+      const q = c === 0 ? fieldNamed(labels, ownSpans, p, src, spans, theirCount0, from0) : fieldNamed(labels, ownSpans, p, src, spans, theirCount1, from1);
       if (q < 0) continue;
+      if (c === 0) from0 = q / SPAN + 1;
+      else from1 = q / SPAN + 1;
       trialOps.n = 0;
       const cost = diffPair(labels, ps, pe, src, spans[q], spans[q + 1], c, trialOps);
       if (cost < bestCost || (cost === bestCost && bestCandidate >= 0 && c === lastSource)) {
         bestCost = cost;
         bestCandidate = c;
         if (bestOps.ops.length < trialOps.n) bestOps.ops = new Int32Array(trialOps.ops.length);
-        bestOps.ops.set(trialOps.ops.subarray(0, trialOps.n));
+        const from = trialOps.ops;
+        const to = bestOps.ops;
+        for (let k = 0; k < trialOps.n; k++) to[k] = from[k];
         bestOps.n = trialOps.n;
       }
     }
     if (bestCandidate < 0) {
-      pushOp(ops, pe - ps, -1, 0);
+      pushTrial(ops, pe - ps, -1, 0);
       continue;
     }
     // Renumber the candidate to its index in `sources`.
@@ -404,8 +409,12 @@ export function buildRecipe(labels: Uint8Array, candidates: readonly RecipeSourc
     let index = sources.indexOf(written);
     if (index < 0) index = sources.push(written) - 1;
     const best = bestOps.ops;
-    for (let k = 0; k < bestOps.n; k += 3) pushOp(ops, best[k], best[k + 1] < 0 ? -1 : index, best[k + 2]);
+    for (let k = 0; k < bestOps.n; k += 3) pushTrial(ops, best[k], best[k + 1] < 0 ? -1 : index, best[k + 2]);
     lastSource = bestCandidate;
   }
-  return { ops, sources };
+  // A plain array of small integers: a typed array's slice costs a backing store of its own, which
+  // was a third of buildRecipe's time on a new series.
+  const out = new Array<number>(ops.n);
+  for (let k = 0; k < ops.n; k++) out[k] = ops.ops[k];
+  return { ops: out, sources };
 }
