@@ -101,6 +101,31 @@ describe('remote write codec', () => {
     assert.ok(Buffer.from(theirs).equals(ours), 'hand-written and protobufjs encodings differ');
   });
 
+  it('a new series\' labels encode as protobufjs does at the ASCII fast path\'s edges: fields of 127 and 128 bytes, non-ASCII', () => {
+    const { WriteRequest } = remoteWriteTypes();
+    // A Label field's body is 4 bytes of tags and lengths plus name and value: 'v' (1) + 122 = 127 bytes
+    // fits the one-byte length of the fast path, 123 does not; 'é' and '😀' are not ASCII.
+    const values = ['x'.repeat(122), 'x'.repeat(123), 'caf\u00e9', 'x'.repeat(100) + '\u{1f600}', 'a'.repeat(60)];
+    for (const v of values) {
+      for (const compressed of [false, true]) {
+        const points = [point(goroutines, { v, job: 'j' }, 1, 1_000), point(goroutines, { v: v + 'y', job: 'j' }, 2, 1_000)];
+        const enc = new WriteRequestEncoder();
+        const ours = compressed ? snappyUncompress(enc.encodeCompressed(points)) : Buffer.from(enc.encode(points));
+        const theirs = Buffer.from(
+          WriteRequest.encode(
+            WriteRequest.create({
+              timeseries: points.map((p) => ({
+                labels: [{ name: '__name__', value: p.name }, { name: 'job', value: 'j' }, { name: 'v', value: p.labels['v']! }],
+                samples: [{ value: p.value, timestamp: p.timestampMs }],
+              })),
+            }),
+          ).finish(),
+        );
+        assert.ok(ours.equals(theirs), `value of ${Buffer.byteLength(v)} bytes (${compressed ? 'encodeCompressed' : 'encode'})`);
+      }
+    }
+  });
+
   it('reuses its buffer: a later, smaller request encodes correctly after a large one', () => {
     const enc = new WriteRequestEncoder({ initialBufferSize: 16 });
     const big: Point[] = [];
