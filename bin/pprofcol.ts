@@ -1,8 +1,10 @@
 #!/usr/bin/env node
-/** The command line: run, validate, scrape, --version. */
+/** The command line: run, validate, config, scrape, --version, and COMMAND --help. */
 import { parseArgs } from 'node:util';
-import { loadConfigFile } from '../core/config/load.js';
-import { ConfigError, errorMessage } from '../core/errors.js';
+import { stringify } from 'yaml';
+import { effectiveConfig } from '../core/config/effective.js';
+import { loadConfigFile, type ResolvedConfig } from '../core/config/load.js';
+import { ConfigError, errorMessage, formatIssue } from '../core/errors.js';
 import { formatExposition } from '../core/exposition.js';
 import { createLogger } from '../core/logger.js';
 import { maskUrlsIn } from '../core/redact.js';
@@ -19,14 +21,56 @@ import { DEFAULT_CPU_WINDOW_MS, DEFAULT_EXPVAR_PATH, DEFAULT_PATH_PREFIX, DEFAUL
 import { scrapeCpu, scrapeTarget } from '../receivers/pprof/scrape.js';
 import { registerBuiltins } from './builtins.js';
 
+/** Each command's help: what `pprofcol COMMAND --help` prints (flags and an example). */
+const COMMANDS: Record<string, { summary: string; usage: string; flags: string; example: string }> = {
+  run: {
+    summary: 'run the daemon',
+    usage: 'pprofcol run --config FILE',
+    flags: `  -c, --config FILE   the pipeline file (required)
+  environment: PPROFCOL_LOG_LEVEL overrides service.telemetry.logs.level
+  SIGINT/SIGTERM: stop scraping, flush what is queued within service.shutdown_timeout, exit 0`,
+    example: 'pprofcol run --config pipeline.yaml',
+  },
+  validate: {
+    summary: 'check a pipeline file',
+    usage: 'pprofcol validate --config FILE',
+    flags: `  -c, --config FILE   the pipeline file (required)
+  exit 0 when valid (warnings on stderr); exit 1 with each error on stderr, one a line, as path: message`,
+    example: 'pprofcol validate --config pipeline.yaml',
+  },
+  config: {
+    summary: 'print the effective configuration',
+    usage: 'pprofcol config --config FILE',
+    flags: `  -c, --config FILE   the pipeline file (required)
+  prints YAML on stdout: defaults filled in, \${env:VAR} expanded, secrets shown as <secret>;
+  an invalid file: its errors on stderr as validate prints them, exit 1`,
+    example: 'pprofcol config --config pipeline.yaml',
+  },
+  scrape: {
+    summary: 'scrape one target once, print Prometheus text',
+    usage: 'pprofcol scrape URL [--profiles a,b] [--timeout 10s] [--cpu-window 10s] [--top-n 10]',
+    flags: `  URL                  the target's base, http://host:port (labels job="scrape", instance="host:port")
+  --profiles LIST      families to derive, comma-separated (default ${DEFAULT_PROFILES.join(',')};
+                       all: ${PROFILE_FAMILIES.join(', ')})
+  --timeout DURATION   for the whole scrape (default 10s)
+  --cpu-window DURATION  length of the CPU profile with --profiles cpu (default ${DEFAULT_CPU_WINDOW_MS / 1000}s)
+  --top-n N            functions kept in a {function} breakdown, the rest summed as "other" (default ${DEFAULT_TOP_N})
+  --path-prefix PATH   where the target serves pprof (default ${DEFAULT_PATH_PREFIX})
+  --expvar-path PATH   where it serves expvar (default ${DEFAULT_EXPVAR_PATH})
+  exit 0 when every profile was fetched and parsed, else 1 (the failures logged on stderr)`,
+    example: 'pprofcol scrape http://127.0.0.1:6060 --profiles goroutine,heap,goroutine_functions',
+  },
+};
+
 const USAGE = `usage:
-  pprofcol run --config FILE        run the daemon
-  pprofcol validate --config FILE   check a pipeline file
-  pprofcol scrape URL [--profiles goroutine,threadcreate,heap] [--timeout 10s] [--cpu-window 10s]
-                                    scrape one target once, print Prometheus text
-                                    (more profiles: goroutine_functions, goroutine_states, allocs,
-                                    mutex, block, cpu; --top-n 10)
+${Object.values(COMMANDS).map((c) => `  ${c.usage}\n      ${c.summary}`).join('\n')}
+  pprofcol COMMAND --help   that command's flags and an example
   pprofcol --version`;
+
+function commandHelp(command: string): string {
+  const c = COMMANDS[command];
+  return `usage: ${c.usage}\n\n${c.summary}\n\nflags:\n${c.flags}\n\nexample:\n  ${c.example}\n`;
+}
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -35,8 +79,14 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
-    process.stdout.write(`${USAGE}\n`);
+    const topic = rest[0];
+    if (command === 'help' && topic !== undefined && topic in COMMANDS) process.stdout.write(commandHelp(topic));
+    else process.stdout.write(`${USAGE}\n`);
     return command === undefined ? 2 : 0;
+  }
+  if (command in COMMANDS && (rest.includes('--help') || rest.includes('-h'))) {
+    process.stdout.write(commandHelp(command));
+    return 0;
   }
   registerBuiltins();
   switch (command) {
@@ -44,6 +94,8 @@ async function main(argv: string[]): Promise<number> {
       return run(rest);
     case 'validate':
       return validate(rest);
+    case 'config':
+      return printConfig(rest);
     case 'scrape':
       return scrape(rest);
     default:
@@ -65,35 +117,41 @@ function say(line: string): void {
   process.stderr.write(`${maskUrlsIn(line)}\n`);
 }
 
-async function validate(args: string[]): Promise<number> {
-  const file = configArg(args);
+/** Loads the file, or prints its errors (one a line, as `path: message`) and answers undefined. */
+async function loadOrReport(file: string): Promise<ResolvedConfig | undefined> {
   try {
-    const config = await loadConfigFile(file);
-    for (const warning of config.warnings) say(`warning: ${warning}`);
-    say(`${file}: valid`);
-    return 0;
+    return await loadConfigFile(file);
   } catch (err) {
     if (err instanceof ConfigError) {
-      for (const issue of err.issues) say(`${issue.path}: ${issue.message}`);
-      return 1;
+      for (const issue of err.issues) say(formatIssue(issue));
+      return undefined;
     }
     throw err;
   }
 }
 
-async function run(args: string[]): Promise<number> {
+async function validate(args: string[]): Promise<number> {
   const file = configArg(args);
-  let config;
-  try {
-    config = await loadConfigFile(file);
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      for (const issue of err.issues) say(`${issue.path}: ${issue.message}`);
-      return 1;
-    }
-    throw err;
-  }
-  const logger = createLogger(process.env.PPROFCOL_LOG_LEVEL ?? config.service.telemetry.logs.level);
+  const config = await loadOrReport(file);
+  if (config === undefined) return 1;
+  for (const warning of config.warnings) say(`warning: ${warning}`);
+  say(`${file}: valid`);
+  return 0;
+}
+
+async function printConfig(args: string[]): Promise<number> {
+  const config = await loadOrReport(configArg(args));
+  if (config === undefined) return 1;
+  for (const warning of config.warnings) say(`warning: ${warning}`);
+  process.stdout.write(stringify(effectiveConfig(config), { lineWidth: 0 }));
+  return 0;
+}
+
+async function run(args: string[]): Promise<number> {
+  const config = await loadOrReport(configArg(args));
+  if (config === undefined) return 1;
+  const logs = config.service.telemetry.logs;
+  const logger = createLogger(process.env.PPROFCOL_LOG_LEVEL ?? logs.level, logs.encoding);
   for (const warning of config.warnings) logger.warn(warning);
   const service = new Service(config, logger);
   guardProcess(logger);
@@ -210,7 +268,8 @@ main(process.argv.slice(2)).then(
   (code) => exitAfterFlush(code),
   (err: unknown) => {
     if (err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
-      say(`${errorMessage(err)}\n${USAGE}`);
+      const command = process.argv[2];
+      say(`${errorMessage(err)}\n${command !== undefined && command in COMMANDS ? commandHelp(command).trimEnd() : USAGE}`);
       exitAfterFlush(2);
       return;
     }

@@ -17,12 +17,19 @@ export class PprofcolError extends Error {
 export interface ConfigIssue {
   path: string;
   message: string;
+  /** Lines of the file that show where (a YAML syntax error: the line and a caret), printed after the message. */
+  excerpt?: string;
+}
+
+/** `path: message`, and the excerpt under it when there is one: how every command prints an issue. */
+export function formatIssue(issue: ConfigIssue): string {
+  return issue.excerpt === undefined ? `${issue.path}: ${issue.message}` : `${issue.path}: ${issue.message}\n${issue.excerpt}`;
 }
 
 export class ConfigError extends PprofcolError {
   readonly issues: ConfigIssue[];
   constructor(issues: ConfigIssue[]) {
-    super('ERR_CONFIG', issues.map((i) => `${i.path}: ${i.message}`).join('\n'));
+    super('ERR_CONFIG', issues.map(formatIssue).join('\n'));
     this.name = 'ConfigError';
     this.issues = issues;
   }

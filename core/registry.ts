@@ -3,7 +3,7 @@
  * with it, and plugins call the very same function.
  */
 import { PprofcolError } from './errors.js';
-import type { ComponentKind, ExporterFactory, Factory, ProcessorFactory, ReceiverFactory } from './component.js';
+import { SIGNALS, type ComponentKind, type ExporterFactory, type Factory, type ProcessorFactory, type ReceiverFactory, type Signal } from './component.js';
 
 const factories: Record<ComponentKind, Map<string, Factory>> = {
   receiver: new Map(),
@@ -23,6 +23,14 @@ export function registerComponent<C>(factory: ReceiverFactory<C> | ProcessorFact
   if (typeof erased.create !== 'function' || typeof erased.configSchema?.safeParse !== 'function') {
     throw new PprofcolError('ERR_BAD_FACTORY', `${erased.kind} "${erased.type}": a factory needs create() and a configSchema`);
   }
+  // What validate reads to check a pipeline's signal flow: without it the check would fail on
+  // `undefined.includes` instead of naming the missing field.
+  if (erased.kind === 'receiver' && !isSignal(erased.produces)) {
+    throw new PprofcolError('ERR_BAD_FACTORY', `receiver "${erased.type}": a receiver factory needs produces: ${signalList()} (got ${describe(erased.produces)})`);
+  }
+  if (erased.kind !== 'receiver' && !(Array.isArray(erased.accepts) && erased.accepts.length > 0 && erased.accepts.every(isSignal))) {
+    throw new PprofcolError('ERR_BAD_FACTORY', `${erased.kind} "${erased.type}": a ${erased.kind} factory needs accepts: an array of ${signalList()}, as accepts: ['metrics'] (got ${describe(erased.accepts)})`);
+  }
   const known = factories[erased.kind].get(erased.type);
   if (known === erased) return; // registering the same factory twice is harmless
   if (known !== undefined) {
@@ -36,4 +44,14 @@ export function factoryOf(kind: ComponentKind, type: string): Factory | undefine
 }
 export function registeredTypes(kind: ComponentKind): string[] {
   return [...factories[kind].keys()].sort();
+}
+
+function isSignal(value: unknown): value is Signal {
+  return typeof value === 'string' && (SIGNALS as readonly string[]).includes(value);
+}
+function signalList(): string {
+  return SIGNALS.map((s) => `'${s}'`).join(' or ');
+}
+function describe(value: unknown): string {
+  return value === undefined ? 'nothing' : JSON.stringify(value) ?? String(value);
 }

@@ -70,3 +70,12 @@ export function formatDuration(ms: number): string {
   }
   return out;
 }
+
+/** Bytes in the largest binary unit that states them exactly (`64MiB`), else as a plain number. */
+export function formatByteSize(bytes: number): string | number {
+  for (const unit of ['TiB', 'GiB', 'MiB', 'KiB']) {
+    const size = SIZE_UNITS[unit];
+    if (bytes >= size && bytes % size === 0) return `${bytes / size}${unit}`;
+  }
+  return bytes;
+}

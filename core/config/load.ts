@@ -4,13 +4,13 @@
  */
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { parseDocument } from 'yaml';
+import { parseDocument, type YAMLError } from 'yaml';
 import { SIGNALS, parseComponentId, type ComponentKind, type Factory, type Signal } from '../component.js';
 import { ConfigError, errorMessage, formatPath, type ConfigIssue } from '../errors.js';
 import { exposureWarning } from '../http/security.js';
 import { isPluginFactory, loadPlugins } from '../plugins.js';
 import { factoryOf, registeredTypes } from '../registry.js';
-import { expandEnv } from './env.js';
+import { expandEnv, parseExpanded } from './env.js';
 import { zodIssues } from './issues.js';
 import { fileSchema, pluginList, serviceSchema, type ServiceConfig } from './service.js';
 
@@ -32,6 +32,8 @@ export interface ResolvedPipeline {
 
 export interface ResolvedConfig {
   configDir: string;
+  /** `plugins:` as written (resolved against configDir when loaded). */
+  plugins: string[];
   receivers: Map<string, ResolvedComponent>;
   processors: Map<string, ResolvedComponent>;
   exporters: Map<string, ResolvedComponent>;
@@ -58,28 +60,31 @@ export async function loadConfigFile(file: string, env: NodeJS.ProcessEnv = proc
 
 export async function loadConfigText(text: string, configDir: string, env: NodeJS.ProcessEnv = process.env): Promise<ResolvedConfig> {
   const doc = parseDocument(text, { uniqueKeys: true });
-  if (doc.errors.length > 0) {
-    throw new ConfigError(doc.errors.map((e) => ({ path: `line ${e.linePos?.[0].line ?? '?'}`, message: e.message.split('\n')[0] })));
-  }
+  if (doc.errors.length > 0) throw new ConfigError(doc.errors.map((e) => yamlIssue(e, text)));
   const issues: ConfigIssue[] = [];
-  const raw = expandEnv(doc.toJS() ?? {}, env, issues);
+  const wholeRefs = new Set<string>();
+  const raw = expandEnv(doc.toJS() ?? {}, env, issues, [], wholeRefs);
+  // An unset variable is one mistake: the key it left empty is not reported again by its schema.
+  const unsetAt = new Set(issues.map((i) => i.path));
   // The top level is checked as a whole for its own issues (unknown sections, a malformed service),
   // but a broken part does not stop the others from being checked: every error is reported at once.
-  const top = fileSchema.safeParse(raw);
+  const top = parseExpanded(fileSchema, raw, [], wholeRefs);
   if (!top.success) issues.push(...zodIssues([], top.error.issues));
   const rawTop = isPlainObject(raw) ? raw : {};
   const plugins = pluginList.safeParse(rawTop.plugins ?? []);
-  const service = serviceSchema.safeParse(rawTop.service);
+  const service = parseExpanded(serviceSchema, rawTop.service, ['service'], wholeRefs);
   const sections = {
     receivers: isPlainObject(rawTop.receivers) ? rawTop.receivers : {},
     processors: isPlainObject(rawTop.processors) ? rawTop.processors : {},
     exporters: isPlainObject(rawTop.exporters) ? rawTop.exporters : {},
   };
 
-  if (plugins.success) issues.push(...(await loadPlugins(plugins.data, configDir)));
+  const pluginIssues = plugins.success ? await loadPlugins(plugins.data, configDir) : [];
+  issues.push(...pluginIssues);
 
   const resolved: Omit<ResolvedConfig, 'service'> = {
     configDir,
+    plugins: plugins.success ? plugins.data : [],
     receivers: new Map(),
     processors: new Map(),
     exporters: new Map(),
@@ -96,13 +101,16 @@ export async function loadConfigText(text: string, configDir: string, env: NodeJ
       }
       const factory = factoryOf(kind, parsed.type);
       if (factory === undefined) {
+        // A plugin that failed to load is reported once, at plugins[i]; the types it would have
+        // registered are not reported again as unknown.
+        if (pluginIssues.length > 0) continue;
         issues.push({
           path: `${section}.${id}`,
           message: `unknown ${kind} type "${parsed.type}" (known: ${registeredTypes(kind).join(', ') || 'none'}; plugins add more)`,
         });
         continue;
       }
-      const result = factory.configSchema.safeParse(rawConfig ?? {});
+      const result = parseExpanded(factory.configSchema, rawConfig ?? {}, [section, id], wholeRefs);
       if (!result.success) {
         issues.push(...zodIssues([section, id], result.error.issues));
         continue;
@@ -120,7 +128,9 @@ export async function loadConfigText(text: string, configDir: string, env: NodeJ
   }
 
   const used = new Set<string>();
-  const pipelines = service.success ? service.data.pipelines : {};
+  // The pipelines are checked even when another key of service is wrong, so that one run shows every error.
+  const pipelinesOnly = isPlainObject(rawTop.service) ? serviceSchema.shape.pipelines.safeParse(rawTop.service.pipelines) : undefined;
+  const pipelines = service.success ? service.data.pipelines : pipelinesOnly?.success === true ? pipelinesOnly.data : {};
   for (const [pipelineId, pipeline] of Object.entries(pipelines)) {
     const base = `service.pipelines.${pipelineId}`;
     const signal = pipelineId.split('/')[0] as Signal;
@@ -160,7 +170,7 @@ export async function loadConfigText(text: string, configDir: string, env: NodeJ
     }
   }
   // A service section that failed its schema has put its issues in `issues` (via the top level).
-  if (issues.length > 0 || !service.success) throw new ConfigError(issues);
+  if (issues.length > 0 || !service.success) throw new ConfigError(uniqueIssues(issues, unsetAt));
   resolved.warnings.push(...exposedListeners(resolved, service.data));
   return { ...resolved, service: service.data };
 }
@@ -222,6 +232,35 @@ function checkSignalFlow(
     }
   });
   return issues;
+}
+
+/**
+ * One mistake, one line: the file's schema and a section's own schema can both see the same key
+ * (the service section is parsed on its own so that its pipelines are checked even when another
+ * section is broken); what both report is kept once.
+ */
+function uniqueIssues(issues: readonly ConfigIssue[], unsetAt: ReadonlySet<string>): ConfigIssue[] {
+  const seen = new Set<string>();
+  return issues.filter((issue) => {
+    if (unsetAt.has(issue.path) && !issue.message.startsWith('environment variable')) return false;
+    const key = `${issue.path}\n${issue.message}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
+/** A YAML syntax error located as an editor would: line and column, the line itself and a caret under the column. */
+function yamlIssue(error: YAMLError, text: string): ConfigIssue {
+  const pos = error.linePos?.[0];
+  const message = error.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '');
+  if (pos === undefined) return { path: 'yaml', message };
+  const line = text.split(/\r?\n/)[pos.line - 1] ?? '';
+  const gutter = `${pos.line} | `;
+  // Memory: the excerpt is one line of the file, cut to 200 characters around nothing fancier.
+  const shown = line.length > 200 ? `${line.slice(0, 200)}...` : line;
+  const caret = `${' '.repeat(gutter.length - 2)}| ${' '.repeat(Math.min(Math.max(pos.col - 1, 0), 200))}^`;
+  return { path: `line ${pos.line}, column ${pos.col}`, message, excerpt: `${gutter}${shown}\n${caret}` };
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { duration } from './types.js';
 import { listenerLimitsShape } from '../http/limits.js';
 import { listenerSecurityShape } from '../http/security.js';
+import { DEFAULT_LOG_ENCODING, DEFAULT_LOG_LEVEL, LOG_ENCODINGS, LOG_LEVELS } from '../logger.js';
 
 export const DEFAULT_TELEMETRY_LISTEN = '127.0.0.1:8888';
 export const DEFAULT_SHUTDOWN_TIMEOUT = '10s';
@@ -31,8 +32,13 @@ export const serviceSchema = z
           })
           .strict()
           .default({}),
+        // Where pprofcol's own logs go: always stderr. level: the least severe kept (PPROFCOL_LOG_LEVEL
+        // overrides it); encoding: json (one JSON object a line) or console (one readable line each).
         logs: z
-          .object({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info') })
+          .object({
+            level: z.enum(LOG_LEVELS).default(DEFAULT_LOG_LEVEL),
+            encoding: z.enum(LOG_ENCODINGS).default(DEFAULT_LOG_ENCODING),
+          })
           .strict()
           .default({}),
       })

@@ -5,11 +5,20 @@
 import { z } from 'zod';
 import { parseByteSize, parseDuration } from '../units.js';
 
-/** A Prometheus duration (`15s`, `1m30s`) parsed to milliseconds. */
+/**
+ * A Prometheus duration (`15s`, `1m30s`) parsed to milliseconds. A bare number is refused except 0,
+ * as Prometheus refuses it: `15` could mean seconds or milliseconds (until 0.1 it was read as seconds).
+ */
 export const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
-  const ms = typeof value === 'number' ? (Number.isFinite(value) && value >= 0 ? value * 1000 : undefined) : parseDuration(value);
+  const ms = typeof value === 'number' ? (value === 0 ? 0 : undefined) : parseDuration(value);
   if (ms === undefined) {
-    ctx.addIssue({ code: z.ZodIssueCode.custom, message: `"${value}" is not a duration (use Prometheus syntax: 15s, 1m30s, 500ms)` });
+    const bare = typeof value === 'number' || /^\d+(\.\d+)?$/.test(value);
+    ctx.addIssue({
+      code: z.ZodIssueCode.custom,
+      message: bare
+        ? `${value} is not a duration: give its unit (${value}s, ${value}ms); only 0 may be written bare`
+        : `"${value}" is not a duration (use Prometheus syntax: 15s, 1m30s, 500ms)`,
+    });
     return z.NEVER;
   }
   return ms;
@@ -81,3 +90,17 @@ export interface HttpClientConfig {
 
 /** Labels map: Prometheus label names, any string values. */
 export const labelSet = z.record(z.string().regex(/^[a-zA-Z_][a-zA-Z0-9_]*$/, 'is not a valid label name'), z.string());
+
+/**
+ * For a schema that wraps another in code zod cannot see into (`z.unknown().transform(raw =>
+ * inner.safeParse(raw) ...)`): notes that its output has `inner`'s shape, so that `pprofcol config`
+ * still writes its durations and sizes back as text (core/config/effective.ts).
+ */
+const shapes = new WeakMap<z.ZodTypeAny, z.ZodTypeAny>();
+export function outputShapedLike<T extends z.ZodTypeAny>(wrapper: T, inner: z.ZodTypeAny): T {
+  shapes.set(wrapper, inner);
+  return wrapper;
+}
+export function outputShapeOf(schema: z.ZodTypeAny): z.ZodTypeAny | undefined {
+  return shapes.get(schema);
+}

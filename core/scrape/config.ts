@@ -3,7 +3,7 @@
  * `scrapeConfigBase` with its own keys and wraps it with `withScrapeRules`.
  */
 import { z } from 'zod';
-import { byteSize, duration, hostPort, httpClientKeys, labelSet, type HttpClientConfig } from '../config/types.js';
+import { byteSize, duration, hostPort, httpClientKeys, labelSet, outputShapedLike, type HttpClientConfig } from '../config/types.js';
 
 export const DEFAULT_SCRAPE_INTERVAL = '15s';
 /** Prometheus's default timeout is 10s, and never more than the interval. */
@@ -107,7 +107,7 @@ export interface ScrapeConfig extends HttpClientConfig, ScrapeLimits {
  * other error of the same scrape config (zod runs a refinement only on an object that parsed).
  */
 export function withScrapeRules<T extends z.ZodTypeAny>(schema: T) {
-  return z.unknown().transform((raw, ctx): z.output<T> & { scrape_timeout: number } => {
+  const wrapped = z.unknown().transform((raw, ctx): z.output<T> & { scrape_timeout: number } => {
     const parsed = schema.safeParse(raw);
     if (!parsed.success) for (const issue of parsed.error.issues) ctx.addIssue(issue);
     const input = raw !== null && typeof raw === 'object' && !Array.isArray(raw) ? (raw as Record<string, unknown>) : {};
@@ -134,6 +134,7 @@ export function withScrapeRules<T extends z.ZodTypeAny>(schema: T) {
     const cfg = parsed.data as z.output<T> & { scrape_interval: number; scrape_timeout?: number };
     return { ...cfg, scrape_timeout: cfg.scrape_timeout ?? Math.min(DEFAULT_SCRAPE_TIMEOUT_MS, cfg.scrape_interval) };
   });
+  return outputShapedLike(wrapped, schema);
 }
 
 /** Job names must be unique within one receiver: they key the series and the own metrics. */
