@@ -16,6 +16,11 @@ export type ComponentKind = 'receiver' | 'processor' | 'exporter';
 
 /** The one method stages pass data with. After the call the batch belongs to the callee. */
 export interface Consumer {
+  /**
+   * Resolves once the stages behind have taken the batch (with the built-in exporters: it is in every
+   * exporter's queue, which may mean waiting up to queue_config.block_timeout for room); rejects when
+   * one of them refused it. README "Writing a plugin" says what callers do with either.
+   */
   consume(batch: Batch): Promise<void>;
 }
 

@@ -1,9 +1,15 @@
-/** The public API: what plugins and embedders import (`import { registerComponent } from 'pprofcol'`). */
+/**
+ * The public API: what plugins and embedders import (`import { registerComponent } from 'pprofcol'`).
+ * Its declarations (dist/core/index.d.ts) are the package's `types`: the plugin contract, which the
+ * README's "Writing a plugin" section explains field by field.
+ */
 export { registerComponent, registeredTypes } from './registry.js';
 export type {
-  Batch, Component, Consumer, CreateSettings, Exporter, ExporterFactory, Processor, ProcessorFactory,
-  Receiver, ReceiverFactory, Signal,
+  Batch, Component, ComponentKind, ConfigSchema, Consumer, CreateSettings, Exporter, ExporterFactory, Processor,
+  ProcessorFactory, Receiver, ReceiverFactory, Signal,
 } from './component.js';
+export type { Logger } from './logger.js';
+export type { Telemetry } from './telemetry/metrics.js';
 export type { Labels, MetricBatch, MetricFamily, MetricType, Point } from './model/metrics.js';
 export { cloneMetricBatch, copyLabels, makeLabels, metricBatch, seriesKey } from './model/metrics.js';
 export type { ProfileBatch, TargetScrape, ProfileResult, ParsedProfile, MemStats } from './model/profiles.js';
