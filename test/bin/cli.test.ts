@@ -82,7 +82,7 @@ service:
     assert.equal(sc.body_size_limit, '64MiB');
     assert.deepEqual(sc.basic_auth, { username: 'alice', password: '<secret>' });
     const rw = cfg.exporters.prometheusremotewrite;
-    assert.equal(rw.endpoint, 'http://writer:<secret>@127.0.0.1:9090/api/v1/write');
+    assert.equal(rw.endpoint, 'http://writer:xxxxx@127.0.0.1:9090/api/v1/write');
     assert.equal(rw.authorization.credentials, '<secret>');
     assert.equal(rw.authorization.type, 'Bearer');
     assert.deepEqual(rw.headers, { 'X-Api-Key': '<secret>', 'X-Scope-OrgID': 'tenant-1' });

@@ -1,6 +1,6 @@
 // Every example configuration the docs show is validated, so a renamed key or a changed default
 // cannot leave a README example that no longer loads: the YAML blocks of README.md and of each
-// component's README, examples/*.yaml and pipeline.yaml. A README block is often a fragment (one
+// component's README (and core/telemetry's), examples/*.yaml and pipeline.yaml. A README block is often a fragment (one
 // component's section); the test completes it into a pipeline with stand-ins for what it leaves out
 // (a pprof receiver, pprof_metrics, the debug exporter), so the fragment's own keys are checked as written.
 import assert from 'node:assert/strict';
@@ -29,6 +29,7 @@ const STAND_INS: Record<Section, Record<string, unknown>> = {
   exporters: { debug: {}, prometheusremotewrite: { endpoint: 'http://127.0.0.1:9090/api/v1/write' } },
 };
 const PROFILE_RECEIVERS = new Set(['pprof']);
+const PIPELINE_KEYS = new Set(['receivers', 'processors', 'exporters', 'service', 'plugins']);
 
 function typeOf(id: string): string {
   return id.split('/')[0];
@@ -74,7 +75,7 @@ function yamlBlocks(file: string): { line: number; text: string }[] {
 }
 
 function componentReadmes(): string[] {
-  const out: string[] = [];
+  const out: string[] = ['core/telemetry/README.md'];
   for (const kind of ['receivers', 'processors', 'exporters']) {
     for (const name of readdirSync(path.join(repoRoot(), kind)).sort()) {
       const file = path.join(kind, name, 'README.md');
@@ -112,11 +113,17 @@ describe('example configurations in the docs', () => {
 
   for (const file of readmes) {
     it(`${file}: every yaml block validates`, async () => {
+      let checked = 0;
       for (const block of yamlBlocks(path.join(repoRoot(), file))) {
         const doc = parse(block.text) as Doc;
         assert.ok(doc !== null && typeof doc === 'object', `${file}:${block.line} is not a YAML mapping`);
+        // A block with none of a pipeline file's sections is another program's config (the
+        // prometheus.yml that scrapes pprofcol), not pprofcol's.
+        if (!Object.keys(doc).some((k) => PIPELINE_KEYS.has(k))) continue;
         await validate(stringify(complete(doc)), `${file}:${block.line}`);
+        checked++;
       }
+      assert.ok(checked >= 1, `${file}: no pprofcol configuration among its yaml blocks`);
     });
   }
 
