@@ -29,7 +29,7 @@ export function registerComponent<C>(factory: ReceiverFactory<C> | ProcessorFact
     throw new PprofcolError('ERR_BAD_FACTORY', `receiver "${erased.type}": a receiver factory needs produces: ${signalList()} (got ${describe(erased.produces)})`);
   }
   if (erased.kind !== 'receiver' && !(Array.isArray(erased.accepts) && erased.accepts.length > 0 && erased.accepts.every(isSignal))) {
-    throw new PprofcolError('ERR_BAD_FACTORY', `${erased.kind} "${erased.type}": a ${erased.kind} factory needs accepts: an array of ${signalList()}, as accepts: ['metrics'] (got ${describe(erased.accepts)})`);
+    throw new PprofcolError('ERR_BAD_FACTORY', `${erased.kind} "${erased.type}": ${erased.kind === 'exporter' ? 'an' : 'a'} ${erased.kind} factory needs accepts: an array of ${signalList()}, as accepts: ['metrics'] (got ${describe(erased.accepts)})`);
   }
   const known = factories[erased.kind].get(erased.type);
   if (known === erased) return; // registering the same factory twice is harmless

@@ -151,7 +151,7 @@ service:
       assert.equal(r.code, 1, r.stderr);
       const lines = r.stderr.split('\n').filter((l) => l !== '');
       assert.equal(lines.length, 1, r.stderr);
-      assert.match(lines[0], new RegExp(`^plugins\\[0\\]: .*${kind} "nofield": a ${kind} factory needs ${missing}`));
+      assert.match(lines[0], new RegExp(`^plugins\\[0\\]: .*${kind} "nofield": an? ${kind} factory needs ${missing}`));
       assert.doesNotMatch(r.stderr, /Cannot read properties|includes/);
     });
   }
