@@ -6,6 +6,12 @@ import type { SafeParseReturnType, ZodType, ZodTypeDef } from 'zod';
 import type { ConfigIssue } from '../errors.js';
 import { formatPath } from '../errors.js';
 
+/** A value that was one reference and nothing else: what was written and what it expanded to. */
+export interface WholeReference {
+  reference: string;
+  value: string;
+}
+
 const REFERENCE = /\$\{env:([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
 const WHOLE_REFERENCE = /^\$\{env:[A-Za-z_][A-Za-z0-9_]*(?::-[^}]*)?\}$/;
 
@@ -19,17 +25,18 @@ export function expandEnv(
   env: NodeJS.ProcessEnv,
   issues: ConfigIssue[],
   path: (string | number)[] = [],
-  wholeRefs?: Set<string>,
+  wholeRefs?: Map<string, WholeReference>,
 ): unknown {
   if (typeof value === 'string') {
-    if (wholeRefs !== undefined && WHOLE_REFERENCE.test(value)) wholeRefs.add(formatPath(path));
-    return value.replace(REFERENCE, (_whole, name: string, fallback: string | undefined) => {
+    const expanded = value.replace(REFERENCE, (_whole, name: string, fallback: string | undefined) => {
       const set = env[name];
       if (set !== undefined && set !== '') return set;
       if (fallback !== undefined) return fallback;
       issues.push({ path: formatPath(path), message: `environment variable ${name} is not set and has no default (write \${env:${name}:-default})` });
       return '';
     });
+    if (wholeRefs !== undefined && WHOLE_REFERENCE.test(value)) wholeRefs.set(formatPath(path), { reference: value, value: expanded });
+    return expanded;
   }
   if (Array.isArray(value)) return value.map((item, i) => expandEnv(item, env, issues, [...path, i], wholeRefs));
   if (value !== null && typeof value === 'object') {
@@ -38,6 +45,15 @@ export function expandEnv(
     return out;
   }
   return value;
+}
+
+/** An issue at a whole reference says what the variable held: "Expected number" alone hides that it came from the environment. */
+export function explainReferences(issues: readonly ConfigIssue[], wholeRefs: ReadonlyMap<string, WholeReference>): ConfigIssue[] {
+  return issues.map((issue) => {
+    const ref = wholeRefs.get(issue.path);
+    if (ref === undefined || ref.value === '' || !/^Expected \w+, received string$/.test(issue.message)) return issue;
+    return { ...issue, message: `${issue.message} (${ref.reference} is ${JSON.stringify(ref.value)})` };
+  });
 }
 
 const NUMBER_TEXT = /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/;
@@ -53,7 +69,7 @@ export function parseExpanded<O>(
   schema: ZodType<O, ZodTypeDef, unknown>,
   value: unknown,
   prefix: (string | number)[],
-  wholeRefs: ReadonlySet<string>,
+  wholeRefs: ReadonlyMap<string, WholeReference>,
 ): SafeParseReturnType<unknown, O> {
   let result = schema.safeParse(value);
   for (let rounds = wholeRefs.size; !result.success && rounds > 0; rounds--) {

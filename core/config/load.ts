@@ -10,7 +10,7 @@ import { ConfigError, errorMessage, formatPath, type ConfigIssue } from '../erro
 import { exposureWarning } from '../http/security.js';
 import { isPluginFactory, loadPlugins } from '../plugins.js';
 import { factoryOf, registeredTypes } from '../registry.js';
-import { expandEnv, parseExpanded } from './env.js';
+import { expandEnv, explainReferences, parseExpanded, type WholeReference } from './env.js';
 import { zodIssues } from './issues.js';
 import { fileSchema, pluginList, serviceSchema, type ServiceConfig } from './service.js';
 
@@ -62,7 +62,7 @@ export async function loadConfigText(text: string, configDir: string, env: NodeJ
   const doc = parseDocument(text, { uniqueKeys: true });
   if (doc.errors.length > 0) throw new ConfigError(doc.errors.map((e) => yamlIssue(e, text)));
   const issues: ConfigIssue[] = [];
-  const wholeRefs = new Set<string>();
+  const wholeRefs = new Map<string, WholeReference>();
   const raw = expandEnv(doc.toJS() ?? {}, env, issues, [], wholeRefs);
   // An unset variable is one mistake: the key it left empty is not reported again by its schema.
   const unsetAt = new Set(issues.map((i) => i.path));
@@ -170,7 +170,7 @@ export async function loadConfigText(text: string, configDir: string, env: NodeJ
     }
   }
   // A service section that failed its schema has put its issues in `issues` (via the top level).
-  if (issues.length > 0 || !service.success) throw new ConfigError(uniqueIssues(issues, unsetAt));
+  if (issues.length > 0 || !service.success) throw new ConfigError(explainReferences(uniqueIssues(issues, unsetAt), wholeRefs));
   resolved.warnings.push(...exposedListeners(resolved, service.data));
   return { ...resolved, service: service.data };
 }

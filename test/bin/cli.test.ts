@@ -170,7 +170,7 @@ service:
     assert.equal(cfg.exporters.prometheusremotewrite.isolate_rejected, true);
     const bad = await runCli(['validate', '--config', file], { env: { CLI_TEST_N: 'twelve', CLI_TEST_BOOL: 'true' } });
     assert.equal(bad.code, 1);
-    assert.deepEqual(stderrLines(bad.stderr), ['service.telemetry.http.max_connections: Expected number, received string']);
+    assert.deepEqual(stderrLines(bad.stderr), ['service.telemetry.http.max_connections: Expected number, received string (${env:CLI_TEST_N} is "twelve")']);
   });
 });
 
