@@ -15,6 +15,38 @@ import type { Labels, MetricFamily, MetricType, Point } from '../model/metrics.j
 import { buildRecipe, closeLiteral, putCopy, type Recipe, type RecipeSource, SnappyBlockWriter, WrittenAt } from './fused.js';
 import { ProtoWriter, putUvarint, uvarintSize } from './writer.js';
 import { ByteLru, MAP_ENTRY_BYTES, stringBytes } from '../lru.js';
+import { PprofcolError } from '../errors.js';
+
+/**
+ * Whether a timestamp can be encoded exactly: an integer of at most 53 bits (a JS number holds every
+ * integer to 2^53 and only some beyond; a sample's int64 past that arrives rounded). Points that fail
+ * are dropped before encoding (the exporter counts them, reason `invalid_timestamp`).
+ */
+export function isValidTimestamp(timestampMs: number): boolean {
+  return Number.isSafeInteger(timestampMs);
+}
+
+/**
+ * The points whose timestamps isValidTimestamp accepts: `points` itself when all are (the usual case,
+ * one pass and no copy), else a new array without the others. The caller counts the difference.
+ */
+export function withValidTimestamps<P extends Point>(points: P[]): P[] {
+  let kept: P[] | undefined;
+  for (let i = 0; i < points.length; i++) {
+    const p = points[i];
+    if (Number.isSafeInteger(p.timestampMs)) kept?.push(p);
+    else kept ??= points.slice(0, i);
+  }
+  return kept ?? points;
+}
+
+/** A point whose timestamp is not a safe integer reached the encoder (a caller's bug: it drops them first). */
+export class InvalidTimestampError extends PprofcolError {
+  constructor(name: string, timestampMs: number) {
+    super('ERR_INVALID_TIMESTAMP', `${name}: timestamp ${timestampMs} is not an integer of at most 53 bits (milliseconds)`);
+    this.name = 'InvalidTimestampError';
+  }
+}
 
 /** Prometheus's stale marker 0x7ff0000000000002, little-endian as a protobuf double goes on the wire. */
 export const STALE_NAN_BYTES: Buffer = Buffer.from([0x02, 0x00, 0x00, 0x00, 0x00, 0x00, 0xf0, 0x7f]);
@@ -205,8 +237,11 @@ export class WriteRequestEncoder {
   private next = new Int32Array(1024);
   private epoch = 0;
   // Shape cache of one: the points of a batch mostly share the key order of their labels object.
+  // No shape until one is built: a fresh encoder whose first labels object is {} (a series with only a
+  // name, as a recording rule makes) would otherwise match the empty key list and take an empty shape,
+  // without __name__ or the external labels, and send every such series as one with no labels at all.
   private lastKeys: string[] = [];
-  private lastShape: readonly string[] = [];
+  private lastShape: readonly string[] | undefined;
   private readonly scratch: string[] = [];
   private readonly order: number[] = [];
   /** Series of the first point of the last request: the guess for the first point of the next. */
@@ -313,6 +348,14 @@ export class WriteRequestEncoder {
     let guess = this.first;
     for (let i = 0; i < points.length; i++) {
       const p = points[i];
+      if (!Number.isSafeInteger(p.timestampMs)) {
+        // The request would be corrupt (the varint's size and bytes disagree past 2^53, and NaN has
+        // none): refused whole. Callers drop such points first (isValidTimestamp); the series seen so
+        // far are forgotten, and the next request's epoch makes them fresh again.
+        series.length = 0;
+        if (prev !== undefined) prev.successor = undefined;
+        throw new InvalidTimestampError(p.name, p.timestampMs);
+      }
       const s = guess !== undefined && guess.gen === cur && sameSeries(p, guess) ? guess : this.miss(p);
       if (prev === undefined) this.first = s;
       else prev.successor = s;
@@ -401,7 +444,7 @@ export class WriteRequestEncoder {
       }
       i++;
     }
-    if (same && i === last.length) return this.lastShape;
+    if (same && i === last.length && this.lastShape !== undefined) return this.lastShape;
     const keys = Object.keys(own);
     const names = new Set<string>(keys);
     names.delete('__name__');

@@ -3,6 +3,6 @@
  * and snappy. test/core/remotewrite/reference-decoder.ts holds an independent protobufjs decoder
  * that the tests check these against.
  */
-export { WriteRequestEncoder, encodeWriteRequest, STALE_NAN_BYTES, METADATA_TYPE, type EncoderOptions } from './encode.js';
+export { WriteRequestEncoder, encodeWriteRequest, STALE_NAN_BYTES, METADATA_TYPE, InvalidTimestampError, isValidTimestamp, withValidTimestamps, type EncoderOptions } from './encode.js';
 export { snappyCompress, snappyUncompress } from './snappy.js';
 export { ProtoWriter } from './writer.js';

@@ -7,6 +7,8 @@
 // Two to the power 32: varints of numbers above 32 bits are written with division, since JS bit
 // operators work on 32-bit integers.
 const TWO_POW_32 = 4294967296;
+const TWO_POW_56 = 2 ** 56;
+const TWO_POW_63 = 2 ** 63;
 
 export class ProtoWriter {
   buf: Buffer;
@@ -31,7 +33,7 @@ export class ProtoWriter {
     this.buf = next;
   }
 
-  /** A varint of a non-negative integer up to 2^53. */
+  /** A varint of a non-negative integer below 2^64 (above 2^32 by division by 128, exact for doubles). */
   uvarint(value: number): void {
     this.ensure(10);
     const buf = this.buf;
@@ -145,7 +147,11 @@ export class ProtoWriter {
   }
 }
 
-/** Bytes of the varint of a non-negative integer up to 2^53: comparisons, no division. */
+/**
+ * Bytes of the varint of a non-negative integer below 2^64 (every integer a double holds there; above
+ * 2^53 doubles are integers spaced 2^(e-52) apart): comparisons, no division. A varint carries 7 bits
+ * a byte, so n bytes hold values below 2^(7n), and 2^64 - 1 takes ten.
+ */
 export function uvarintSize(value: number): number {
   if (value < 0x80) return 1;
   if (value < 0x4000) return 2;
@@ -154,25 +160,38 @@ export function uvarintSize(value: number): number {
   if (value < 0x800000000) return 5; // 2^35
   if (value < 0x40000000000) return 6; // 2^42: millisecond timestamps until 2109
   if (value < 0x2000000000000) return 7; // 2^49
-  return 8; // up to 2^56
+  if (value < TWO_POW_56) return 8;
+  if (value < TWO_POW_63) return 9;
+  return 10; // up to 2^64 - 1
 }
 
 /**
- * Writes the varint of a non-negative integer up to 2^53 at `pos` (room must be there) and returns
- * the position after it. Above 32 bits it splits the number into two 32-bit halves instead of
- * dividing per byte: millisecond timestamps (~2^41) are the common case.
+ * Writes the varint of a non-negative integer below 2^64 at `pos` (room must be there: ten bytes)
+ * and returns the position after it. Above 32 bits it splits the number into two 32-bit halves
+ * instead of dividing per byte: millisecond timestamps (~2^41) are the common case. The split is
+ * exact for every integer double below 2^64: `value >>> 0` is the value modulo 2^32, and
+ * `value - lo` is a multiple of 2^32 below 2^64, which a double holds, so the subtraction and the
+ * division by a power of two do not round.
  */
 export function putUvarint(buf: Uint8Array, pos: number, value: number): number {
   let lo: number;
   if (value >= TWO_POW_32) {
     lo = value >>> 0;
-    const hi = (value - lo) / TWO_POW_32; // exact: both are integers below 2^53
+    let hi = (value - lo) / TWO_POW_32; // < 2^32
     // Four 7-bit groups come from the low half alone; the fifth takes its last 4 bits and 3 of the high half.
     buf[pos++] = (lo & 0x7f) | 0x80;
     buf[pos++] = ((lo >>> 7) & 0x7f) | 0x80;
     buf[pos++] = ((lo >>> 14) & 0x7f) | 0x80;
     buf[pos++] = ((lo >>> 21) & 0x7f) | 0x80;
-    lo = ((lo >>> 28) | (hi << 4)) >>> 0; // hi < 2^21, so this fits in 32 bits
+    const fifth = (lo >>> 28) | ((hi & 0x7) << 4);
+    // The high half's other 29 bits go on alone (shifting them in with the low bits would overflow 32 bits).
+    hi >>>= 3;
+    if (hi === 0) {
+      buf[pos++] = fifth;
+      return pos;
+    }
+    buf[pos++] = fifth | 0x80;
+    lo = hi;
   } else lo = value;
   while (lo > 0x7f) {
     buf[pos++] = (lo & 0x7f) | 0x80;

@@ -89,6 +89,18 @@ export function decodeWriteRequest(body: Uint8Array): DecodedWriteRequest {
   return WriteRequest.toObject(message, { longs: Number, enums: Number, defaults: true, arrays: true }) as DecodedWriteRequest;
 }
 
+/**
+ * The same decode with each timestamp as the decimal text of its int64 (protobufjs's Long, exact over
+ * the whole range), for tests of timestamps near and past 2^53.
+ */
+export function decodeWriteRequestExact(body: Uint8Array): { timeseries: Array<{ labels: DecodedLabel[]; samples: Array<{ value: number; timestamp: string }> }> } {
+  const { WriteRequest } = remoteWriteTypes();
+  const message = WriteRequest.decode(body);
+  return WriteRequest.toObject(message, { longs: String, enums: Number, defaults: true, arrays: true }) as {
+    timeseries: Array<{ labels: DecodedLabel[]; samples: Array<{ value: number; timestamp: string }> }>;
+  };
+}
+
 /** Offsets in `body` of every eight-byte stale NaN that is a Sample.value (tag 0x09 before it). */
 export function staleSampleOffsets(body: Uint8Array): number[] {
   const out: number[] = [];
