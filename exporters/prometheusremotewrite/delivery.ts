@@ -103,6 +103,21 @@ export function asRemoteWriteError(err: unknown): RemoteWriteError {
   return new RemoteWriteError('other', err instanceof Error ? err.message : String(err), { retryable: true, cause: err });
 }
 
+/**
+ * Final statuses already logged at error, shared by every Delivery of one exporter (its shards, a
+ * reshard's new shards, the disk and Redis senders): a receiver that answers 404 to everything is one
+ * error line per exporter, not one per shard, nor one more per reshard.
+ */
+export class RejectionLog {
+  private readonly statuses = new Set<number>();
+  /** True the first time `status` is seen. */
+  first(status: number): boolean {
+    if (this.statuses.has(status)) return false;
+    this.statuses.add(status);
+    return true;
+  }
+}
+
 interface Piece {
   request: WireRequest;
   samples: number;
@@ -112,7 +127,6 @@ interface Piece {
 export class Delivery {
   private readonly backoff: Backoff;
   readonly isolationDepth: number;
-  private readonly loggedStatuses = new Set<number>();
   /** Reason of the failures the current retry streak is made of; undefined while sends succeed. */
   private failing: string | undefined;
   private failedAttempts = 0;
@@ -123,6 +137,7 @@ export class Delivery {
     private readonly metrics: ExporterMetrics,
     private readonly logger: Logger,
     private readonly env: QueueEnv = REAL_ENV,
+    private readonly rejections: RejectionLog = new RejectionLog(),
   ) {
     this.backoff = new Backoff(options.minBackoffMs, options.maxBackoffMs, env.random);
     this.isolationDepth = Math.ceil(Math.log2(Math.max(2, options.maxSamplesPerSend))) + 1;
@@ -309,11 +324,10 @@ export class Delivery {
     this.metrics.failure(`${e.message} (${samples} samples dropped)`);
     const status = e.status ?? 0;
     const context = { reason: e.reason, status: e.status, samples, body: e.body };
-    if (this.loggedStatuses.has(status)) {
+    if (!this.rejections.first(status)) {
       this.logger.debug(context, 'remote write rejected a request; its samples are dropped');
       return;
     }
-    this.loggedStatuses.add(status);
     this.logger.error(context, 'remote write rejected a request; its samples are dropped, not retried (logged once per status)');
   }
 }

@@ -17,7 +17,7 @@ import type { Labels, Point } from '../../core/model/metrics.js';
 import { errorMessage, PprofcolError } from '../../core/errors.js';
 import type { WriteRequestEncoder } from '../../core/remotewrite/index.js';
 import { WriteAheadLog, type ShardLog } from '../../core/buffer/wal.js';
-import { Backoff, Delivery, REAL_ENV, type DeliveryControl, type DeliveryOptions, type OutgoingRequest, type QueueEnv, type Sender } from './delivery.js';
+import { Backoff, Delivery, REAL_ENV, RejectionLog, type DeliveryControl, type DeliveryOptions, type OutgoingRequest, type QueueEnv, type Sender } from './delivery.js';
 import type { ExporterMetrics } from './metrics.js';
 import { cutRequest, SeriesSharder, shardEncoder, StoppableSleeps } from './request.js';
 
@@ -106,6 +106,7 @@ export class DiskQueue implements DeliveryControl {
   /** Backoff pauses, cut short by stop(). */
   private readonly sleeps = new StoppableSleeps();
   private gaugeTimer: NodeJS.Timeout | undefined;
+  private readonly rejections = new RejectionLog();
 
   constructor(
     private readonly options: DiskQueueOptions,
@@ -193,7 +194,7 @@ export class DiskQueue implements DeliveryControl {
   }
 
   private async runShard(log: ShardLog, untilEmpty: boolean): Promise<void> {
-    const delivery = new Delivery(this.sender, this.options, this.metrics, this.logger, this.env);
+    const delivery = new Delivery(this.sender, this.options, this.metrics, this.logger, this.env, this.rejections);
     const trouble = new FsTrouble(this.logger, log.index, new Backoff(this.options.minBackoffMs, Math.max(this.options.maxBackoffMs, FS_RETRY_MAX_MS), this.env.random));
     for (;;) {
       let record;

@@ -8,7 +8,9 @@
  */
 import type { Batch, CreateSettings, Exporter } from '../../core/component.js';
 import type { ComponentStatus, StatusProvider } from '../../core/status.js';
+import type { Logger } from '../../core/logger.js';
 import type { Point } from '../../core/model/metrics.js';
+import { isValidTimestamp, withValidTimestamps } from '../../core/remotewrite/index.js';
 import { RemoteWriteClient } from './client.js';
 import type { RemoteWriteExporterConfig } from './config.js';
 import type { QueueEnv, Sender } from './delivery.js';
@@ -65,9 +67,12 @@ export class RemoteWriteExporter implements Exporter, StatusProvider {
   private readonly sender: Sender;
   readonly queue: OutboundQueue;
   private stopped: Promise<void> | undefined;
+  private readonly logger: Logger;
+  private invalidLogged = false;
 
   constructor(settings: CreateSettings, private readonly config: RemoteWriteExporterConfig, options: ExporterOptions = {}) {
     const logger = settings.logger.child({ exporter: settings.id });
+    this.logger = logger;
     this.client = new RemoteWriteClient({
       endpoint: config.endpoint,
       headers: config.headers,
@@ -153,8 +158,27 @@ export class RemoteWriteExporter implements Exporter, StatusProvider {
 
   async consume(batch: Batch): Promise<void> {
     if (batch.signal !== 'metrics' || batch.points.length === 0) return;
-    // The batch is ours now (one method, ownership passes): its points go into the queue as they are.
-    await this.queue.enqueue(batch.points, batch.source);
+    // The batch is ours now (one method, ownership passes): its points go into the queue as they are,
+    // less those whose timestamp cannot be encoded exactly (a safe integer of ms). Whatever made them
+    // (honor_timestamps on a page, a plugin, a sender past 2^53), one such point would make its
+    // request corrupt, refused whole with every good sample in it.
+    const points = withValidTimestamps(batch.points);
+    if (points !== batch.points) this.invalidTimestamps(batch.points.length - points.length, batch.points);
+    if (points.length === 0) return;
+    await this.queue.enqueue(points, batch.source);
+  }
+
+  /** Counts dropped points of a batch (reason invalid_timestamp); logs the first batch's at warn, later ones at debug. */
+  private invalidTimestamps(dropped: number, all: readonly Point[]): void {
+    this.metrics.samplesDropped('invalid_timestamp', dropped);
+    const example = all.find((p) => !isValidTimestamp(p.timestampMs));
+    const context = { samples: dropped, example: example === undefined ? undefined : `${example.name} @ ${example.timestampMs}` };
+    if (this.invalidLogged) {
+      this.logger.debug(context, 'dropped samples whose timestamp is not an integer of at most 53 bits');
+      return;
+    }
+    this.invalidLogged = true;
+    this.logger.warn(context, 'dropped samples whose timestamp is not an integer of at most 53 bits (ms); counted as dropped{reason="invalid_timestamp"}; logged once');
   }
 
   shutdown(): Promise<void> {

@@ -6,7 +6,9 @@ import type { Telemetry } from '../../core/telemetry/metrics.js';
 /**
  * Why samples were dropped: `queue_full`, `too_old`, `shutdown`, `http_400` (and each other final
  * status), `rejected` (isolated by isolate_rejected), `buffer_full` (disk buffer over max_size),
- * `corrupt` (a disk record that fails its CRC), `internal`.
+ * `corrupt` (a disk record that fails its CRC), `invalid_timestamp` (not an integer of at most 53
+ * bits of ms: NaN, a fraction, past 2^53), `not_written` (a 2.0 receiver's Written headers fell
+ * short), `buffer_write` (a durable buffer's append failed), `internal`.
  */
 export type DropReason = string;
 export type RequestResult = 'success' | 'retry' | 'failed';

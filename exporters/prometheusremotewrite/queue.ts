@@ -12,8 +12,9 @@
  * from EWMA rates (weight 0.2) of samples in, samples out, drops and send duration, with
  * pending = delay(s) * inRate * keptRatio and delay = newest timestamp queued - newest sent. It keeps
  * the count while desired lies within 30% of it, does not shard down while more than 10s behind,
- * clamps to [min_shards, max_shards], and does not reshard when the last successful send is older than
- * 2 * batch_send_deadline (the receiver is down; more shards would not help), unless nothing is queued.
+ * clamps to [min_shards, max_shards], and does not reshard when the last batch to leave the queue left
+ * more than 2 * batch_send_deadline ago (the receiver is down; more shards would not help), unless
+ * nothing is queued. "Sent" means left the queue: delivered, or dropped on a final answer.
  * Resharding drains: the old shards send everything they hold while the new ones only queue, and the
  * new ones start sending once the old ones are empty, so order per series holds across a reshard.
  */
@@ -24,7 +25,7 @@ import { snappyCompress, WriteRequestEncoder } from '../../core/remotewrite/inde
 import { familyBytes } from '../../core/remotewrite/families.js';
 import { ByteLru } from '../../core/lru.js';
 import { cutRequest, SeriesSharder, shardEncoder, StoppableSleeps } from './request.js';
-import { Backoff, Delivery, REAL_ENV, retryDelay, type DeliveryControl, type DeliveryOptions, type OutgoingRequest, type QueueEnv, type Sender } from './delivery.js';
+import { Backoff, Delivery, REAL_ENV, RejectionLog, retryDelay, type DeliveryControl, type DeliveryOptions, type OutgoingRequest, type QueueEnv, type Sender } from './delivery.js';
 import type { ExporterMetrics } from './metrics.js';
 import { FairAdmission } from './admission.js';
 import { QueueFullError } from '../../core/errors.js';
@@ -145,8 +146,11 @@ interface ShardHost {
   readonly logger: Logger;
   readonly env: QueueEnv;
   readonly delivery: (shard: Shard) => Delivery;
-  /** Called after each request with how it went, for the resharding rates. */
-  sent(samples: number, durationMs: number, newestMs: number, ok: boolean): void;
+  /**
+   * Called after each request with how it went, for the resharding rates. `left`: the batch left the
+   * queue (delivered, or dropped on a final answer); false only when shutdown gave up on it.
+   */
+  sent(samples: number, durationMs: number, newestMs: number, left: boolean): void;
   queueChanged(): void;
   /** Points left this shard's ring: room for the sources that wait. */
   released(source: string, count: number): void;
@@ -254,20 +258,18 @@ export class Shard implements DeliveryControl {
       this.inFlight = batch.length;
       this.oldestAt = this.host.env.now();
       const started = this.host.env.now();
-      let ok = false;
       let newest = 0;
       try {
         const req = this.cut(batch);
         newest = req.newestMs;
         const outcome = await this.delivery.deliver(req, this);
-        ok = outcome === 'sent' || outcome === 'partly_sent';
         if (outcome === 'gave_up') this.gaveUp = true;
       } catch (err) {
-        // Nothing in deliver should throw; if it does, the loop must survive it.
+        // Nothing in deliver should throw; if it does, the loop must survive it (the batch is gone).
         this.host.metrics.samplesDropped('internal', batch.length);
         this.host.logger.error({ err: errorMessage(err) }, 'remote-write send failed unexpectedly');
       }
-      this.host.sent(batch.length, this.host.env.now() - started, newest, ok);
+      this.host.sent(batch.length, this.host.env.now() - started, newest, !this.gaveUp);
       batch.length = 0;
       this.inFlight = 0;
       if (this.gaveUp) {
@@ -350,8 +352,12 @@ export class QueueManager implements ShardHost {
   private readonly dataDropped: EwmaRate;
   private readonly dataOutDuration: EwmaRate;
   private highestRecvMs = 0;
+  /** Newest timestamp of the batches that left the queue (delivered or dropped on a final answer). */
   private highestSentMs = 0;
-  private lastSendOkAt: number;
+  /** When a batch last left the queue: a receiver that answers, even with a final error, is up. */
+  private lastSendAt: number;
+  /** "Skipping resharding" was logged since the last batch left: the next ones go at debug. */
+  private reshardSkipLogged = false;
 
   readonly delivery: (shard: Shard) => Delivery;
 
@@ -370,8 +376,9 @@ export class QueueManager implements ShardHost {
     this.dataOut = new EwmaRate(intervalS);
     this.dataDropped = new EwmaRate(intervalS);
     this.dataOutDuration = new EwmaRate(intervalS);
-    this.lastSendOkAt = env.now();
-    this.delivery = () => new Delivery(sender, options, metrics, logger, env);
+    this.lastSendAt = env.now();
+    const rejections = new RejectionLog();
+    this.delivery = () => new Delivery(sender, options, metrics, logger, env, rejections);
     this.shards = this.makeShards(options.minShards, false);
     this.metrics.shards(this.shards.length);
     this.metrics.shardsDesired(this.shards.length);
@@ -504,14 +511,21 @@ export class QueueManager implements ShardHost {
     this.metrics.queueSamples(n);
   }
 
-  sent(samples: number, durationMs: number, newestMs: number, ok: boolean): void {
+  /**
+   * A batch that left the queue, delivered or dropped on a final answer (a 404, a 400), advances the
+   * newest sent timestamp and the last send, as Prometheus does since its issue 9604: counting only
+   * successes made the delay grow without end behind a receiver that answers 404, so the desired shard
+   * count ran away (to ~200,000) and the exporter resharded to max_shards for nothing. Only recoverable
+   * failures, which keep the batch, hold them back; deliver() retries those inside, so they never get here.
+   */
+  sent(samples: number, durationMs: number, newestMs: number, left: boolean): void {
     this.dataOut.add(samples);
     this.dataOutDuration.add(durationMs / 1000);
-    if (ok) {
-      this.lastSendOkAt = this.env.now();
-      this.queueFullLogged = false;
-      if (newestMs > this.highestSentMs) this.highestSentMs = newestMs;
-    }
+    if (!left) return;
+    this.lastSendAt = this.env.now();
+    this.queueFullLogged = false;
+    this.reshardSkipLogged = false;
+    if (newestMs > this.highestSentMs) this.highestSentMs = newestMs;
   }
 
   /** Prometheus's calculateDesiredShards; see the file comment. Returns the count to run. */
@@ -542,8 +556,12 @@ export class QueueManager implements ShardHost {
     if (desired === this.shards.length || this.resharding !== undefined || this.stoppingFlag) return;
     let queued = 0;
     for (const s of this.shards) queued += s.ring.length + s.inFlight;
-    if (queued > 0 && this.lastSendOkAt < this.env.now() - 2 * this.options.batchSendDeadlineMs) {
-      this.logger.warn({ from: this.shards.length, to: desired }, 'skipping resharding: no successful send recently');
+    if (queued > 0 && this.lastSendAt < this.env.now() - 2 * this.options.batchSendDeadlineMs) {
+      // Every interval while the receiver is down: one warning per outage, the rest at debug.
+      const context = { from: this.shards.length, to: desired };
+      if (this.reshardSkipLogged) this.logger.debug(context, 'skipping resharding: no request has left the queue recently');
+      else this.logger.warn(context, 'skipping resharding: no request has left the queue recently (logged once until one does)');
+      this.reshardSkipLogged = true;
       return;
     }
     this.reshard(desired);

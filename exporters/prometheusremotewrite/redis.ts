@@ -26,7 +26,7 @@ import { maskUrl } from '../../core/redact.js';
 import type { Labels, Point } from '../../core/model/metrics.js';
 import { errorMessage, PprofcolError } from '../../core/errors.js';
 import type { WriteRequestEncoder } from '../../core/remotewrite/index.js';
-import { Delivery, REAL_ENV, type DeliveryControl, type DeliveryOptions, type OutgoingRequest, type QueueEnv, type Sender } from './delivery.js';
+import { Delivery, REAL_ENV, RejectionLog, type DeliveryControl, type DeliveryOptions, type OutgoingRequest, type QueueEnv, type Sender } from './delivery.js';
 import type { ExporterMetrics } from './metrics.js';
 import { cutRequest, SeriesSharder, shardEncoder, StoppableSleeps } from './request.js';
 
@@ -91,6 +91,7 @@ export class RedisQueue implements DeliveryControl {
   private readonly sharder: SeriesSharder;
   private gaugeTimer: NodeJS.Timeout | undefined;
   private readonly base: string;
+  private readonly rejections = new RejectionLog();
 
   constructor(
     private readonly options: RedisQueueOptions,
@@ -209,7 +210,7 @@ export class RedisQueue implements DeliveryControl {
   private startWorkers(redis: Redis): void {
     const o = this.options;
     for (let i = 0; i < this.shardCount; i++) {
-      const delivery = new Delivery(this.sender, o, this.metrics, this.logger, this.env);
+      const delivery = new Delivery(this.sender, o, this.metrics, this.logger, this.env, this.rejections);
       const worker = new Worker(`${this.base}-${i}`, (job: Job) => this.process(delivery, job), {
         connection: redis,
         prefix: o.prefix,

@@ -22,7 +22,7 @@ export function receiverMetrics(telemetry: Telemetry) {
     inflightLimit: telemetry.gauge('pprofcol_receiver_write_inflight_limit_bytes', 'max_inflight_bytes: the memory all requests in flight may hold together.', ['receiver']),
     samplesRejected: telemetry.counter(
       'pprofcol_receiver_write_samples_rejected_total',
-      'Samples refused while the rest of their request was taken, by reason: invalid_utf8, too_old (sample_age_limit), too_far_in_future (sample_future_limit).',
+      'Samples refused while the rest of their request was taken, by reason: invalid_utf8, invalid_timestamp (not an integer of at most 53 bits of ms), too_old (sample_age_limit), too_far_in_future (sample_future_limit).',
       ['receiver', 'reason'],
     ),
     samples: telemetry.counter('pprofcol_receiver_write_samples_total', 'Samples received and handed on (stale markers included).', ['receiver']),

@@ -32,6 +32,7 @@ import type { Logger } from '../../core/logger.js';
 import { metricBatch, type Point } from '../../core/model/metrics.js';
 import { seriesText, type RefusedSeries } from '../../core/remotewrite/refusal.js';
 import { snappyUncompress } from '../../core/remotewrite/snappy.js';
+import { isValidTimestamp } from '../../core/remotewrite/encode.js';
 import { snappyPreamble } from '../../core/remotewrite/uncompress.js';
 import type { RemoteWriteReceiverConfig } from './config.js';
 import { decodeWriteRequest, DecodeError } from '../../core/remotewrite/decode-v1.js';
@@ -292,7 +293,9 @@ export class RemoteWriteReceiver implements Receiver {
     let bySeries: Map<string, RefusedSeries> | undefined;
     for (let i = 0; i < points.length; i++) {
       const p = points[i];
-      const reason = p.timestampMs < oldest ? 'too_old' : p.timestampMs > newest ? 'too_far_in_future' : undefined;
+      // An int64 past 2^53 reaches us rounded (a JS number): refused rather than passed on altered.
+      const ts = p.timestampMs;
+      const reason = !isValidTimestamp(ts) ? 'invalid_timestamp' : ts < oldest ? 'too_old' : ts > newest ? 'too_far_in_future' : undefined;
       if (reason === undefined) {
         kept?.push(p);
         continue;

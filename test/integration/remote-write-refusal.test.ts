@@ -7,6 +7,7 @@ import { after, describe, it } from 'node:test';
 import { makeLabels, type MetricFamily, type Point } from '../../core/model/metrics.js';
 import { encodeWriteRequest, snappyCompress } from '../../core/remotewrite/index.js';
 import { eventually, startDaemonOnFreePort, type Daemon } from '../harness/pprofcol.js';
+import { remoteWriteTypes } from '../core/remotewrite/reference-decoder.js';
 import { startPrometheus, type PromServer } from '../harness/servers.js';
 
 const GAUGE: MetricFamily = { name: 'rw_door', type: 'gauge', help: 'Refusal test series.', unit: '' };
@@ -17,10 +18,27 @@ function point(labels: Record<string, string>, value: number, timestampMs: numbe
   return { family: GAUGE, name: 'rw_door', labels: set, value, timestampMs, stale: false };
 }
 
-async function post(url: string, points: Point[]): Promise<{ status: number; text: string }> {
+/**
+ * A WriteRequest encoded by protobufjs, with each timestamp as the decimal text of an int64: how a
+ * sender writes one past 2^53, which pprofcol's own encoder refuses to.
+ */
+function rawRequest(series: Array<{ labels: Record<string, string>; value: number; timestamp: string }>): Buffer {
+  const { WriteRequest } = remoteWriteTypes();
+  const message = WriteRequest.fromObject({
+    timeseries: series.map((x) => ({
+      labels: Object.entries({ __name__: 'rw_door', ...x.labels })
+        .sort((a, b) => (a[0] < b[0] ? -1 : 1))
+        .map(([name, value]) => ({ name, value })),
+      samples: [{ value: x.value, timestamp: x.timestamp }],
+    })),
+  });
+  return Buffer.from(WriteRequest.encode(message).finish());
+}
+
+async function post(url: string, points: Point[] | Buffer): Promise<{ status: number; text: string }> {
   const res = await fetch(url, {
     method: 'POST',
-    body: new Uint8Array(snappyCompress(encodeWriteRequest(points))),
+    body: new Uint8Array(snappyCompress(Buffer.isBuffer(points) ? points : encodeWriteRequest(points))),
     headers: { 'content-encoding': 'snappy', 'content-type': 'application/x-protobuf', 'x-prometheus-remote-write-version': '0.1.0' },
     signal: AbortSignal.timeout(10_000),
   });
@@ -79,9 +97,12 @@ describe('remote-write receiver: refused at the door', () => {
     assert.deepEqual(series.get(JSON.stringify({ __name__: 'rw_door', job: 'door' })), [2]);
   });
 
+  // invalid_timestamp: 2^62 + 1 ms, an int64 that reaches a JS number rounded (to 2^62); once it went on,
+  // its request was corrupt and refused whole, with the good samples of every client in it.
   for (const [reason, offsetMs] of [
     ['too_old', -2 * 3600_000],
     ['too_far_in_future', 3600_000],
+    ['invalid_timestamp', undefined],
   ] as const) {
     it(`with sample_age_limit 1h: a ${reason} sample is refused and counted; the same client's good sample and another client's all arrive`, async () => {
       const p = await startPipeline(', sample_age_limit: 1h');
@@ -99,7 +120,15 @@ describe('remote-write receiver: refused at the door', () => {
       })();
       await new Promise((resolve) => setTimeout(resolve, 1000));
       const now = Date.now();
-      const bad = await post(p.url, [point({ job: 'bad', which: 'refused' }, 7, now + offsetMs), point({ job: 'bad', which: 'kept' }, 8, now)]);
+      const bad = await post(
+        p.url,
+        offsetMs === undefined
+          ? rawRequest([
+              { labels: { job: 'bad', which: 'refused' }, value: 7, timestamp: (2n ** 62n + 1n).toString() },
+              { labels: { job: 'bad', which: 'kept' }, value: 8, timestamp: String(now) },
+            ])
+          : [point({ job: 'bad', which: 'refused' }, 7, now + offsetMs), point({ job: 'bad', which: 'kept' }, 8, now)],
+      );
       assert.equal(bad.status, 400, 'a refusal is a 400, never a 5xx');
       assert.match(bad.text, new RegExp(`rw_door\\{job="bad",which="refused"\\}: ${reason} \\(1 samples\\)`));
       await new Promise((resolve) => setTimeout(resolve, 1500));
