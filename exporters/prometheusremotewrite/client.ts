@@ -28,7 +28,17 @@ export interface ClientOptions extends HttpClientConfig {
  * What one send came to. The client classifies, the queue decides: `recoverable` failures may be
  * sent again (network, timeout, 5xx, 429 when retry_on_http_429), the others never.
  */
-export type SendResult = { ok: true; headers?: Dispatcher.ResponseData['headers'] } | { ok: false; error: RemoteWriteError };
+export type SendResult =
+  | {
+      ok: true;
+      headers?: Dispatcher.ResponseData['headers'];
+      /**
+       * Samples the receiver says it wrote, when it says (remote write 2.0's
+       * X-Prometheus-Remote-Write-Samples-Written): fewer than sent means the rest was not written.
+       */
+      samplesWritten?: number;
+    }
+  | { ok: false; error: RemoteWriteError };
 
 /** A failed send. `retryable` says whether the same request may be sent again. */
 export class RemoteWriteError extends PprofcolError {

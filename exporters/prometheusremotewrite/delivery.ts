@@ -163,7 +163,7 @@ export class Delivery {
       if (result.ok) {
         this.recovered();
         this.metrics.request('success');
-        this.metrics.samplesSent(samples);
+        this.accepted(result.samplesWritten, samples);
         this.metrics.metadataSent(req.metadata);
         return 'sent';
       }
@@ -267,7 +267,7 @@ export class Delivery {
       if (result.ok) {
         this.recovered();
         this.metrics.request('success');
-        this.metrics.samplesSent(piece.samples);
+        this.accepted(result.samplesWritten, piece.samples);
         sent += piece.samples;
         continue;
       }
@@ -292,6 +292,16 @@ export class Delivery {
     }
     this.logger.info({ samples, sent, rejected }, 'isolated the samples a 400 rejected; the others were delivered');
     return sent > 0 ? 'partly_sent' : 'dropped';
+  }
+
+  /**
+   * A 2xx: its samples counted sent, except those a 2.0 receiver's Written header says it did not
+   * write (counted dropped, reason not_written; a 2xx is never resent). A 1.0 answer says nothing: all sent.
+   */
+  private accepted(written: number | undefined, samples: number): void {
+    const n = written === undefined ? samples : Math.min(samples, written);
+    this.metrics.samplesSent(n);
+    this.metrics.samplesDropped('not_written', samples - n);
   }
 
   /**

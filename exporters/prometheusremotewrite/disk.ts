@@ -14,12 +14,14 @@
  */
 import type { Logger } from '../../core/logger.js';
 import type { Labels, Point } from '../../core/model/metrics.js';
-import { errorMessage, PprofcolError } from '../../core/errors.js';
+import { errorMessage } from '../../core/errors.js';
 import type { WriteRequestEncoder } from '../../core/remotewrite/index.js';
 import { WriteAheadLog, type ShardLog } from '../../core/buffer/wal.js';
 import { Backoff, Delivery, REAL_ENV, RejectionLog, type DeliveryControl, type DeliveryOptions, type OutgoingRequest, type QueueEnv, type Sender } from './delivery.js';
 import type { ExporterMetrics } from './metrics.js';
-import { cutRequest, SeriesSharder, shardEncoder, StoppableSleeps } from './request.js';
+import { cutRequest, SeriesSharder, settleAppends, shardEncoder, StoppableSleeps } from './request.js';
+
+export { BufferWriteError } from './request.js';
 
 export interface DiskQueueOptions extends DeliveryOptions {
   directory: string;
@@ -54,12 +56,6 @@ export function decodeRecord(payload: Buffer, samples: number): OutgoingRequest 
   };
 }
 
-export class BufferWriteError extends PprofcolError {
-  constructor(message: string, cause: unknown) {
-    super('ERR_BUFFER_WRITE', message, { cause, retryable: true });
-    this.name = 'BufferWriteError';
-  }
-}
 
 /** Longest pause between retries of a failing file-system operation (when max_backoff is shorter). */
 const FS_RETRY_MAX_MS = 5000;
@@ -245,6 +241,8 @@ export class DiskQueue implements DeliveryControl {
     }
     const max = this.options.maxSamplesPerSend;
     const writes: Promise<void>[] = [];
+    /** Samples of each append in `writes`, for counting what a failed one lost. */
+    const counts: number[] = [];
     for (let shard = 0; shard < n; shard++) {
       const mine = parts[shard];
       if (mine.length === 0) continue;
@@ -253,17 +251,13 @@ export class DiskQueue implements DeliveryControl {
         const chunk = mine.length <= max ? mine : mine.slice(at, at + max);
         records.push({ count: chunk.length, payload: encodeRecord(this.cut(shard, chunk)) });
       }
+      counts.push(mine.length);
       mine.length = 0;
       writes.push(wal.current.shards[shard].append(records));
     }
     const results = await Promise.allSettled(writes);
     this.updateGauges();
-    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (failed !== undefined) {
-      this.metrics.samplesDropped('buffer_write', points.length);
-      this.logger.error({ err: errorMessage(failed.reason) }, 'disk buffer: cannot write; the batch is not accepted');
-      throw new BufferWriteError(`disk buffer write failed: ${errorMessage(failed.reason)}`, failed.reason);
-    }
+    settleAppends(results, counts, points.length, this.metrics, this.logger, 'disk buffer');
   }
 
   private cut(shard: number, points: Point[]): OutgoingRequest {

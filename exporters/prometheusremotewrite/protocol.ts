@@ -79,9 +79,10 @@ export class ProtocolNegotiator implements Sender {
       this.lastWritten = written;
       if (written.samples < samples && !this.partialLogged) {
         this.partialLogged = true;
-        this.logger.warn({ sent: samples, written: written.samples }, 'the remote-write 2.0 receiver wrote fewer samples than sent (logged once)');
+        this.logger.warn({ sent: samples, written: written.samples }, 'the remote-write 2.0 receiver wrote fewer samples than sent; the rest is counted dropped{reason="not_written"} (logged once)');
       }
-      return result;
+      // Delivery counts what the receiver wrote as sent, not what was posted.
+      return { ...result, samplesWritten: Math.max(0, Math.min(samples, written.samples)) };
     }
     const status = result.error.status;
     if (status === 415) {

@@ -28,7 +28,7 @@ import { errorMessage, PprofcolError } from '../../core/errors.js';
 import type { WriteRequestEncoder } from '../../core/remotewrite/index.js';
 import { Delivery, REAL_ENV, RejectionLog, type DeliveryControl, type DeliveryOptions, type OutgoingRequest, type QueueEnv, type Sender } from './delivery.js';
 import type { ExporterMetrics } from './metrics.js';
-import { cutRequest, SeriesSharder, shardEncoder, StoppableSleeps } from './request.js';
+import { cutRequest, SeriesSharder, settleAppends, shardEncoder, StoppableSleeps } from './request.js';
 
 export interface RedisQueueOptions extends DeliveryOptions {
   url: string;
@@ -269,9 +269,12 @@ export class RedisQueue implements DeliveryControl {
     }
     const max = this.options.maxSamplesPerSend;
     const adds: Promise<unknown>[] = [];
+    /** Samples of each add in `adds`, for counting what a failed one lost. */
+    const counts: number[] = [];
     for (let shard = 0; shard < n; shard++) {
       const mine = parts[shard];
       if (mine.length === 0) continue;
+      counts.push(mine.length);
       const jobs: Array<{ name: string; data: JobData; opts: { removeOnComplete: boolean } }> = [];
       for (let at = 0; at < mine.length; at += max) {
         const data = this.cut(shard, mine.slice(at, at + max));
@@ -282,14 +285,12 @@ export class RedisQueue implements DeliveryControl {
       this.chains[shard] = run.catch(() => undefined);
       adds.push(run);
     }
-    try {
-      await Promise.all(adds);
-      await this.redis?.incrby(`${this.options.prefix}:${this.base}:queued`, points.length);
-    } catch (err) {
-      this.metrics.samplesDropped('buffer_write', points.length);
-      this.logger.error({ err: errorMessage(err) }, 'redis buffer: cannot add jobs; the batch is not accepted');
-      throw err;
-    }
+    const results = await Promise.allSettled(adds);
+    let added = 0;
+    for (let i = 0; i < results.length; i++) if (results[i].status === 'fulfilled') added += counts[i];
+    // The shared count of queued samples follows what Redis holds (a failed shard's jobs are not there).
+    if (added > 0) await this.redis?.incrby(`${this.options.prefix}:${this.base}:queued`, added).catch(() => undefined);
+    settleAppends(results, counts, points.length, this.metrics, this.logger, 'redis buffer');
   }
 
   private cut(shard: number, points: Point[]): JobData {

@@ -1,11 +1,13 @@
 /**
- * Sharding by series, cutting a request and pausing between attempts: the same for the memory queue
- * and the disk and redis buffers, so they live here once.
+ * Sharding by series, cutting a request, pausing between attempts and settling a batch's appends: the
+ * same for the memory queue and the disk and redis buffers, so they live here once.
  */
 import type { Labels, MetricFamily, Point } from '../../core/model/metrics.js';
 import { WriteRequestEncoder } from '../../core/remotewrite/index.js';
 import type { OutgoingRequest } from './delivery.js';
 import type { ExporterMetrics } from './metrics.js';
+import { errorMessage, PprofcolError } from '../../core/errors.js';
+import type { Logger } from '../../core/logger.js';
 
 /**
  * Bytes (estimated) of encoded series labels the encoders of one exporter keep, shared out among its
@@ -56,6 +58,48 @@ export function cutRequest(encoder: WriteRequestEncoder, points: Point[], sendMe
   const metadata = sendMetadata ? familiesOf(points) : [];
   const body = encoder.encodeCompressed(points, metadata);
   return { body, samples: points.length, metadata: metadata.length, oldestMs: oldest, newestMs: newest };
+}
+
+/**
+ * A durable buffer could not take all of a batch. `lost` samples (those of the shards whose append
+ * failed) are not in it; the others are durable and will be delivered. The caller may send the whole
+ * batch again (the remote-write receiver answers 503): what was written then goes twice, which a
+ * receiver takes as an identical duplicate.
+ */
+export class BufferWriteError extends PprofcolError {
+  constructor(
+    message: string,
+    cause: unknown,
+    readonly lost: number,
+  ) {
+    super('ERR_BUFFER_WRITE', message, { cause, retryable: true });
+    this.name = 'BufferWriteError';
+  }
+}
+
+/**
+ * Counts what the failed appends of one batch lost (only their shards' samples: the other shards'
+ * records are durable and get delivered), logs it, and throws BufferWriteError when any failed.
+ * `counts[i]` is the samples of `results[i]`. Shared by the disk and Redis buffers.
+ */
+export function settleAppends(results: readonly PromiseSettledResult<unknown>[], counts: readonly number[], total: number, metrics: ExporterMetrics, logger: Logger, what: string): void {
+  let lost = 0;
+  let first: unknown;
+  let failedShards = 0;
+  for (let i = 0; i < results.length; i++) {
+    const r = results[i];
+    if (r.status === 'fulfilled') continue;
+    lost += counts[i];
+    failedShards++;
+    first ??= r.reason;
+  }
+  if (failedShards === 0) return;
+  metrics.samplesDropped('buffer_write', lost);
+  logger.error(
+    { err: errorMessage(first), samples: lost, of: total, shards_failed: failedShards },
+    `${what}: cannot write; the failed shards' samples are not accepted (the others are durable and will be sent)`,
+  );
+  throw new BufferWriteError(`${what} write failed for ${lost} of ${total} samples: ${errorMessage(first)}`, first, lost);
 }
 
 /** Backoff pauses that stop() cuts short, so shutdown never waits out a max_backoff. */

@@ -3,7 +3,7 @@
 // left for the next start); never an unhandled rejection that ends the process and stops sending.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -12,7 +12,11 @@ import { metricBatch } from '../../../core/model/metrics.js';
 import type { SendResult } from '../../../exporters/prometheusremotewrite/client.js';
 import { configSchema } from '../../../exporters/prometheusremotewrite/config.js';
 import { RemoteWriteExporter } from '../../../exporters/prometheusremotewrite/exporter.js';
-import { goroutines, point, settings, waitFor, captureLogger, type Logged } from './helpers.js';
+import { snappyUncompress } from '../../../core/remotewrite/index.js';
+import { BufferWriteError } from '../../../exporters/prometheusremotewrite/disk.js';
+import { SeriesSharder } from '../../../exporters/prometheusremotewrite/request.js';
+import { decodeWriteRequest } from '../../core/remotewrite/reference-decoder.js';
+import { goroutines, metric, point, settings, waitFor, captureLogger, type Logged } from './helpers.js';
 
 const tmp = () => mkdtempSync(path.join(os.tmpdir(), 'pprofcol-disk-errors-'));
 const eio = () => Object.assign(new Error('EIO: i/o error, write'), { code: 'EIO' });
@@ -77,6 +81,46 @@ describe('disk buffer and file-system errors', () => {
         await exporter.shutdown();
       }
     });
+  });
+
+  it('an append that fails on one shard: only that shard\'s samples are counted dropped; the other shard\'s are delivered', async () => {
+    const dir = tmp();
+    const lines: Logged[] = [];
+    const config = configSchema.parse({
+      endpoint: 'http://127.0.0.1:1/api/v1/write',
+      metadata_config: { send: false },
+      buffer: { type: 'disk', directory: dir, fsync: 'never', shards: 2 },
+    });
+    const arrived: string[] = [];
+    const sender = {
+      send: async (body: Buffer): Promise<SendResult> => {
+        for (const ts of decodeWriteRequest(snappyUncompress(body)).timeseries) arrived.push(ts.labels.find((l) => l.name === 'instance')!.value);
+        return { ok: true };
+      },
+    };
+    const s = { ...settings(), logger: captureLogger(lines) };
+    const exporter = new RemoteWriteExporter(s, config, { sender });
+    try {
+      await exporter.start();
+      // Shard 1's folder becomes a file: its first segment cannot be created (ENOTDIR), a real
+      // file-system failure that holds as root too. Shard 0 is untouched.
+      const shard1 = path.join(dir, 'gen-000001', 'shard-001');
+      rmSync(shard1, { recursive: true, force: true });
+      writeFileSync(shard1, '');
+      const sharder = new SeriesSharder({});
+      const points = Array.from({ length: 40 }, (_, i) => point(goroutines, { job: 'a', instance: `i${i}` }, i, 1000));
+      const onShard1 = points.filter((p) => sharder.shardOf(p, 2) === 1).map((p) => p.labels.instance);
+      const onShard0 = points.filter((p) => sharder.shardOf(p, 2) === 0).map((p) => p.labels.instance);
+      assert.ok(onShard0.length > 0 && onShard1.length > 0, 'the batch spans both shards');
+      await assert.rejects(exporter.consume(metricBatch('pprof', points)), (err: unknown) => err instanceof BufferWriteError && err.lost === onShard1.length);
+      assert.equal(await metric(s.telemetry, 'pprofcol_exporter_samples_dropped_total', { reason: 'buffer_write' }), onShard1.length);
+      await waitFor('shard 0\'s samples delivered', () => arrived.length >= onShard0.length, 5000);
+      assert.deepEqual(arrived.sort(), onShard0.sort());
+      const errors = lines.filter((l) => l.level === 'error');
+      assert.equal(errors.length, 1, JSON.stringify(lines));
+    } finally {
+      await exporter.shutdown();
+    }
   });
 
   it('a drained generation that cannot be deleted does not stop the current one from sending', async () => {

@@ -135,6 +135,25 @@ describe('remote write 2.0', () => {
     await client.close();
   });
 
+  it('a 2xx whose Samples-Written falls short: only the written samples count as sent, the rest dropped{reason="not_written"}', async () => {
+    // Writes all but one of each request, as a 2.0 receiver that refused one sample says it did.
+    const rx = await receiver((r) => {
+      const reply = speaks2(r);
+      const written = Number(reply.headers?.['X-Prometheus-Remote-Write-Samples-Written'] ?? 0);
+      return { ...reply, headers: { ...reply.headers, 'X-Prometheus-Remote-Write-Samples-Written': String(Math.max(0, written - 1)) } };
+    });
+    const s = settings();
+    const exp = exporterFor(s, { endpoint: rx.url, protobuf_message: 'io.prometheus.write.v2.Request', queue_config: FAST, metadata_config: { send: false } });
+    await exp.start();
+    const now = Date.now();
+    await exp.consume(metricBatch('pprof', [point(goroutines, { job: 'a', instance: 'x:1' }, 1, now), point(goroutines, { job: 'a', instance: 'x:2' }, 2, now), point(goroutines, {}, 3, now)]));
+    await waitFor('one request', () => rx.got.length >= 1, 10_000);
+    await exp.shutdown();
+    assert.equal(rx.got.length, 1, 'a 2xx is not resent');
+    assert.equal(await metric(s.telemetry, 'pprofcol_exporter_samples_sent_total', {}), 2);
+    assert.equal(await metric(s.telemetry, 'pprofcol_exporter_samples_dropped_total', { reason: 'not_written' }), 1);
+  });
+
   it('against Prometheus 2.42 (no 2.0): falls back to 1.0 and the samples are queryable', async () => {
     const prom = await startPrometheus({ remoteWriteReceiver: true });
     try {
