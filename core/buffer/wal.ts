@@ -65,6 +65,28 @@ export class WalError extends PprofcolError {
   }
 }
 
+/**
+ * A read that returned fewer bytes than a record's framing says are there: the file was truncated
+ * under the log (by something else). Thrown rather than read as a record; the sender retries with
+ * backoff (and logs once), since the bytes it would frame are not the ones written.
+ */
+export class WalShortReadError extends PprofcolError {
+  constructor(file: string, offset: number, wanted: number, got: number) {
+    super('ERR_WAL_SHORT_READ', `${file}: read ${got} of ${wanted} bytes at offset ${offset}: the segment is shorter than its records`, { retryable: true });
+    this.name = 'WalShortReadError';
+  }
+}
+
+/** Fills `buf` from `position`; a read that ends early (end of file) is a WalShortReadError. */
+async function readFully(handle: FileHandle, buf: Buffer, position: number, file: string): Promise<void> {
+  let got = 0;
+  while (got < buf.length) {
+    const { bytesRead } = await handle.read(buf, got, buf.length - got, position + got);
+    if (bytesRead === 0) throw new WalShortReadError(file, position, buf.length, got);
+    got += bytesRead;
+  }
+}
+
 export interface WalOptions {
   directory: string;
   /** Shards of the generation new records go to. */
@@ -284,11 +306,15 @@ export class ShardLog {
       }
       const handle = await this.readHandle(seg);
       const head = Buffer.allocUnsafe(8);
-      await handle.read(head, 0, 8, this.pos.offset);
+      await readFully(handle, head, this.pos.offset, seg.file);
       const len = head.readUInt32LE(0);
-      const body = Buffer.allocUnsafe(len);
-      await handle.read(body, 0, len, this.pos.offset + 8);
-      if (len < 4 || crc32(body) !== head.readUInt32LE(4)) {
+      // Bounded by its segment before anything is allocated: a length damaged on disk (up to 4 GiB)
+      // would otherwise allocate that much. A record was checked on open or written by this run, so
+      // its body lies within the segment's size; one that does not is damaged.
+      const fits = len >= 4 && this.pos.offset + 8 + len <= seg.size;
+      const body = fits ? Buffer.allocUnsafe(len) : undefined;
+      if (body !== undefined) await readFully(handle, body, this.pos.offset + 8, seg.file);
+      if (body === undefined || crc32(body) !== head.readUInt32LE(4)) {
         // Damaged after it was written (the disk): the rest of this segment cannot be framed.
         const lost = this.countFrom(this.pos) - this.countAfter(seg);
         this.wal.reportCorrupt(seg.file, this.pos.offset);

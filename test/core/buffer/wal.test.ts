@@ -2,11 +2,12 @@
 // truncated, the oldest segment dropped and counted when full, and a generation per shard count.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { appendFileSync, mkdtempSync, readdirSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readdirSync, truncateSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 
-import { crc32, WriteAheadLog } from '../../../core/buffer/wal.js';
+import { crc32, WalShortReadError, WriteAheadLog } from '../../../core/buffer/wal.js';
 
 const tmp = () => mkdtempSync(path.join(os.tmpdir(), 'pprofcol-wal-'));
 const rec = (i: number, size = 10) => ({ count: i, payload: Buffer.alloc(size, i) });
@@ -62,6 +63,40 @@ describe('write-ahead log', () => {
     // New records go to a new segment after the truncated one.
     await s.append([rec(5)]);
     assert.equal((await s.next())?.count, 5);
+    await wal.close();
+  });
+
+  it('a record length damaged on disk while running is bounded by its segment: no allocation, the rest of the segment counted corrupt', async () => {
+    const dir = tmp();
+    const drops: Array<[number, string]> = [];
+    const wal = await WriteAheadLog.open({ directory: dir, shards: 1, maxBytes: 1 << 20, fsync: false, onDrop: (n, reason) => void drops.push([n, reason]) });
+    const s = wal.current.shards[0];
+    await s.append([rec(1), rec(2), rec(3)]);
+    const file = s.segments[0].file;
+    // The second record's length (at 12 + 10 bytes) becomes 0xfffffff0: read as it was, 4 GiB allocated.
+    const h = await open(file, 'r+');
+    const len = Buffer.alloc(4);
+    len.writeUInt32LE(0xfffffff0);
+    await h.write(len, 0, 4, 22);
+    await h.close();
+    const first = await s.next();
+    assert.equal(first?.count, 1);
+    await s.ack(first!);
+    const before = process.memoryUsage().arrayBuffers;
+    assert.equal(await s.next(), undefined, 'the damaged record and the rest of its segment are skipped');
+    assert.ok(process.memoryUsage().arrayBuffers - before < 1 << 20, 'nothing the size of the damaged length was allocated');
+    assert.deepEqual(drops, [[2 + 3, 'corrupt']]);
+    assert.equal(wal.undelivered(), 0);
+    await wal.close();
+  });
+
+  it('a segment truncated under the log: the short read is an error (WalShortReadError), not a record', async () => {
+    const dir = tmp();
+    const wal = await WriteAheadLog.open({ directory: dir, shards: 1, maxBytes: 1 << 20, fsync: false });
+    const s = wal.current.shards[0];
+    await s.append([rec(1, 100)]);
+    truncateSync(s.segments[0].file, 50);
+    await assert.rejects(s.next(), (err: unknown) => err instanceof WalShortReadError && err.code === 'ERR_WAL_SHORT_READ' && err.retryable);
     await wal.close();
   });
 
