@@ -155,6 +155,15 @@ async function run(args: string[]): Promise<number> {
   for (const warning of config.warnings) logger.warn(warning);
   const service = new Service(config, logger);
   guardProcess(logger);
+  // Node's default for SIGHUP is to exit (129), losing the queue; operators send it by habit to reload.
+  // Until reload exists the daemon runs on with the configuration it started with. Installed before
+  // start, which may take seconds (a durable buffer opening), so no moment of the run exits on it.
+  let hangups = 0;
+  process.on('SIGHUP', () => {
+    const context = { signal: 'SIGHUP', file, received: ++hangups };
+    if (hangups === 1) logger.warn(context, 'SIGHUP: configuration reload is not implemented yet; running on with the configuration loaded at start (logged once)');
+    else logger.debug(context, 'SIGHUP: reload is not implemented yet; ignored');
+  });
   await service.start();
   return new Promise<number>((resolve) => {
     let signals = 0;

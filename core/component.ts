@@ -29,6 +29,13 @@ export interface Component {
   start(): Promise<void>;
   /** Idempotent, safe before start; flushes what the component holds. */
   shutdown(): Promise<void>;
+  /**
+   * Optional. Called when shutdown() has not finished within service.shutdown_timeout and the process
+   * is about to exit: count what the component still holds and will not deliver (in its own metrics,
+   * reason `shutdown`), log it, and return that number of samples. Counted here, not on the way out,
+   * since the telemetry listener stops next and nothing after it is ever read.
+   */
+  abandon?(): number;
 }
 
 export interface Processor extends Component, Consumer {}

@@ -75,7 +75,18 @@ export class Service {
     })();
     const outcome = await Promise.race([work, deadline]);
     clearTimeout(timer);
-    if (outcome === 'timeout') this.logger.warn({ timeout_ms: timeoutMs }, 'shutdown_timeout reached; exiting with data still queued');
+    if (outcome === 'timeout') {
+      // What the components still hold is counted lost now, while /metrics still serves it.
+      let lost = 0;
+      for (const built of ordered) {
+        try {
+          lost += built.component.abandon?.() ?? 0;
+        } catch (err) {
+          this.logger.error({ err: errorMessage(err) }, `${built.label} failed to count what it loses at exit`);
+        }
+      }
+      this.logger.warn({ timeout_ms: timeoutMs, samples_not_sent: lost }, 'shutdown_timeout reached; exiting with data still queued');
+    }
     await this.telemetryServer.stop();
     return outcome === 'done';
   }

@@ -173,7 +173,8 @@ export class Delivery {
         if (control.stopping()) {
           if (control.keepsOnGiveUp === true) return 'gave_up';
           this.metrics.samplesDropped('shutdown', samples);
-          this.logger.warn({ err: e.message, samples }, 'remote write failed during shutdown; giving up on this request');
+          // The queue logs the total it could not send at the end of its stop; this is one request of it.
+          this.logger.debug({ err: e.message, samples }, 'remote write failed during shutdown; giving up on this request');
           return 'gave_up';
         }
         const delay = retryDelay(e.retryAfterMs, this.backoff, this.options.maxBackoffMs);

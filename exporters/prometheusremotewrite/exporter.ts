@@ -30,6 +30,11 @@ export interface OutboundQueue {
    */
   enqueue(points: Point[], source: string): Promise<void> | void;
   stop(): Promise<void>;
+  /**
+   * stop() did not finish within shutdown_timeout: counts what is lost and returns how many samples
+   * (the memory queue's; a durable buffer keeps what it holds for the next run and has none).
+   */
+  abandon?(): number;
 }
 
 export interface ExporterOptions {
@@ -179,6 +184,11 @@ export class RemoteWriteExporter implements Exporter, StatusProvider {
     }
     this.invalidLogged = true;
     this.logger.warn(context, 'dropped samples whose timestamp is not an integer of at most 53 bits (ms); counted as dropped{reason="invalid_timestamp"}; logged once');
+  }
+
+  /** See Component.abandon: the samples this exporter loses by exiting now. */
+  abandon(): number {
+    return this.queue.abandon?.() ?? 0;
   }
 
   shutdown(): Promise<void> {

@@ -27,6 +27,14 @@ export class ExporterMetrics {
   private readonly bufferBytesGauge: Gauge<'exporter'>;
   private readonly cacheEvictions: Counter<'exporter' | 'cache'>;
 
+  /** Samples counted dropped with reason shutdown so far: the total stop() logs. */
+  shutdownDropped = 0;
+  /**
+   * Set once shutdown_timeout has cut shutdown short and what was left is counted lost (abandon()):
+   * a request still in flight that ends afterwards must not count its samples a second time.
+   */
+  private frozen = false;
+
   constructor(telemetry: Telemetry, private readonly exporter: string) {
     this.sent = telemetry.counter('pprofcol_exporter_samples_sent_total', 'Samples the remote end accepted (2xx).', ['exporter']);
     this.retried = telemetry.counter('pprofcol_exporter_samples_retried_total', 'Samples sent again after a recoverable failure (network, timeout, 5xx, 429).', ['exporter']);
@@ -52,6 +60,7 @@ export class ExporterMetrics {
   }
 
   samplesSent(n: number): void {
+    if (this.frozen) return;
     this.sent.inc({ exporter: this.exporter }, n);
     this.tally.sent(n);
   }
@@ -60,9 +69,14 @@ export class ExporterMetrics {
     this.tally.samplesRetried += n;
   }
   samplesDropped(reason: DropReason, n: number): void {
-    if (n <= 0) return;
+    if (n <= 0 || this.frozen) return;
     this.dropped.inc({ exporter: this.exporter, reason }, n);
     this.tally.drop(reason, n);
+    if (reason === 'shutdown') this.shutdownDropped += n;
+  }
+  /** Counts of sent and dropped samples stay as they are from now on (see `frozen`). */
+  freeze(): void {
+    this.frozen = true;
   }
   queueSamples(n: number): void {
     this.queue.set({ exporter: this.exporter }, n);

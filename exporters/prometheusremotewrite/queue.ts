@@ -345,6 +345,7 @@ export class QueueManager implements ShardHost {
   private queueFullLogged = false;
   private readonly admission: FairAdmission;
   private stoppingFlag = false;
+  private lossLogged = false;
 
   // Resharding inputs.
   private readonly dataIn: EwmaRate;
@@ -605,8 +606,35 @@ export class QueueManager implements ShardHost {
       await Promise.all(this.shards.map((s) => s.stop()));
       await this.metadataLoop;
       this.metrics.queueSamples(0);
+      this.logShutdownLoss();
     })();
     return this.stopped;
+  }
+
+  /** What shutdown could not send, all shards and requests together: one line with the total. */
+  private logShutdownLoss(): void {
+    const lost = this.metrics.shutdownDropped;
+    if (lost === 0 || this.lossLogged) return;
+    this.lossLogged = true;
+    this.logger.warn({ samples: lost }, 'remote write: samples queued at shutdown could not be sent; counted as dropped{reason="shutdown"}');
+  }
+
+  /**
+   * shutdown_timeout cut stop() short: everything still queued or in flight is counted lost (reason
+   * shutdown) and logged with its total, while the telemetry listener still serves it, and the counts
+   * are frozen so a request that ends afterwards does not count its samples twice. Returns the samples.
+   */
+  abandon(): number {
+    let left = 0;
+    for (const s of [...this.draining, ...this.shards]) {
+      left += s.ring.length + s.inFlight;
+      s.ring.clear();
+    }
+    this.metrics.samplesDropped('shutdown', left);
+    this.metrics.freeze();
+    this.metrics.queueSamples(0);
+    this.logShutdownLoss();
+    return this.metrics.shutdownDropped;
   }
 
   /** The metadata-only request(s), as Prometheus sends every metadata_config.send_interval. */

@@ -63,7 +63,14 @@ service:
       // second; 4 s of room for it. Waiting on the hung send instead would take the exporter's 60 s timeout
       // (or the harness's SIGKILL at 20 s, and no exit 0), so the bound still tells the two apart.
       assert.ok(took < 2000 + 4000, `shutdown took ${took}ms with shutdown_timeout 2s`);
-      assert.match(daemon.stderr(), /shutdown_timeout reached/);
+      // What the hung request and the queue behind it held is counted and logged with its total.
+      const line = daemon.stderr().split('\n').find((l) => /shutdown_timeout reached/.test(l));
+      assert.ok(line !== undefined, daemon.stderr());
+      const notSent = Number((JSON.parse(line) as { samples_not_sent?: number }).samples_not_sent);
+      assert.ok(notSent >= 1, line);
+      const loss = daemon.stderr().split('\n').filter((l) => /could not be sent/.test(l));
+      assert.equal(loss.length, 1, daemon.stderr());
+      assert.equal((JSON.parse(loss[0]) as { samples?: number }).samples, notSent, 'the exporter\'s total is the service\'s');
     } finally {
       await daemon.stop('SIGKILL');
       await prog.stop();

@@ -3,7 +3,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { metricBatch } from '../../../core/model/metrics.js';
+import { metricBatch, type MetricFamily, type Point } from '../../../core/model/metrics.js';
 import { startPrometheus, type PromServer } from '../../harness/servers.js';
 import { exporterFor, goroutines, metric, point, settings, waitFor } from './helpers.js';
 
@@ -40,5 +40,46 @@ describe('prometheusremotewrite -> Prometheus 2.42', () => {
     await waitFor('the series to be stale', async () => (await prom.query('go_goroutines{job="t",instance="x:1"}')).length === 0, 10_000);
     assert.equal(await metric(s.telemetry, 'pprofcol_exporter_samples_dropped_total', { reason: 'http_400' }), 0);
     await exp.shutdown();
+  });
+
+  it('name-only series (recording rules) first, beside labelled ones, with and without external labels: all stored, no shard wedged', async () => {
+    // Once, a fresh encoder whose first point had labels {} sent every name-only series without any
+    // label; Prometheus answered 500 "empty labelset", the request was retried byte for byte, and
+    // nothing behind it moved (0 of the next 1,500 samples delivered).
+    const rule: MetricFamily = { name: 'cluster:cpu:sum', type: 'gauge', help: 'A recording rule.', unit: '' };
+    const rule2: MetricFamily = { name: 'cluster:mem:sum', type: 'gauge', help: 'Another.', unit: '' };
+    for (const external of [{}, { cluster: 'c1' }] as Array<Record<string, string>>) {
+      const s = settings();
+      const exp = exporterFor(s, {
+        endpoint: `${prom.url}/api/v1/write`,
+        external_labels: external,
+        queue_config: { batch_send_deadline: '50ms', min_shards: 2, max_shards: 2, max_samples_per_send: 500, min_backoff: '50ms', max_backoff: '200ms' },
+      });
+      await exp.start();
+      const job = `nameonly${Object.keys(external).length}`;
+      const t0 = Date.now() - 60_000;
+      let total = 0;
+      // 4 batches of 2 name-only points and 500 labelled ones (1,500 behind the first name-only ones).
+      for (let b = 0; b < 4; b++) {
+        const ts = t0 + b * 1000;
+        const points: Point[] = [point(rule, {}, b, ts), point(rule2, {}, 10 + b, ts)];
+        for (let i = 0; i < 500; i++) points.push(point(goroutines, { job, instance: `i${i}` }, b, ts));
+        total += points.length;
+        await exp.consume(metricBatch('rules', points));
+      }
+      await waitFor(`${total} samples accepted`, async () => (await metric(s.telemetry, 'pprofcol_exporter_samples_sent_total', {})) === total, 20_000);
+      assert.equal(await metric(s.telemetry, 'pprofcol_exporter_samples_retried_total', {}), 0, 'nothing was answered 5xx');
+      await exp.shutdown();
+      const sel = Object.keys(external).length === 0 ? '' : ',cluster="c1"';
+      const counts = await prom.query(`count_over_time(cluster:cpu:sum{job=""${sel}}[5m])`);
+      assert.equal(counts.length, 1, prom.logs().slice(-2000));
+      assert.deepEqual(counts[0].metric, { ...external }, 'the name, and the external labels, nothing else');
+      assert.equal(counts[0].value[1], '4');
+      const mem = await prom.query(`count_over_time(cluster:mem:sum{job=""${sel}}[5m])`);
+      assert.equal(mem[0]?.value[1], '4');
+      const labelled = await prom.query(`count(count_over_time(go_goroutines{job="${job}"${sel}}[5m]) == 4)`);
+      assert.equal(labelled[0]?.value[1], '500', 'every labelled series has its 4 samples');
+      assert.doesNotMatch(prom.logs(), /empty labelset/);
+    }
   });
 });
