@@ -41,9 +41,11 @@ describe('resharding behind a receiver that answers 404', () => {
     );
     const queue = exp.queue as QueueManager;
     await exp.start();
-    // 10 series every 100 ms, timestamped now (as scrapes are): 100 samples/s. For the rule to ask for
-    // a third shard honestly, a 404 of 10 samples would have to take ~300 ms (desired = time per sample
-    // x input rate, tolerance 30% of 2); on loopback it takes a few, and a loaded machine stays well short.
+    // 10 series every 250 ms, timestamped now (as scrapes are): 40 samples/s, one request per batch.
+    // desired = time per sample x input rate (+ 5% of a backlog of a batch or two), so it stays under 2
+    // while a 404 takes less than ~450 ms to come back: on loopback it takes a few ms, and a loaded
+    // 2-core machine's stalls are far shorter than that on average over the EWMA. The runaway it catches
+    // reads ~1e5 from the first update.
     let consumed = 0;
     let maxShards = 0;
     let maxDesired = 0;
@@ -54,13 +56,13 @@ describe('resharding behind a receiver that answers 404', () => {
       for (let i = 0; i < 10; i++) points.push(point(goroutines, { job: 'wrong-path', instance: `i${i}` }, i, now));
       await exp.consume(metricBatch('pprof', points));
       consumed += points.length;
-      await new Promise((r) => setTimeout(r, 100));
+      await new Promise((r) => setTimeout(r, 250));
       maxShards = Math.max(maxShards, queue.shardCount);
       // From the second second on: before the first updates it still reads its start value, min_shards.
       if (Date.now() - started > 1000) maxDesired = Math.max(maxDesired, await metric(s.telemetry, 'pprofcol_exporter_shards_desired', {}));
     }
     await exp.shutdown();
-    assert.ok(server.received() > 10, `the receiver got ${server.received()} requests`);
+    assert.ok(server.received() >= 10, `the receiver got ${server.received()} requests`);
     assert.equal(maxShards, 2, 'shards stay at min_shards');
     assert.ok(Number.isFinite(maxDesired) && maxDesired < 2, `shards_desired peaked at ${maxDesired}`);
     assert.deepEqual(
