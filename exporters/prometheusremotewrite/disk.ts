@@ -56,7 +56,6 @@ export function decodeRecord(payload: Buffer, samples: number): OutgoingRequest 
   };
 }
 
-
 /** Longest pause between retries of a failing file-system operation (when max_backoff is shorter). */
 const FS_RETRY_MAX_MS = 5000;
 
