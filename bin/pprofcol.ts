@@ -160,7 +160,7 @@ async function run(args: string[]): Promise<number> {
   // start, which may take seconds (a durable buffer opening), so no moment of the run exits on it.
   let hangups = 0;
   process.on('SIGHUP', () => {
-    const context = { signal: 'SIGHUP', file, received: ++hangups };
+    const context = { signal: 'SIGHUP', file: configArg(args), received: ++hangups };
     if (hangups === 1) logger.warn(context, 'SIGHUP: configuration reload is not implemented yet; running on with the configuration loaded at start (logged once)');
     else logger.debug(context, 'SIGHUP: reload is not implemented yet; ignored');
   });
