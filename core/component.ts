@@ -36,6 +36,13 @@ export interface Component {
    * since the telemetry listener stops next and nothing after it is ever read.
    */
   abandon?(): number;
+  /**
+   * Optional. Shutdown has begun (called on every component before the first shutdown()): stop making
+   * callers wait (an exporter queue ends its waits for room, so a blocked remote-write request is
+   * answered 503 at once instead of holding the receiver's shutdown for block_timeout). Data already
+   * held is still flushed by shutdown().
+   */
+  beginShutdown?(): void;
 }
 
 export interface Processor extends Component, Consumer {}

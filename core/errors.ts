@@ -55,6 +55,20 @@ export function errorMessage(err: unknown): string {
  * reaching a receiver. Retryable: a remote-write receiver answers 503 with Retry-After, so its sender
  * resends; a pull receiver counts the scrape's data as dropped.
  */
+/**
+ * The exporter is shutting down (or shutdown has begun and a wait for room was ended): the data was not
+ * taken, and was counted dropped with reason="shutdown". Retryable, so that a remote-write receiver answers
+ * 503 and its sender resends to the next run, instead of a 2xx for samples that were never queued.
+ */
+export class ShuttingDownError extends PprofcolError {
+  readonly dropped: number;
+  constructor(dropped: number) {
+    super('ERR_SHUTTING_DOWN', `shutting down; ${dropped} samples not taken`, { retryable: true });
+    this.name = 'ShuttingDownError';
+    this.dropped = dropped;
+  }
+}
+
 export class QueueFullError extends PprofcolError {
   /** Samples that were not taken. */
   readonly dropped: number;

@@ -57,6 +57,13 @@ export class Service {
 
   private async stopAll(): Promise<boolean> {
     this.telemetryServer.setReady(false);
+    for (const built of this.started) {
+      try {
+        built.component.beginShutdown?.();
+      } catch (err) {
+        this.logger.error({ err: errorMessage(err) }, `${built.label} failed to begin shutting down`);
+      }
+    }
     const timeoutMs = this.config.service.shutdown_timeout;
     const ordered = [...this.started].reverse();
     let timer: NodeJS.Timeout | undefined;

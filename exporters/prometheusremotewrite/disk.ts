@@ -14,7 +14,7 @@
  */
 import type { Logger } from '../../core/logger.js';
 import type { Labels, Point } from '../../core/model/metrics.js';
-import { errorMessage } from '../../core/errors.js';
+import { errorMessage, ShuttingDownError } from '../../core/errors.js';
 import type { WriteRequestEncoder } from '../../core/remotewrite/index.js';
 import { WriteAheadLog, type ShardLog } from '../../core/buffer/wal.js';
 import { Backoff, Delivery, REAL_ENV, RejectionLog, type DeliveryControl, type DeliveryOptions, type OutgoingRequest, type QueueEnv, type Sender } from './delivery.js';
@@ -229,7 +229,7 @@ export class DiskQueue implements DeliveryControl {
   async enqueue(points: Point[]): Promise<void> {
     if (this.sleeps.stopping) {
       this.metrics.samplesDropped('shutdown', points.length);
-      return;
+      throw new ShuttingDownError(points.length);
     }
     const wal = await (this.opened ??= this.open());
     const n = this.options.shards;

@@ -35,6 +35,8 @@ export interface OutboundQueue {
    * (the memory queue's; a durable buffer keeps what it holds for the next run and has none).
    */
   abandon?(): number;
+  /** Shutdown has begun: end the waits for room (those callers get ShuttingDownError). */
+  beginShutdown?(): void;
 }
 
 export interface ExporterOptions {
@@ -184,6 +186,10 @@ export class RemoteWriteExporter implements Exporter, StatusProvider {
     }
     this.invalidLogged = true;
     this.logger.warn(context, 'dropped samples whose timestamp is not an integer of at most 53 bits (ms); counted as dropped{reason="invalid_timestamp"}; logged once');
+  }
+
+  beginShutdown(): void {
+    this.queue.beginShutdown?.();
   }
 
   /** See Component.abandon: the samples this exporter loses by exiting now. */

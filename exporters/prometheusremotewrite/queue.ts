@@ -28,7 +28,7 @@ import { cutRequest, SeriesSharder, shardEncoder, StoppableSleeps } from './requ
 import { Backoff, Delivery, REAL_ENV, RejectionLog, retryDelay, type DeliveryControl, type DeliveryOptions, type OutgoingRequest, type QueueEnv, type Sender } from './delivery.js';
 import type { ExporterMetrics } from './metrics.js';
 import { FairAdmission } from './admission.js';
-import { QueueFullError } from '../../core/errors.js';
+import { QueueFullError, ShuttingDownError } from '../../core/errors.js';
 
 export { Backoff, type QueueEnv, type Sender } from './delivery.js';
 
@@ -439,7 +439,7 @@ export class QueueManager implements ShardHost {
   async enqueue(points: readonly Point[], source = ''): Promise<void> {
     if (this.stoppingFlag) {
       this.metrics.samplesDropped('shutdown', points.length);
-      return;
+      throw new ShuttingDownError(points.length);
     }
     const admission = this.admission;
     let next = admission.waiting(source) ? 0 : this.admit(points, 0, source);
@@ -457,7 +457,7 @@ export class QueueManager implements ShardHost {
         const dropped = points.length - next;
         if (result === 'stopped' || this.stoppingFlag) {
           this.metrics.samplesDropped('shutdown', dropped);
-          return;
+          throw new ShuttingDownError(dropped);
         }
         this.dataDropped.add(dropped);
         this.metrics.samplesDropped('queue_full', dropped);
@@ -599,6 +599,11 @@ export class QueueManager implements ShardHost {
    * Sends what is queued, then resolves. A request that fails recoverably during stop is not retried
    * again: its samples and the rest of its shard are dropped (reason="shutdown"). Idempotent.
    */
+  /** Ends every wait for room; points that fit are still taken until stop(). */
+  beginShutdown(): void {
+    this.admission.stop();
+  }
+
   stop(): Promise<void> {
     this.stopped ??= (async () => {
       this.stoppingFlag = true;

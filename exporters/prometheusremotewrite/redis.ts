@@ -24,7 +24,7 @@ import { Redis } from 'ioredis';
 import type { Logger } from '../../core/logger.js';
 import { maskUrl } from '../../core/redact.js';
 import type { Labels, Point } from '../../core/model/metrics.js';
-import { errorMessage, PprofcolError } from '../../core/errors.js';
+import { errorMessage, PprofcolError, ShuttingDownError } from '../../core/errors.js';
 import type { WriteRequestEncoder } from '../../core/remotewrite/index.js';
 import { Delivery, REAL_ENV, RejectionLog, type DeliveryControl, type DeliveryOptions, type OutgoingRequest, type QueueEnv, type Sender } from './delivery.js';
 import type { ExporterMetrics } from './metrics.js';
@@ -257,7 +257,7 @@ export class RedisQueue implements DeliveryControl {
   async enqueue(points: Point[]): Promise<void> {
     if (this.sleeps.stopping) {
       this.metrics.samplesDropped('shutdown', points.length);
-      return;
+      throw new ShuttingDownError(points.length);
     }
     await (this.opened ??= this.open());
     const n = this.shardCount;

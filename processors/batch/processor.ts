@@ -33,6 +33,8 @@ interface Pending {
  */
 export class BatchProcessor implements Processor {
   private readonly pending = new Map<string, Pending>();
+  /** Per source, the last flush handed on and not yet settled: the next one waits for it. */
+  private readonly sending = new Map<string, Promise<void>>();
   private readonly logger: Logger;
   private stopped = false;
 
@@ -47,7 +49,12 @@ export class BatchProcessor implements Processor {
   async start(): Promise<void> {}
 
   consume(batch: Batch): Promise<void> {
-    if (batch.signal !== 'metrics' || this.stopped) return this.next.consume(batch);
+    if (batch.signal !== 'metrics') return this.next.consume(batch);
+    if (this.stopped) {
+      // After shutdown began, batches pass straight on, still behind a flush of their source in progress.
+      const before = this.sending.get(batch.source);
+      return before === undefined ? this.next.consume(batch) : before.then(() => this.next.consume(batch));
+    }
     if (batch.points.length === 0) return Promise.resolve();
     const { send_batch_size: size, timeout } = this.config;
     const source = batch.source;
@@ -68,15 +75,29 @@ export class BatchProcessor implements Processor {
   }
 
   /**
-   * Sends everything pending for `source`, in chunks of at most send_batch_max_size, then settles its
-   * callers: a failure reaches every caller whose points were in it (it is logged once here too, for a
-   * flush the timer started).
+   * Hands on everything pending for `source`. Flushes of one source run one after another (each waits
+   * for the one before it): a flush split into chunks, or one waiting for room downstream, must not be
+   * overtaken by a newer flush, or a series' samples would leave out of order.
    */
-  private async flush(source: string): Promise<void> {
+  private flush(source: string): Promise<void> {
     const p = this.pending.get(source);
-    if (p === undefined) return;
+    const before = this.sending.get(source);
+    if (p === undefined) return before ?? Promise.resolve();
     this.pending.delete(source);
     if (p.timer !== undefined) clearTimeout(p.timer);
+    const run = before === undefined ? this.send(source, p) : before.then(() => this.send(source, p));
+    this.sending.set(source, run);
+    void run.then(() => {
+      if (this.sending.get(source) === run) this.sending.delete(source);
+    });
+    return run;
+  }
+
+  /**
+   * Sends one flush, in chunks of at most send_batch_max_size, then settles its callers: a failure
+   * reaches every caller whose points were in it. Never rejects (the chain of flushes goes on).
+   */
+  private async send(source: string, p: Pending): Promise<void> {
     const max = this.config.send_batch_max_size;
     const all = p.points;
     try {
@@ -97,6 +118,7 @@ export class BatchProcessor implements Processor {
     const flushes = [...this.pending.values()].map((p) => new Promise<void>((resolve, reject) => p.callers.push({ resolve, reject })));
     for (const source of [...this.pending.keys()]) void this.flush(source);
     const results = await Promise.allSettled(flushes);
+    await Promise.all([...this.sending.values()]);
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed !== undefined) throw failed.reason;
   }

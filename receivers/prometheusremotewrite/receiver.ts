@@ -24,7 +24,7 @@
  */
 import type http from 'node:http';
 import type { Consumer, CreateSettings, Receiver } from '../../core/component.js';
-import { errorMessage, QueueFullError } from '../../core/errors.js';
+import { errorMessage, QueueFullError, ShuttingDownError } from '../../core/errors.js';
 import { BodyError, readRequestBody } from '../../core/http/body.js';
 import { GuardedServer } from '../../core/http/server.js';
 import { DecodeCost, OverBudgetError, POINT_HEAP_BYTES } from '../../core/remotewrite/cost.js';
@@ -158,6 +158,7 @@ export class RemoteWriteReceiver implements Receiver {
       .catch((err: unknown) => {
         if (err instanceof HttpAnswer) return this.answer(res, err.status, err.reason, err.message, req);
         if (err instanceof BodyError) return this.bodyFailed(req, res, err);
+        if (err instanceof ShuttingDownError) return this.answer(res, 503, 'busy', 'shutting down; retry later', req);
         if (err instanceof QueueFullError) {
           // Backpressure: an exporter queue stayed full for its block_timeout. 503 + Retry-After makes the
           // sender resend later; what it was told was taken (2xx) is already queued.

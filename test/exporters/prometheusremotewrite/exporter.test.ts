@@ -259,6 +259,23 @@ describe('prometheusremotewrite exporter', () => {
     await exp.shutdown();
   });
 
+  it('shutdown ends the waits for room at once: the waiting caller is told (ERR_SHUTTING_DOWN) and the drop counted', async () => {
+    const server = await capture(() => 'hang');
+    const s = settings();
+    const exp = exporterFor(s, { endpoint: server.url, timeout: '20s', queue_config: { capacity: 10, max_samples_per_send: 4, batch_send_deadline: '1h', block_timeout: '1m' }, metadata_config: { send: false } });
+    await exp.start();
+    const points = [];
+    for (let i = 0; i < 15; i++) points.push(point(goroutines, { job: 't', instance: `i${i}` }, i, 1000));
+    const waiting = exp.consume(metricBatch('pprof', points));
+    await new Promise((r) => setTimeout(r, 50));
+    const started = Date.now();
+    exp.beginShutdown();
+    await assert.rejects(waiting, (err: Error & { code?: string }) => err.code === 'ERR_SHUTTING_DOWN');
+    assert.ok(Date.now() - started < 2_000, 'not held for block_timeout');
+    assert.equal(await metric(s.telemetry, DROPPED, { reason: 'shutdown' }), 1);
+    await exp.shutdown();
+  });
+
   it('one source waiting cannot starve another: a small batch gets its fair share of the room first', async () => {
     const server = await capture();
     const s = settings();

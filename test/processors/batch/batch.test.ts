@@ -157,4 +157,28 @@ describe('batch processor', () => {
     await p.shutdown();
     await sized.shutdown();
   });
+
+  it('flushes of one source leave in order: a chunked flush waiting downstream is not overtaken by a newer one', async () => {
+    // The next stage holds its first call until released; every later call is taken at once.
+    let releaseFirst: (() => void) | undefined;
+    const seen: string[] = [];
+    let calls = 0;
+    const gate: Consumer = {
+      consume: async (batch) => {
+        if (batch.signal !== 'metrics') return;
+        if (calls++ === 0) await new Promise<void>((r) => (releaseFirst = r));
+        seen.push(...batch.points.map((p) => `${p.labels.tag}${p.labels.i}`));
+      },
+    };
+    const settings = { id: 'batch', logger: silentLogger(), telemetry: new Telemetry(), configDir: process.cwd() };
+    const p = batchProcessorFactory.create(settings, configSchema.parse({ send_batch_size: 2, send_batch_max_size: 2, timeout: '1h' }), gate);
+    const older = p.consume(metricBatch('pprof', points(4, 'a'))); // two chunks; the first is held
+    await waitFor('the first chunk to reach the next stage', () => releaseFirst !== undefined);
+    const newer = p.consume(metricBatch('pprof', points(2, 'b')));
+    await new Promise((r) => setTimeout(r, 30));
+    releaseFirst?.();
+    await Promise.all([older, newer]);
+    assert.deepEqual(seen, ['a0', 'a1', 'a2', 'a3', 'b0', 'b1']);
+    await p.shutdown();
+  });
 });
