@@ -107,11 +107,18 @@ export function clientCertRefusal(type: ClientAuthType, socket: tls.TLSSocket): 
   return given && !socket.authorized ? `client certificate not verified: ${String(socket.authorizationError)}` : undefined;
 }
 
-/** Reads the files of a tls_server_config; relative paths resolve against the config file's folder. */
+/**
+ * What setSecureContext takes: the files of a tls_server_config (relative paths resolve against the
+ * config file's folder) and the version bounds. The bounds must be here as well as in the server's
+ * options: node's Server.setSecureContext resets minVersion/maxVersion to its defaults when they are
+ * absent from its argument, which would silently drop min_version/max_version.
+ */
 export async function loadServerCredentials(config: TlsServerConfig, configDir: string): Promise<tls.SecureContextOptions> {
   const read = (file: string): Promise<Buffer> => readFile(resolveConfigPath(file, configDir));
   const [cert, key, ca] = await Promise.all([read(config.cert_file), read(config.key_file), config.client_ca_file === undefined ? undefined : read(config.client_ca_file)]);
-  return ca === undefined ? { cert, key } : { cert, key, ca };
+  const { minVersion, maxVersion } = serverTlsPolicy(config);
+  const versions: tls.SecureContextOptions = maxVersion === undefined ? { minVersion } : { minVersion, maxVersion };
+  return ca === undefined ? { cert, key, ...versions } : { cert, key, ca, ...versions };
 }
 
 /** True when the listener asks every client for proof of who it is: a password or a verified certificate. */

@@ -108,7 +108,7 @@ describe('masking credentials in URLs', () => {
 });
 
 /** A guarded TLS listener whose handler answers 200 with the client certificate's CN; counts handled requests. */
-async function tlsListener(type: ClientAuthType, users?: Record<string, string>) {
+async function tlsListener(type: ClientAuthType, users?: Record<string, string>, versions: { min_version?: string; max_version?: string } = {}) {
   const telemetry = new Telemetry();
   let handled = 0;
   const guard = new GuardedServer(
@@ -128,6 +128,7 @@ async function tlsListener(type: ClientAuthType, users?: Record<string, string>)
           key_file: 'server.key',
           ...(type === 'NoClientCert' ? {} : { client_ca_file: 'ca.pem' }),
           client_auth_type: type,
+          ...versions,
         }),
         basic_auth_users: users,
       },
@@ -192,6 +193,41 @@ describe('tls_server_config client_auth_type on real handshakes', () => {
       }
     });
   }
+});
+
+/** A bare TLS handshake within the given versions: the version agreed on, or 'refused'. */
+function handshake(port: number, versions: tls.ConnectionOptions): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = tls.connect({ host: '127.0.0.1', port, ca: pki.ca, ...versions }, () => {
+      const agreed = socket.getProtocol() ?? 'unknown';
+      socket.destroy();
+      resolve(agreed);
+    });
+    socket.on('error', () => resolve('refused'));
+    socket.setTimeout(5_000, () => socket.destroy());
+  });
+}
+
+describe('tls_server_config min_version and max_version on real handshakes', () => {
+  it('min_version TLS13 refuses a client that speaks at most TLS 1.2', { timeout: 20_000 }, async () => {
+    const l = await tlsListener('NoClientCert', undefined, { min_version: 'TLS13' });
+    try {
+      assert.equal(await handshake(l.port, { maxVersion: 'TLSv1.2' }), 'refused');
+      assert.equal(await handshake(l.port, {}), 'TLSv1.3');
+    } finally {
+      await l.guard.close(true);
+    }
+  });
+
+  it('max_version TLS12 refuses a client that speaks only TLS 1.3', { timeout: 20_000 }, async () => {
+    const l = await tlsListener('NoClientCert', undefined, { max_version: 'TLS12' });
+    try {
+      assert.equal(await handshake(l.port, { minVersion: 'TLSv1.3' }), 'refused');
+      assert.equal(await handshake(l.port, {}), 'TLSv1.2');
+    } finally {
+      await l.guard.close(true);
+    }
+  });
 });
 
 describe('basic_auth_users on the listener', () => {
