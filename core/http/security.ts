@@ -11,7 +11,8 @@
  *   RequestClientCert           asked for, not required, not verified
  *   RequireAnyClientCert        required, not verified (refused after the handshake when absent)
  *   VerifyClientCertIfGiven     not required; one that is sent must verify against client_ca_file
- *   RequireAndVerifyClientCert  required and verified against client_ca_file (refused in the handshake)
+ *   RequireAndVerifyClientCert  required and verified against client_ca_file (node: a missing one fails
+ *                               the handshake; one that does not verify is closed as the handshake ends)
  */
 import { readFile } from 'node:fs/promises';
 import type tls from 'node:tls';
@@ -88,7 +89,8 @@ export function serverTlsPolicy(config: TlsServerConfig): ServerTlsPolicy {
   const type = config.client_auth_type;
   const policy: ServerTlsPolicy = {
     requestCert: type !== 'NoClientCert',
-    // Only this one is refused inside the handshake; the others are checked once it is done (clientCertRefusal).
+    // Only this one is refused by node itself (a missing certificate in the handshake, an unverified one
+    // as it ends, without an error: server.ts reads authorizationError); the others by clientCertRefusal.
     rejectUnauthorized: type === 'RequireAndVerifyClientCert',
     minVersion: TLS_VERSIONS[config.min_version],
   };

@@ -121,8 +121,14 @@ export class GuardedServer {
       // Certificate and key come in listen() (setSecureContext): reading files is asynchronous.
       const server = https.createServer({ ...httpOptions, ...serverTlsPolicy(tls) }, onRequest);
       server.on('secureConnection', (socket: TLSSocket) => this.secured(socket, tls.client_auth_type));
-      server.on('tlsClientError', (err: Error & { code?: string }) => {
-        this.authFailed(CLIENT_CERT_ERROR.test(err.code ?? '') ? 'client_cert' : 'tls_handshake', undefined, errorMessage(err));
+      server.on('tlsClientError', (err: Error & { code?: string }, socket: TLSSocket) => {
+        // A certificate that did not verify under RequireAndVerifyClientCert is not an error to node:
+        // the handshake completes, node sets authorizationError and destroys the socket, and the close
+        // comes here as ECONNRESET "socket hang up". Only a missing certificate fails inside the handshake.
+        const certRefused = socket?.authorizationError !== undefined && socket.authorizationError !== null;
+        const reason = certRefused || CLIENT_CERT_ERROR.test(err.code ?? '') ? 'client_cert' : 'tls_handshake';
+        const detail = certRefused ? `client certificate not verified: ${String(socket.authorizationError)}` : errorMessage(err);
+        this.authFailed(reason, socket?.remoteAddress, detail);
       });
       this.server = server;
     }
