@@ -4,7 +4,8 @@
  *
  * - bcrypt costs 65-105ms of CPU per check at cost 10 (bcryptjs; bench/basic-auth.ts), on the one JS thread:
  *   the verdict for what was presented is cached, keyed by a SHA-256 of user and password (never the
- *   password itself), so a sender that sends the same credentials on every request pays once. Checks
+ *   password itself), so a sender that sends the same credentials on every request pays once. Accepted
+ *   and refused verdicts are kept apart, so guesses never evict a real sender's. Checks
  *   of the same credentials that arrive together share one bcrypt run (a Prometheus opens its shards at once).
  * - At most MAX_AUTH_CHECKS distinct checks run at once; one more is answered 503 (`busy`) instead of
  *   queueing: a flood of guesses costs the flooder retries, not every sender its latency.
@@ -25,10 +26,17 @@ import { ByteLru, MAP_ENTRY_BYTES, stringBytes } from '../lru.js';
  */
 export const MAX_AUTH_CHECKS = 4;
 /**
- * Verdicts kept. An entry costs MAP_ENTRY_BYTES + a 64-character key (144 bytes): ~250 bytes, so
- * 1024 of them are ~250KiB; far more distinct credentials than a listener's senders present.
+ * Accepted credentials kept. An entry costs MAP_ENTRY_BYTES + a 64-character key (144 bytes): ~250
+ * bytes, so 1024 of them are ~250KiB; far more distinct credentials than a listener's senders present.
  */
 export const AUTH_CACHE_ENTRIES = 1024;
+/**
+ * Refused credentials kept, apart from the accepted ones: a guesser sending fresh passwords fills only
+ * this one, so it cannot push a real sender's verdict out (who would then pay bcrypt again, or get
+ * 503 busy while the guesses hold every check). Small: it only spares a misconfigured sender that
+ * repeats one wrong password its bcrypt run; 256 entries, ~64KiB.
+ */
+export const AUTH_FAILURE_CACHE_ENTRIES = 256;
 const ENTRY_BYTES = MAP_ENTRY_BYTES + stringBytes('0'.repeat(64));
 
 /** What a request's credentials came to; everything but `ok` is a failure reason in pprofcol_http_auth_failures_total. */
@@ -43,7 +51,8 @@ function costOf(hash: string): number {
 export class BasicAuthGuard {
   private readonly users: Map<string, string>;
   private readonly dummyHash: string;
-  private readonly cache = new ByteLru<string, Checked>({ maxBytes: AUTH_CACHE_ENTRIES * ENTRY_BYTES });
+  private readonly accepted = new ByteLru<string, Checked>({ maxBytes: AUTH_CACHE_ENTRIES * ENTRY_BYTES });
+  private readonly refused = new ByteLru<string, Checked>({ maxBytes: AUTH_FAILURE_CACHE_ENTRIES * ENTRY_BYTES });
   /** Checks running, by key: a second request with the same credentials waits for the first. */
   private readonly running = new Map<string, Promise<Checked>>();
 
@@ -68,7 +77,7 @@ export class BasicAuthGuard {
     const { user, password } = credentials;
     // Length-prefixed: user "a:b" + password "c" and user "a" + password "b:c" get different keys.
     const key = createHash('sha256').update(`${user.length}:${user}:${password}`).digest('hex');
-    const cached = this.cache.get(key);
+    const cached = this.accepted.get(key) ?? this.refused.get(key);
     if (cached !== undefined) return cached;
     const joined = this.running.get(key);
     if (joined !== undefined) return joined;
@@ -82,7 +91,7 @@ export class BasicAuthGuard {
     this.running.set(key, run);
     return run.then((verdict) => {
       this.running.delete(key);
-      this.cache.set(key, verdict, ENTRY_BYTES);
+      (verdict === 'ok' ? this.accepted : this.refused).set(key, verdict, ENTRY_BYTES);
       return verdict;
     });
   }

@@ -134,9 +134,9 @@ export function secureFetcher(client: SecureClient): Fetcher {
 }
 
 /** A bcrypt hash made by Debian's htpasswd (apache2-utils), cost 10: independent of the library pprofcol uses. */
-export function htpasswdHash(user: string, password: string): string {
+export function htpasswdHash(user: string, password: string, cost = 10): string {
   const bin = requireBinary("htpasswd", "apache2-utils", ["/usr/bin/htpasswd"]);
-  const line = execFileSync(bin, ["-nbBC", "10", user, password], { encoding: "utf8" }).trim();
+  const line = execFileSync(bin, ["-nbBC", String(cost), user, password], { encoding: "utf8" }).trim();
   return line.slice(line.indexOf(":") + 1);
 }
 

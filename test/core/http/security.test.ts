@@ -8,7 +8,7 @@ import https from 'node:https';
 import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import tls from 'node:tls';
-import { BasicAuthGuard } from '../../../core/http/basicauth.js';
+import { AUTH_CACHE_ENTRIES, AUTH_FAILURE_CACHE_ENTRIES, BasicAuthGuard } from '../../../core/http/basicauth.js';
 import { DEFAULT_BODY_TIMEOUT } from '../../../core/http/limits.js';
 import { CLIENT_AUTH_TYPES, exposureWarning, tlsServerConfig, basicAuthUsers, type ClientAuthType } from '../../../core/http/security.js';
 import { GuardedServer } from '../../../core/http/server.js';
@@ -62,6 +62,29 @@ describe('BasicAuthGuard (htpasswd -nbBC 10 hashes)', () => {
     assert.deepEqual(await Promise.all([...same, other]), ['wrong_password', 'wrong_password', 'wrong_password']);
     // Room again once they are done.
     assert.equal(await guard.check(basic('alice', 'wonder land')), 'ok');
+  });
+});
+
+describe('BasicAuthGuard verdict cache under guessing', () => {
+  it('more distinct wrong passwords than the cache holds never evict an accepted sender: it is answered without bcrypt', { timeout: 120_000 }, async () => {
+    // Cost 4 (htpasswd -C 4): 1000+ real bcrypt runs in a few seconds even on a loaded machine.
+    const concurrent = 16;
+    const guard = new BasicAuthGuard({ alice: htpasswdHash('alice', 'right', 4) }, concurrent);
+    assert.equal(await guard.check(basic('alice', 'right')), 'ok');
+    const guesses = AUTH_CACHE_ENTRIES + 100;
+    for (let i = 0; i < guesses; i += concurrent) {
+      const batch = Array.from({ length: concurrent }, (_, j) => guard.check(basic('alice', `guess ${i + j}`)));
+      for (const verdict of await Promise.all(batch)) assert.equal(verdict, 'wrong_password');
+    }
+    // A value, not a promise: from the cache, no bcrypt run.
+    assert.equal(guard.check(basic('alice', 'right')), 'ok', 'the accepted sender is still answered from the cache');
+    // The refused ones have their own, smaller cache: the latest guesses are still in it, the first is not.
+    const last = Math.ceil(guesses / concurrent) * concurrent - 1;
+    assert.equal(guard.check(basic('alice', `guess ${last}`)), 'wrong_password');
+    assert.ok(AUTH_FAILURE_CACHE_ENTRIES < guesses);
+    const first = guard.check(basic('alice', 'guess 0'));
+    assert.ok(first instanceof Promise, 'the oldest guess was evicted from the refusal cache');
+    assert.equal(await first, 'wrong_password');
   });
 });
 
