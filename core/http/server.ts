@@ -17,6 +17,7 @@
  *   `basic_auth_users` a request is handed to the listener's handler only once its credentials have
  *   been checked; without valid ones it is answered 401 with `WWW-Authenticate: Basic` and its body
  *   is never read by pprofcol (node drains it, within the request timeout, to keep the connection).
+ *   A client sending `Expect: 100-continue` gets its 100 only once its credentials pass.
  */
 import http from 'node:http';
 import https from 'node:https';
@@ -132,6 +133,12 @@ export class GuardedServer {
       });
       this.server = server;
     }
+    // Expect: 100-continue: node would answer 100 Continue before 'request' fires, inviting a client
+    // the credentials will refuse to send its body. With this listener node leaves it to us: 100 only
+    // once the credentials pass; a refused one gets its 401 without its body being asked for.
+    this.server.on('checkContinue', (req: http.IncomingMessage, res: http.ServerResponse) => {
+      if (this.requestStarted(req, res)) this.authenticate(req, res, true);
+    });
     this.server.on('connection', (socket: Socket) => this.admit(socket));
   }
 
@@ -139,31 +146,49 @@ export class GuardedServer {
     return this.options.security?.tls_server_config !== undefined;
   }
 
-  /** Hands the request on once its credentials pass; else answers 401 (or 503 when checks are full). */
-  private authenticate(req: http.IncomingMessage, res: http.ServerResponse): void {
-    if (this.auth === undefined) return this.handler(req, res);
+  /**
+   * Hands the request on once its credentials pass; else answers 401 (or 503 when checks are full).
+   * `expectsContinue`: the client waits for 100 Continue before its body, sent only once they pass.
+   */
+  private authenticate(req: http.IncomingMessage, res: http.ServerResponse, expectsContinue = false): void {
+    if (this.auth === undefined) return this.handOn(req, res, expectsContinue);
     const verdict = this.auth.check(req.headers.authorization);
-    if (typeof verdict === 'string') return this.afterCheck(verdict, req, res);
-    verdict.then(
-      (v) => this.afterCheck(v, req, res),
-      (err: unknown) => {
-        this.options.logger?.error({ listener: this.options.listener, err: errorMessage(err) }, 'handling a request failed after its credentials were checked');
-        res.destroy();
-      },
-    );
+    if (typeof verdict === 'string') return this.afterCheck(verdict, req, res, expectsContinue);
+    // check() never rejects; what can throw is the handler afterCheck calls, and a throw in a promise
+    // callback would be an unhandled rejection (which ends the process on Node 20): caught here.
+    verdict.then((v) => this.afterCheck(v, req, res, expectsContinue)).catch((err: unknown) => this.handlerFailed(err, res));
   }
 
-  private afterCheck(verdict: AuthVerdict, req: http.IncomingMessage, res: http.ServerResponse): void {
-    if (verdict === 'ok') return this.handler(req, res);
+  private afterCheck(verdict: AuthVerdict, req: http.IncomingMessage, res: http.ServerResponse, expectsContinue: boolean): void {
+    if (verdict === 'ok') return this.handOn(req, res, expectsContinue);
     if (res.destroyed) return;
     this.authFailed(verdict, req.socket.remoteAddress);
     // The body is not read here: node drains what the client still sends (bounded by the request
     // timeout) so the answer reaches it and not a reset, and the connection may serve its next request.
+    // A client waiting for 100 Continue sends no body: its connection closes after the answer, since
+    // node could not tell whether a body, or the next request, comes next.
+    const close: http.OutgoingHttpHeaders = expectsContinue ? { connection: 'close' } : {};
     if (verdict === 'busy') {
-      res.writeHead(503, { 'retry-after': '1', 'content-type': 'text/plain; charset=utf-8' }).end('too many credential checks at once; retry later\n');
+      res.writeHead(503, { ...close, 'retry-after': '1', 'content-type': 'text/plain; charset=utf-8' }).end('too many credential checks at once; retry later\n');
     } else {
-      res.writeHead(401, { 'www-authenticate': 'Basic realm="pprofcol"', 'content-type': 'text/plain; charset=utf-8' }).end('Unauthorized\n');
+      res.writeHead(401, { ...close, 'www-authenticate': 'Basic realm="pprofcol"', 'content-type': 'text/plain; charset=utf-8' }).end('Unauthorized\n');
     }
+  }
+
+  /** The listener's handler, with 100 Continue first when the client waits for it; a throw is answered 500, never a crash. */
+  private handOn(req: http.IncomingMessage, res: http.ServerResponse, expectsContinue: boolean): void {
+    try {
+      if (expectsContinue) res.writeContinue();
+      this.handler(req, res);
+    } catch (err) {
+      this.handlerFailed(err, res);
+    }
+  }
+
+  private handlerFailed(err: unknown, res: http.ServerResponse): void {
+    this.options.logger?.error({ listener: this.options.listener, err: errorMessage(err) }, 'handling a request failed (answered 500)');
+    if (res.headersSent || res.destroyed) res.destroy();
+    else res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8', connection: 'close' }).end('internal error\n');
   }
 
   /** Counts a refusal and logs it, at most once a minute per reason: a guessing client must not flood the log. */

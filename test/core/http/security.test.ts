@@ -4,6 +4,7 @@
 // before any body byte, and validate's warning for a listener beyond loopback without auth.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
@@ -291,6 +292,102 @@ describe('basic_auth_users on the listener', () => {
       assert.match(head, /\r\nwww-authenticate: Basic realm="pprofcol"\r\n/i);
       assert.equal(l.handled(), 1, 'the handler never saw the refused request');
     } finally {
+      await l.guard.close(true);
+    }
+  });
+});
+
+/** A guarded plain-HTTP listener with basic auth whose handler is given. */
+async function plainListener(handler: (req: http.IncomingMessage, res: http.ServerResponse) => void) {
+  const telemetry = new Telemetry();
+  const guard = new GuardedServer(handler, { listener: 'test', limits: LIMITS, telemetry, security: { basic_auth_users: { alice: aliceHash } } });
+  await guard.listen('127.0.0.1', 0);
+  return { guard, telemetry, port: (guard.server.address() as net.AddressInfo).port };
+}
+
+/** Writes `head` on a raw socket, then `body` once the server says 100 Continue; everything it answered until it closes or `until` matches. */
+function rawExchange(port: number, head: string, body: string, until: RegExp): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1', () => socket.write(head));
+    let got = '';
+    let sent = false;
+    const done = () => {
+      socket.destroy();
+      resolve(got);
+    };
+    socket.on('data', (d: Buffer) => {
+      got += d.toString('latin1');
+      if (!sent && got.startsWith('HTTP/1.1 100 Continue\r\n\r\n')) {
+        sent = true;
+        socket.write(body);
+      }
+      if (until.test(got)) done();
+    });
+    socket.on('close', done);
+    socket.on('error', reject);
+    socket.setTimeout(10_000, done);
+  });
+}
+
+describe('Expect: 100-continue on a listener with basic_auth_users', () => {
+  it('wrong credentials get 401 and never 100 Continue; right ones get 100, then the handler reads the body', { timeout: 20_000 }, async () => {
+    let bodies = 0;
+    const l = await plainListener((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        bodies++;
+        res.writeHead(200).end(`read ${Buffer.concat(chunks).length} bytes`);
+      });
+    });
+    try {
+      const head = (auth: string) => `POST /api/v1/write HTTP/1.1\r\nHost: x\r\nAuthorization: ${auth}\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n`;
+      for (const auth of [basic('alice', 'wrong'), basic('alice', 'wrong'), basic('eve', 'x'), 'Bearer x']) {
+        const refused = await rawExchange(l.port, head(auth), 'hello', /\r\n\r\nUnauthorized\n/);
+        assert.match(refused, /^HTTP\/1\.1 401 /, `${auth}: ${refused}`);
+        assert.doesNotMatch(refused, /100 Continue/, 'no 100 Continue before the credentials are checked');
+        assert.match(refused, /\r\nwww-authenticate: Basic realm="pprofcol"\r\n/i);
+      }
+      assert.equal(await metric(l.telemetry, 'pprofcol_http_auth_failures_total', { listener: 'test', reason: 'wrong_password' }), 2);
+      const accepted = await rawExchange(l.port, head(basic('alice', 'wonder land')), 'hello', /\r\n0\r\n\r\n$/);
+      assert.match(accepted, /^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 200 /);
+      assert.match(accepted, /\r\nread 5 bytes\r\n/);
+      assert.equal(bodies, 1, 'only the accepted request reached the handler');
+    } finally {
+      await l.guard.close(true);
+    }
+  });
+});
+
+describe('a handler that throws after the credentials were checked', () => {
+  it('is answered 500, is no unhandled rejection, and the listener keeps serving', { timeout: 20_000 }, async () => {
+    let rejections = 0;
+    const onRejection = () => rejections++;
+    process.on('unhandledRejection', onRejection);
+    let calls = 0;
+    const l = await plainListener((_req, res) => {
+      calls++;
+      if (calls <= 2) throw new Error('handler bug');
+      res.writeHead(200).end('fine');
+    });
+    try {
+      const get = (): Promise<number | string> =>
+        new Promise((resolve) => {
+          const req = http.get({ host: '127.0.0.1', port: l.port, path: '/', agent: false, headers: { authorization: basic('alice', 'wonder land') } }, (res) => {
+            res.resume();
+            res.on('end', () => resolve(res.statusCode ?? 0));
+          });
+          req.on('error', (err) => resolve(`error: ${err.message}`));
+          req.setTimeout(5_000, () => req.destroy(new Error('no answer within 5s')));
+        });
+      // The first after a bcrypt check (the promise path), the second from the cache (at once).
+      assert.equal(await get(), 500);
+      assert.equal(await get(), 500);
+      assert.equal(await get(), 200);
+      await new Promise((r) => setImmediate(r));
+      assert.equal(rejections, 0);
+    } finally {
+      process.off('unhandledRejection', onRejection);
       await l.guard.close(true);
     }
   });
