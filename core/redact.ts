@@ -5,7 +5,12 @@
  * Prometheus's logs); a user without a password is masked too, since a token is often sent as one.
  */
 
-export const MASK = 'xxxxx';
+/**
+ * What a credential in a URL becomes in everything pprofcol prints. Not the same as core/config/mask.ts's
+ * CONFIG_SECRET_MASK (`<secret>`, a whole config value): each is documented as it is, and a URL keeps
+ * Go's url.Redacted() form so it reads the same as in Prometheus's logs.
+ */
+export const URL_CREDENTIAL_MASK = 'xxxxx';
 
 /** The URL with its userinfo masked; a string that does not parse is masked as text (maskUrlsIn). */
 export function maskUrl(url: string): string {
@@ -16,8 +21,8 @@ export function maskUrl(url: string): string {
     return maskUrlsIn(url);
   }
   if (u.username === '' && u.password === '') return url;
-  if (u.password !== '') u.password = MASK;
-  else u.username = MASK;
+  if (u.password !== '') u.password = URL_CREDENTIAL_MASK;
+  else u.username = URL_CREDENTIAL_MASK;
   return u.toString();
 }
 
@@ -31,6 +36,6 @@ const URL_USERINFO = /\b([a-zA-Z][a-zA-Z0-9+.-]*:\/\/)([^\s/?#@:"'<>\\]*)(:[^\s/
 export function maskUrlsIn(text: string): string {
   if (!text.includes('@')) return text;
   return text.replace(URL_USERINFO, (_all, scheme: string, user: string, password: string | undefined) =>
-    password === undefined ? `${scheme}${MASK}@` : `${scheme}${user}:${MASK}@`,
+    password === undefined ? `${scheme}${URL_CREDENTIAL_MASK}@` : `${scheme}${user}:${URL_CREDENTIAL_MASK}@`,
   );
 }

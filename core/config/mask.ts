@@ -10,7 +10,12 @@
 import type { ResolvedConfig } from './load.js';
 import { maskUrlsIn } from '../redact.js';
 
-export const MASK = '<secret>';
+/**
+ * What a secret config value becomes (as Prometheus shows its config). Not the same as core/redact.ts's
+ * URL_CREDENTIAL_MASK (`xxxxx`, the password inside a URL string, which this module leaves to maskUrlsIn):
+ * both outputs are documented as they are.
+ */
+export const CONFIG_SECRET_MASK = '<secret>';
 
 const SECRET_KEY = /(password|passwd|token|secret|credentials|api_?key|private_?key)$/i;
 const SECRET_HEADER = /(auth|token|key|secret|cookie|password|signature)/i;
@@ -22,7 +27,7 @@ const MAX_DEPTH = 32;
 type Plain = string | number | boolean | null | Plain[] | { [key: string]: Plain };
 
 function maskString(value: string): string {
-  if (BCRYPT.test(value)) return MASK;
+  if (BCRYPT.test(value)) return CONFIG_SECRET_MASK;
   return maskUrlsIn(value);
 }
 
@@ -32,14 +37,14 @@ export function maskSecrets(value: unknown, key = '', parentKey = '', depth = 0)
   const secretByKey = key !== '' && !key.endsWith('_file') && SECRET_KEY.test(key);
   if (typeof value === 'string') {
     if (value === '') return '';
-    if (secretByKey || parentKey === 'basic_auth_users' || (parentKey === 'headers' && SECRET_HEADER.test(key))) return MASK;
+    if (secretByKey || parentKey === 'basic_auth_users' || (parentKey === 'headers' && SECRET_HEADER.test(key))) return CONFIG_SECRET_MASK;
     return maskString(value);
   }
   if (typeof value === 'number') return Number.isFinite(value) ? value : String(value);
   if (typeof value === 'boolean') return value;
   if (typeof value === 'bigint') return value.toString();
   if (typeof value === 'function' || typeof value === 'symbol') return null;
-  if (secretByKey) return MASK;
+  if (secretByKey) return CONFIG_SECRET_MASK;
   if (value instanceof RegExp) return value.source;
   if (Buffer.isBuffer(value)) return `<${value.length} bytes>`;
   if (Array.isArray(value) || value instanceof Set) return [...value].map((v) => maskSecrets(v, '', key, depth + 1));

@@ -1,7 +1,7 @@
 // The secret masker that `pprofcol config` (and the status page) print through.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { MASK, maskSecrets } from '../../../core/config/mask.js';
+import { CONFIG_SECRET_MASK, maskSecrets } from '../../../core/config/mask.js';
 
 describe('maskSecrets', () => {
   it('masks secrets by key name at any depth, keeps *_file paths and everything else, leaves the input alone', () => {
@@ -18,15 +18,15 @@ describe('maskSecrets', () => {
     const copy = structuredClone(input);
     const out = maskSecrets(input) as typeof input;
     assert.deepEqual(input, copy, 'input unchanged');
-    assert.deepEqual(out.receivers.prometheusremotewrite.basic_auth_users, { alice: MASK, bob: MASK });
+    assert.deepEqual(out.receivers.prometheusremotewrite.basic_auth_users, { alice: CONFIG_SECRET_MASK, bob: CONFIG_SECRET_MASK });
     assert.deepEqual(out.receivers.prometheusremotewrite.tls_server_config, { key_file: 'server.key', cert_file: 'server.crt' });
-    assert.deepEqual(out.receivers.pprof.scrape_configs[0].basic_auth, { username: 'u', password: MASK, password_file: '/run/secret' });
-    assert.deepEqual(out.receivers.pprof.scrape_configs[0].authorization, { type: 'Bearer', credentials: MASK, credentials_file: '/f' });
-    assert.deepEqual(out.exporters.x.headers, { Authorization: MASK, 'X-Api-Key': MASK, Cookie: MASK, 'X-Scope-OrgID': 'tenant' });
+    assert.deepEqual(out.receivers.pprof.scrape_configs[0].basic_auth, { username: 'u', password: CONFIG_SECRET_MASK, password_file: '/run/secret' });
+    assert.deepEqual(out.receivers.pprof.scrape_configs[0].authorization, { type: 'Bearer', credentials: CONFIG_SECRET_MASK, credentials_file: '/f' });
+    assert.deepEqual(out.exporters.x.headers, { Authorization: CONFIG_SECRET_MASK, 'X-Api-Key': CONFIG_SECRET_MASK, Cookie: CONFIG_SECRET_MASK, 'X-Scope-OrgID': 'tenant' });
     assert.equal(out.exporters.x.buffer.url, 'redis://:xxxxx@127.0.0.1:6379/0');
     assert.equal(out.exporters.x.endpoint, 'http://127.0.0.1:9090/api/v1/write');
     // An empty secret shows as empty: nothing is hidden, and "not set" stays visible.
-    assert.deepEqual(out.exporters.plugin, { token: MASK, client_secret: MASK, api_key: MASK, access_token: MASK, max_tokens: 5, empty_password: '' });
+    assert.deepEqual(out.exporters.plugin, { token: CONFIG_SECRET_MASK, client_secret: CONFIG_SECRET_MASK, api_key: CONFIG_SECRET_MASK, access_token: CONFIG_SECRET_MASK, max_tokens: 5, empty_password: '' });
   });
 
 });

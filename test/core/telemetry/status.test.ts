@@ -2,7 +2,7 @@
 // and filtered at 300 targets, Prometheus's targets shape, the exporter's send rate.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { MASK, maskSecrets } from '../../../core/config/mask.js';
+import { CONFIG_SECRET_MASK, maskSecrets } from '../../../core/config/mask.js';
 import { ExporterTally } from '../../../core/status.js';
 import { escapeHtml, OPEN_GROUP_MAX, pageOptions, renderStatusPage } from '../../../core/telemetry/status-page.js';
 import { globalUrl, targetsApi } from '../../../core/telemetry/status.js';
@@ -31,7 +31,7 @@ describe('secrets in the shown configuration', () => {
     for (const secret of ['hunter2', 's3cr3t-token', 'p4ss', 'redispw', 'key-123', 'Bearer abc', 'tok-9', 'k-1', 'cs-1', '$2y$10$', '$2b$12$']) {
       assert.ok(!shown.includes(secret), `${secret} shown in ${shown}`);
     }
-    assert.ok(shown.includes(MASK));
+    assert.ok(shown.includes(CONFIG_SECRET_MASK));
   });
 
   it('keeps what is not secret: user names, file paths, hosts, other headers', () => {
