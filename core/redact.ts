@@ -2,7 +2,8 @@
  * Credentials written into URLs (`http://user:pass@host/...`, `redis://:pass@host`, a documented form
  * for every endpoint) kept out of everything pprofcol prints: log lines, errors, `validate` output,
  * pages. A password becomes `xxxxx` (what Go's url.Redacted() writes, so it reads the same as
- * Prometheus's logs); a user without a password is masked too, since a token is often sent as one.
+ * Prometheus's logs); a user without a password is masked too, since a token is often sent as one,
+ * and so is the value of a query parameter that carries one (`?api_key=...`, `?token=...`).
  */
 
 /**
@@ -12,7 +13,19 @@
  */
 export const URL_CREDENTIAL_MASK = 'xxxxx';
 
-/** The URL with its userinfo masked; a string that does not parse is masked as text (maskUrlsIn). */
+/**
+ * Query parameters that carry a credential (`?api_key=`, `?token=`, `?access_token=`, `&X-Amz-Signature=`,
+ * `?password=`): their values are masked as a URL's password is. The name is matched whole (after `?`
+ * or `&`): `?max_tokens=5` or `?monkey=1` stay. A value ends where a URL ends in text (see URL_USERINFO).
+ */
+const QUERY_SECRET = /([?&](?:[\w.-]*(?:password|passwd|token|secret|signature|credentials?)|api[_-]?key|apikey|access[_-]?key|secret[_-]?key|private[_-]?key|key|auth|sig|pass|pwd)=)([^&#\s"'<>\\]+)/gi;
+
+function maskQuery(text: string): string {
+  if (!text.includes('=')) return text;
+  return text.replace(QUERY_SECRET, (_all, name: string) => `${name}${URL_CREDENTIAL_MASK}`);
+}
+
+/** The URL with its userinfo and credential query parameters masked; a string that does not parse is masked as text (maskUrlsIn). */
 export function maskUrl(url: string): string {
   let u: URL;
   try {
@@ -20,9 +33,11 @@ export function maskUrl(url: string): string {
   } catch {
     return maskUrlsIn(url);
   }
-  if (u.username === '' && u.password === '') return url;
+  const search = maskQuery(u.search);
+  if (u.username === '' && u.password === '' && search === u.search) return url;
   if (u.password !== '') u.password = URL_CREDENTIAL_MASK;
-  else u.username = URL_CREDENTIAL_MASK;
+  else if (u.username !== '') u.username = URL_CREDENTIAL_MASK;
+  u.search = search;
   return u.toString();
 }
 
@@ -33,9 +48,12 @@ export function maskUrl(url: string): string {
  */
 const URL_USERINFO = /\b([a-zA-Z][a-zA-Z0-9+.-]*:\/\/)([^\s/?#@:"'<>\\]*)(:[^\s/?#"'<>\\]*)?@/g;
 
+/** Userinfo and credential query parameters (QUERY_SECRET) of every URL in free text. */
 export function maskUrlsIn(text: string): string {
-  if (!text.includes('@')) return text;
-  return text.replace(URL_USERINFO, (_all, scheme: string, user: string, password: string | undefined) =>
-    password === undefined ? `${scheme}${URL_CREDENTIAL_MASK}@` : `${scheme}${user}:${URL_CREDENTIAL_MASK}@`,
-  );
+  const masked = text.includes('@')
+    ? text.replace(URL_USERINFO, (_all, scheme: string, user: string, password: string | undefined) =>
+        password === undefined ? `${scheme}${URL_CREDENTIAL_MASK}@` : `${scheme}${user}:${URL_CREDENTIAL_MASK}@`,
+      )
+    : text;
+  return maskQuery(masked);
 }

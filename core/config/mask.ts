@@ -2,9 +2,11 @@
  * The loaded configuration as a person may see it (the status page, /api/v1/status/pipeline): plain
  * JSON-able data with every secret replaced by `<secret>`, as Prometheus shows its config. What counts as
  * a secret is decided by the key and by the value, so that a plugin's options are masked too:
- * - keys naming one: password, token, secret, credentials, api_key, bearer_token (not `*_file`, a path);
+ * - keys naming one: password, token, secret, credentials, api_key, secret_key, access_key, bearer_token
+ *   (not `*_file`, a path);
  * - every value under `basic_auth_users` (bcrypt hashes) and header values whose name looks like auth;
- * - any string holding URL userinfo (`redis://:pw@host`: the password, as core/redact.ts masks it in logs),
+ * - any string holding URL userinfo (`redis://:pw@host`: the password, as core/redact.ts masks it in logs)
+ *   or a credential query parameter (`?api_key=...`, `?token=...`),
  *   or shaped like a bcrypt hash.
  */
 import type { ResolvedConfig } from './load.js';
@@ -17,7 +19,8 @@ import { maskUrlsIn } from '../redact.js';
  */
 export const CONFIG_SECRET_MASK = '<secret>';
 
-const SECRET_KEY = /(password|passwd|token|secret|credentials|api_?key|private_?key)$/i;
+/** Ends in one of these (any case, `_`/`-` or camelCase): `secret_key`, `accessKey`, `x-api-key`; `access_key_id` (a name, not a secret) does not. */
+const SECRET_KEY = /(password|passwd|token|secret|credentials|(api|access|secret|private|auth|signing|encryption|master)[_-]?key|apikey)$/i;
 const SECRET_HEADER = /(auth|token|key|secret|cookie|password|signature)/i;
 /** `$2a$`, `$2b$`, `$2y$` and a two-digit cost: bcrypt's modular crypt format. */
 const BCRYPT = /^\$2[abxy]?\$\d{2}\$/;

@@ -13,6 +13,7 @@ describe('maskSecrets', () => {
       exporters: {
         x: { headers: { Authorization: 'Basic x', 'X-Api-Key': 'k', Cookie: 'c', 'X-Scope-OrgID': 'tenant' }, buffer: { type: 'redis', url: 'redis://:pw@127.0.0.1:6379/0' }, endpoint: 'http://127.0.0.1:9090/api/v1/write' },
         plugin: { token: 't', client_secret: 's', api_key: 'a', access_token: 'at', max_tokens: 5, empty_password: '' },
+        cloud: { secret_key: 's', access_key: 'a', secretKey: 's', 'x-api-key': 'k', apikey: 'k', access_key_id: 'AKIA', monkey: 'm', url: 'https://host/w?api_key=abc&tenant=t' },
       },
     };
     const copy = structuredClone(input);
@@ -26,6 +27,16 @@ describe('maskSecrets', () => {
     assert.equal(out.exporters.x.buffer.url, 'redis://:xxxxx@127.0.0.1:6379/0');
     assert.equal(out.exporters.x.endpoint, 'http://127.0.0.1:9090/api/v1/write');
     // An empty secret shows as empty: nothing is hidden, and "not set" stays visible.
+    assert.deepEqual(out.exporters.cloud, {
+      secret_key: CONFIG_SECRET_MASK,
+      access_key: CONFIG_SECRET_MASK,
+      secretKey: CONFIG_SECRET_MASK,
+      'x-api-key': CONFIG_SECRET_MASK,
+      apikey: CONFIG_SECRET_MASK,
+      access_key_id: 'AKIA',
+      monkey: 'm',
+      url: 'https://host/w?api_key=xxxxx&tenant=t',
+    });
     assert.deepEqual(out.exporters.plugin, { token: CONFIG_SECRET_MASK, client_secret: CONFIG_SECRET_MASK, api_key: CONFIG_SECRET_MASK, access_token: CONFIG_SECRET_MASK, max_tokens: 5, empty_password: '' });
   });
 

@@ -129,6 +129,18 @@ describe('masking credentials in URLs', () => {
     );
     assert.equal(maskUrlsIn('mail alice@example.com about http://h/x@y'), 'mail alice@example.com about http://h/x@y');
   });
+
+  it('masks the values of credential query parameters, alone and in text; leaves other parameters', () => {
+    assert.equal(maskUrl('https://host/api/v1/write?api_key=abc123&tenant=t1'), 'https://host/api/v1/write?api_key=xxxxx&tenant=t1');
+    assert.equal(maskUrl('https://host/x?tenant=t1&token=abc'), 'https://host/x?tenant=t1&token=xxxxx');
+    assert.equal(maskUrl('https://u:p@host/x?access_token=a&X-Amz-Signature=s&apikey=k'), 'https://u:xxxxx@host/x?access_token=xxxxx&X-Amz-Signature=xxxxx&apikey=xxxxx');
+    // Parameters that merely contain such a word are not credentials.
+    assert.equal(maskUrl('http://host/debug/pprof/profile?seconds=30&max_tokens=5&monkey=1'), 'http://host/debug/pprof/profile?seconds=30&max_tokens=5&monkey=1');
+    assert.equal(
+      maskUrlsIn('{"msg":"POST https://host/w?token=s3cr3t answered 401","url":"http://h/?key=k&x=1"}'),
+      '{"msg":"POST https://host/w?token=xxxxx answered 401","url":"http://h/?key=xxxxx&x=1"}',
+    );
+  });
 });
 
 /** A guarded TLS listener whose handler answers 200 with the client certificate's CN; counts handled requests. */
