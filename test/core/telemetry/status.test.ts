@@ -97,7 +97,7 @@ describe('the status page', () => {
     assert.equal((renderStatusPage(status, pageOptions(new URLSearchParams('health=sideways'), now)).match(/<tr class="target /g) ?? []).length, 300);
   });
 
-  it('shows each exporter: endpoint as given (masked upstream), protocol, shards, queue, rate, retries, drops by reason, last error, buffer', () => {
+  it('shows each exporter: endpoint as given (ExporterTally.snapshot masks it: tested below), protocol, shards, queue, rate, retries, drops by reason, last error, buffer', () => {
     const html = renderStatusPage(manyTargets(1, 1, 2, now), pageOptions(new URLSearchParams(), now));
     for (const text of ['http://user:xxxxx@mimir:9009/api/v1/push', 'remote write 1.0', '620.5/s', 'queue_full: 7', 'http_400: 2', 'server returned HTTP 503 (retrying)', 'memory (30,000 samples)', '123,456', '1,200']) {
       assert.ok(html.includes(text), `${text} missing`);
@@ -136,6 +136,20 @@ describe('/api/v1/targets shape', () => {
 });
 
 describe('ExporterTally', () => {
+  it('masks the endpoint it is given (userinfo, credential query parameters) and URLs in its last error', () => {
+    const tally = new ExporterTally(() => 1_000_000);
+    tally.error('POST http://writer:p4ss@mimir:9009/api/v1/push?api_key=k3y answered 401');
+    const snapshot = tally.snapshot({
+      endpoint: 'http://writer:p4ss@mimir:9009/api/v1/push?api_key=k3y&tenant=t1',
+      protocol: 'remote write 1.0',
+      buffer: { type: 'memory', capacity: 1000, capacityUnit: 'samples', bytes: 0 },
+    });
+    assert.equal(snapshot.endpoint, 'http://writer:xxxxx@mimir:9009/api/v1/push?api_key=xxxxx&tenant=t1');
+    assert.equal(snapshot.lastError, 'POST http://writer:xxxxx@mimir:9009/api/v1/push?api_key=xxxxx answered 401');
+    const shown = JSON.stringify(snapshot);
+    for (const secret of ['p4ss', 'k3y']) assert.ok(!shown.includes(secret), `${secret} shown`);
+  });
+
   it('reports the send rate over the last minute, over the time since start when younger', () => {
     let now = 1_000_000;
     const tally = new ExporterTally(() => now);
