@@ -28,6 +28,14 @@ function failureText(failing: ReadonlyMap<string, { reason: FailureReason; messa
   return [...byMessage].map(([message, { reason, families }]) => `${families.join(', ')}: ${message} (${FAILURE_HINTS[reason]})`).join('; ');
 }
 
+/** A scrape's outcomes into the families' last failures: a failed family is set, an answered one leaves. */
+function applyResults(failing: TargetRuntime['failing'], results: TargetScrape['results']): void {
+  for (const r of results) {
+    if (r.ok === false) failing.set(r.family, { reason: r.reason, message: r.message });
+    else failing.delete(r.family);
+  }
+}
+
 interface LimitFailure {
   reason: LimitReason;
   message: string;
@@ -154,6 +162,13 @@ export class PprofReceiver implements Receiver, StatusProvider {
     if (state.cpu?.due(startedMs, monotonicMs) === true) this.startCpuWindow(http, config, settings, target, state.cpu, signal);
     const scrape = await scrapeTarget(http, target, settings, startedMs, signal, state.sources, monotonicMs);
     if (signal.aborted) return; // stopped mid-scrape: what came back is partial by our doing, not the target's
+    const outcome = { startedMs, durationSeconds: scrape.durationSeconds, sources: [...new Set(scrape.results.map((r) => r.source))] };
+    // Reported before the hand-off, which under backpressure waits up to block_timeout: the status page
+    // shows the scrape as soon as it is done (as the prometheus receiver does). Only a limit pprof_metrics
+    // finds while deriving is known after it; it is reported again then.
+    const failing = new Map(state.failing);
+    applyResults(failing, scrape.results);
+    pool.report(target, { ...outcome, error: failureText(failing) });
     handingOff();
     const limit = await this.forward(config, target, scrape, pool);
     if (limit === undefined) {
@@ -164,13 +179,8 @@ export class PprofReceiver implements Receiver, StatusProvider {
       this.metrics.scrapes.inc({ ...labels, result: 'failure' });
       this.metrics.failures.inc({ ...labels, reason: limit.reason });
       this.record(config.job_name, failedBy(scrape, limit), state, false);
+      pool.report(target, { ...outcome, error: failureText(state.failing) });
     }
-    pool.report(target, {
-      startedMs,
-      durationSeconds: scrape.durationSeconds,
-      error: failureText(state.failing),
-      sources: [...new Set(scrape.results.map((r) => r.source))],
-    });
   }
 
   /** Every target of every scrape config with its last outcome (core/status.ts). */
@@ -233,10 +243,7 @@ export class PprofReceiver implements Receiver, StatusProvider {
       for (const f of failedNow) if (f.ok === false) this.metrics.failures.inc({ ...labels, reason: f.reason });
     }
     // Families have their own intervals: the state is every family's last outcome, not this scrape's alone.
-    for (const r of scrape.results) {
-      if (r.ok === false) runtime.failing.set(r.family, { reason: r.reason, message: r.message });
-      else runtime.failing.delete(r.family);
-    }
+    applyResults(runtime.failing, scrape.results);
     const failed = [...runtime.failing].map(([family, f]) => ({ family, ...f }));
     const state = failed.length === 0 ? 'up' : failed.map((f) => `${f.family}:${f.reason}`).join(',');
     const key = scrape.target.key;

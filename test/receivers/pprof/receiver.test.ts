@@ -51,4 +51,31 @@ describe('pprof receiver', () => {
       await receiver.shutdown();
     }
   });
+
+  it('reports a scrape to the status page before handing it on: a blocked pipeline does not hold the page back', { timeout: 15_000 }, async () => {
+    // Nothing listens on port 9: the scrape fails at once, and its outcome is what the page must show.
+    // A 1s interval: the first scrape comes at an offset within it.
+    const config = configSchema.parse({ scrape_configs: [{ job_name: 'blocked', scrape_interval: '1s', scrape_timeout: '500ms', profiles: ['goroutine'], static_configs: [{ targets: ['127.0.0.1:9'] }] }] });
+    let release: () => void = () => undefined;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let handedOn = 0;
+    // A pipeline under backpressure: the hand-off waits until the test lets it go.
+    const consume = async () => {
+      handedOn++;
+      await released;
+    };
+    const receiver = new PprofReceiver({ id: 'pprof', logger: silentLogger(), telemetry: new Telemetry(), configDir: process.cwd() }, config, { consume });
+    await receiver.start();
+    try {
+      await until('the scrape to be handed on', async () => handedOn >= 1);
+      const [target] = receiver.status().targets ?? [];
+      assert.ok(target !== undefined);
+      assert.ok(target.lastScrapeMs > 0, 'the scrape is on the page while its hand-off still waits');
+      assert.equal(target.health, 'down');
+      assert.match(target.lastError, /goroutine/);
+    } finally {
+      release();
+      await receiver.shutdown();
+    }
+  });
 });
