@@ -156,6 +156,7 @@ describe('no secret appears in logs, /metrics, validate output or errors', () =>
     file: 'File-Secret-3381',
     env: 'Env-Secret-6620',
     scrape: 'Scrape-Secret-1184',
+    query: 'Query-Secret-4410',
   };
   let dir: string;
   before(() => {
@@ -188,7 +189,7 @@ processors:
 exporters:
   debug: {}
   prometheusremotewrite/url:
-    endpoint: http://writer:${SECRETS.url}@127.0.0.1:${dead}/api/v1/write
+    endpoint: http://writer:${SECRETS.url}@127.0.0.1:${dead}/api/v1/write?api_key=${SECRETS.query}
     queue_config: {min_backoff: 50ms, max_backoff: 200ms}
   prometheusremotewrite/basic:
     endpoint: ${own}
@@ -244,6 +245,15 @@ ${extra}`;
       }
       const metrics = await (await fetch(`${d.telemetryUrl}/metrics`)).text();
       assertClean('/metrics', metrics);
+      // The pages that show the configuration, the exporters' endpoints and last errors, the targets.
+      for (const page of ['/status', '/api/v1/status/pipeline', '/api/v1/targets']) {
+        const res = await fetch(`${d.telemetryUrl}${page}`);
+        assert.equal(res.status, 200, page);
+        const body = await res.text();
+        assertClean(page, body);
+        if (page !== '/api/v1/targets') assert.ok(body.includes('writer:xxxxx@127.0.0.1') && body.includes('api_key=xxxxx'), `${page} shows the masked endpoint`);
+        else assert.match(body, /"job":"secret"/, 'the targets API lists the scraped target');
+      }
     } finally {
       await d.stop();
     }
