@@ -197,16 +197,21 @@ export interface EncoderOptions {
   /** First size of the reused buffer; it grows as needed. */
   initialBufferSize?: number;
   /**
-   * Series whose encoded labels are kept between requests (default DEFAULT_MAX_CACHED_SERIES). Two
-   * generations of half this each: when the current one fills, it becomes the old one and the old one
-   * goes, so series seen since the last turn stay (an LRU by generation). Checked between requests,
-   * so one request may overshoot it by its own series.
+   * Series whose encoded labels are kept between requests (default DEFAULT_MAX_CACHED_SERIES), both
+   * generations together. A series met again in the old generation moves into the current one (and
+   * leaves the old one's map and count); when both together reach the bound, the old one goes and the
+   * current one becomes the old one, so series seen since the last turn stay (an LRU by generation).
+   * Checked between requests, so the two may overshoot it by up to two requests' new series (the one
+   * turned old and the one after it), as two generations of half the bound did. A turn at half the
+   * bound (what this replaced) made every series of a working set between half and all of the bound
+   * move again after every turn, each point a key lookup and some series encoded again: one 20,000-series
+   * target at the default SERIES_CACHE_BYTES cost about twice the CPU per sample (bench/prometheus-receiver).
    */
   maxCachedSeries?: number;
   /**
    * Bytes (estimated, seriesBytes) the series cache may hold, both generations together (default: no
-   * bound but the count). A generation turns when it holds half of this or half of maxCachedSeries,
-   * whichever comes first: a remote-write sender that invents names fills the count bound long before
+   * bound but the count). The generations turn when they hold this or maxCachedSeries, whichever comes
+   * first: a remote-write sender that invents names fills the count bound long before
    * a cache of pprof series would, and each shard's encoder has its own cache.
    */
   maxSeriesBytes?: number;
@@ -222,8 +227,9 @@ export class WriteRequestEncoder {
   private readonly labelWriter = new ProtoWriter(1024);
   private readonly externalNames: readonly string[];
   private readonly externalValues: Labels;
-  private readonly generationSize: number;
-  private readonly generationBytes: number;
+  /** Series and estimated bytes both generations may hold together before they turn (group). */
+  private readonly maxSize: number;
+  private readonly maxBytes: number;
   private current: Generation = generation();
   private previous: Generation = generation();
   /**
@@ -243,6 +249,7 @@ export class WriteRequestEncoder {
   private lastKeys: string[] = [];
   private lastShape: readonly string[] | undefined;
   private readonly scratch: string[] = [];
+  private encodedCount = 0;
   private readonly order: number[] = [];
   /** Series of the first point of the last request: the guess for the first point of the next. */
   private first: CachedSeries | undefined;
@@ -272,8 +279,8 @@ export class WriteRequestEncoder {
     }
     this.externalValues = external;
     this.externalNames = Object.keys(external);
-    this.generationSize = Math.max(1, Math.ceil((options.maxCachedSeries ?? DEFAULT_MAX_CACHED_SERIES) / 2));
-    this.generationBytes = options.maxSeriesBytes === undefined ? Infinity : Math.max(1, options.maxSeriesBytes / 2);
+    this.maxSize = Math.max(1, options.maxCachedSeries ?? DEFAULT_MAX_CACHED_SERIES);
+    this.maxBytes = options.maxSeriesBytes === undefined ? Infinity : Math.max(1, options.maxSeriesBytes);
     const onShapeEvicted = options.onShapeEvicted;
     this.shapes = new ByteLru({ maxBytes: options.maxShapeBytes ?? DEFAULT_SHAPE_CACHE_BYTES, onEvict: onShapeEvicted && (() => onShapeEvicted()) });
   }
@@ -283,9 +290,14 @@ export class WriteRequestEncoder {
     return this.shapes.size;
   }
 
-  /** Series whose labels are cached now (both generations; a series in both counts twice). */
+  /** Series whose labels are cached now (both generations; a series is in one of them). */
   get cachedSeries(): number {
     return this.current.size + this.previous.size;
+  }
+
+  /** Series whose labels were encoded (not found in the cache) since the encoder was made (for tests). */
+  get seriesEncoded(): number {
+    return this.encodedCount;
   }
 
   /**
@@ -334,8 +346,10 @@ export class WriteRequestEncoder {
    * last saw; only a miss builds the canonical key and looks it up (hashing the fresh key string).
    */
   private group(points: readonly Point[]): void {
-    if (this.current.size >= this.generationSize || this.current.bytes >= this.generationBytes) {
-      this.previous = this.current;
+    const held = this.current;
+    const old = this.previous;
+    if (held.size + old.size >= this.maxSize || held.bytes + old.bytes >= this.maxBytes) {
+      this.previous = held;
       this.current = generation();
     }
     // Epochs wrap long after any series could remember one (2^31 requests).
@@ -399,7 +413,16 @@ export class WriteRequestEncoder {
     const cur = this.current;
     let s = cur.canonical.get(key);
     if (s !== undefined) return s;
-    s = this.previous.canonical.get(key) ?? this.newSeries(p, key);
+    const old = this.previous;
+    s = old.canonical.get(key);
+    if (s !== undefined) {
+      // Moved: the generations together hold each series once, so their sizes add up to the bound.
+      old.canonical.delete(key);
+      old.size--;
+      old.bytes -= seriesBytes(s.key, s.labels);
+    } else {
+      s = this.newSeries(p, key);
+    }
     cur.canonical.set(key, s);
     s.gen = cur;
     cur.size++;
@@ -483,6 +506,7 @@ export class WriteRequestEncoder {
       }
       encoded = Buffer.from(w.view());
     }
+    this.encodedCount++;
     // Epoch 0 is never current once encode() has run (it starts at 1), so the entry counts as unused.
     return {
       key,

@@ -201,3 +201,39 @@ describe('remote write codec: label sets whose joined text is equal stay apart',
     }
   }
 });
+
+describe('remote write codec: the series cache', () => {
+  const seriesPoints = (from: number, count: number, t: number): Point[] =>
+    Array.from({ length: count }, (_, k) => point(goroutines, { job: 'j', instance: `h:${(from + k) % 8}` }, k, t));
+
+  it('keeps a working set between half and all of its bound: each series encoded once over many requests', () => {
+    // 8 series cycling through requests of 2 under a bound of 10: the generations turned at half the bound
+    // (5) before, so series of the old generation were dropped before they came round again.
+    for (const compressed of [false, true]) {
+      const encoder = new WriteRequestEncoder({ maxCachedSeries: 10 });
+      for (let r = 0; r < 40; r++) {
+        const points = seriesPoints(2 * r, 2, 1000 + r);
+        const body = compressed ? snappyUncompress(encoder.encodeCompressed(points)) : encoder.encode(points);
+        assert.deepEqual(decodeWriteRequest(body).timeseries.map((s) => labelsOf(s)[1]), [`instance=h:${(2 * r) % 8}`, `instance=h:${(2 * r + 1) % 8}`]);
+      }
+      assert.equal(encoder.seriesEncoded, 8, compressed ? 'encodeCompressed' : 'encode');
+      assert.equal(encoder.cachedSeries, 8);
+    }
+  });
+
+  it('holds at most its bound and two requests under a flood of new series, and forgets the oldest first', () => {
+    const encoder = new WriteRequestEncoder({ maxCachedSeries: 10 });
+    const fresh = (r: number): Point[] => [0, 1, 2].map((k) => point(goroutines, { job: 'flood', instance: `n:${3 * r + k}` }, k, r));
+    for (let r = 0; r < 100; r++) {
+      encoder.encode(fresh(r));
+      // Checked between requests: the generation turned old and the one after it may each add a request.
+      assert.ok(encoder.cachedSeries <= 10 + 2 * 3, `request ${r}: ${encoder.cachedSeries} series cached`);
+    }
+    assert.equal(encoder.seriesEncoded, 300);
+    // The last request's series are cached; the first one's are long gone.
+    encoder.encode(fresh(99));
+    assert.equal(encoder.seriesEncoded, 300);
+    encoder.encode(fresh(0));
+    assert.equal(encoder.seriesEncoded, 303);
+  });
+});
