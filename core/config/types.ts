@@ -24,6 +24,15 @@ export const duration = z.union([z.string(), z.number()]).transform((value, ctx)
   return ms;
 });
 
+/**
+ * An optional `duration` whose default is a named constant in milliseconds, so the constant is the one
+ * source of the default (a `.default('10s')` beside `DEFAULT_X_MS = 10_000` would repeat it as text).
+ * Left out, the field is `ms`; given, it is read as `duration` reads it.
+ */
+export function durationDefault(ms: number): z.ZodEffects<z.ZodOptional<typeof duration>, number, string | number | undefined> {
+  return duration.optional().transform((value) => value ?? ms);
+}
+
 /** A byte size (`64MiB`, `1GB`, or a plain number of bytes); 0 means no limit where a field says so. */
 export const byteSize = z.union([z.string(), z.number().int().nonnegative()]).transform((value, ctx) => {
   const bytes = typeof value === 'number' ? value : parseByteSize(value);

@@ -5,7 +5,7 @@
  * authorization, tls_config, secrets from *_file). Durations are milliseconds after parsing.
  */
 import { z } from 'zod';
-import { duration, httpClientKeys, labelSet } from '../../core/config/types.js';
+import { durationDefault, httpClientKeys, labelSet } from '../../core/config/types.js';
 
 /** Deadline of one request, connect to last byte of the answer (the Collector's confighttp default). */
 export const DEFAULT_TIMEOUT_MS = 30_000;
@@ -31,10 +31,10 @@ const retryOnFailure = z
     // Retry recoverable failures (network, timeout, 429, 502, 503, 504) at all; false: drop at once.
     enabled: z.boolean().default(DEFAULT_RETRY_ENABLED),
     // First wait after a failure; doubles on each failure (with jitter) up to max_interval.
-    initial_interval: duration.default('5s'),
-    max_interval: duration.default('30s'),
+    initial_interval: durationDefault(DEFAULT_INITIAL_INTERVAL_MS),
+    max_interval: durationDefault(DEFAULT_MAX_INTERVAL_MS),
     // Longest a request is retried before its points are dropped; 0 = retry forever.
-    max_elapsed_time: duration.default('5m'),
+    max_elapsed_time: durationDefault(DEFAULT_MAX_ELAPSED_TIME_MS),
   })
   .strict()
   .superRefine((r, ctx) => {
@@ -69,7 +69,7 @@ export const configSchema = z
           if (RESERVED_HEADERS.has(name.toLowerCase())) ctx.addIssue({ code: z.ZodIssueCode.custom, path: [name], message: 'is set by the exporter and cannot be overridden' });
         }
       }),
-    timeout: duration.default('30s').refine((ms) => ms > 0, 'must be more than 0'),
+    timeout: durationDefault(DEFAULT_TIMEOUT_MS).refine((ms) => ms > 0, 'must be more than 0'),
     compression: z.enum(['gzip', 'none']).default(DEFAULT_COMPRESSION),
     // Resource attributes added to every resource that lacks them (as Prometheus's external_labels).
     external_labels: labelSet.default({}),

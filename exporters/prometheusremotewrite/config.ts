@@ -5,7 +5,7 @@
  * after parsing.
  */
 import { z } from 'zod';
-import { byteSize, duration, httpClientKeys, labelSet } from '../../core/config/types.js';
+import { byteSize, durationDefault, httpClientKeys, labelSet } from '../../core/config/types.js';
 
 /** Deadline of one request, connect to last byte of the answer (Prometheus's remote_timeout). */
 export const DEFAULT_TIMEOUT_MS = 30_000;
@@ -90,21 +90,21 @@ const queueConfig = z
     // Samples buffered in memory per shard; when full, consume() waits up to block_timeout for room.
     capacity: positiveInt.default(DEFAULT_CAPACITY),
     // How long consume() waits for room; then what is left is dropped (reason="queue_full"). 0: no wait.
-    block_timeout: duration.default('10s'),
+    block_timeout: durationDefault(DEFAULT_BLOCK_TIMEOUT_MS),
     // Most shards sending in parallel; resharding moves between min_shards and max_shards (memory buffer).
     max_shards: positiveInt.default(DEFAULT_MAX_SHARDS),
     min_shards: positiveInt.default(DEFAULT_MIN_SHARDS),
     // Most samples in one request.
     max_samples_per_send: positiveInt.default(DEFAULT_MAX_SAMPLES_PER_SEND),
     // Longest a sample waits for its batch to fill before a partial batch is sent.
-    batch_send_deadline: duration.default('5s'),
+    batch_send_deadline: durationDefault(DEFAULT_BATCH_SEND_DEADLINE_MS),
     // Retry delays: exponential from min_backoff, capped at max_backoff, with full jitter.
-    min_backoff: duration.default('30ms'),
-    max_backoff: duration.default('5s'),
+    min_backoff: durationDefault(DEFAULT_MIN_BACKOFF_MS),
+    max_backoff: durationDefault(DEFAULT_MAX_BACKOFF_MS),
     // Prometheus's place for retry_on_http_429; when set it wins over the top-level key.
     retry_on_http_429: z.boolean().optional(),
     // Samples older than this when (re)sent are dropped (reason="too_old"); 0 = never.
-    sample_age_limit: duration.default('0'),
+    sample_age_limit: durationDefault(DEFAULT_SAMPLE_AGE_LIMIT_MS),
   })
   .strict()
   .superRefine((q, ctx) => {
@@ -116,7 +116,7 @@ const metadataConfig = z
   .object({
     // Send metric metadata (type, help, unit) at all: every send_interval, and with each batch.
     send: z.boolean().default(DEFAULT_METADATA_SEND),
-    send_interval: duration.default('1m'),
+    send_interval: durationDefault(DEFAULT_METADATA_SEND_INTERVAL_MS),
     // Most metadata entries in one metadata-only request.
     max_samples_per_send: positiveInt.default(DEFAULT_METADATA_MAX_SAMPLES_PER_SEND),
     // pprofcol's addition: most bytes of families kept for the periodic request (least recently seen go first).
@@ -133,7 +133,7 @@ const diskBuffer = z
     // Folder of the write-ahead log; relative to the config file's folder. Required.
     directory: z.string({ required_error: 'is required (the folder of the write-ahead log)' }).min(1, 'must not be empty'),
     // Most bytes of segment files; when full, the oldest segment goes (reason="buffer_full").
-    max_size: byteSize.default('1GiB').refine((n) => n >= 1024 * 1024, 'must be at least 1MiB'),
+    max_size: byteSize.default(DEFAULT_DISK_MAX_SIZE).refine((n) => n >= 1024 * 1024, 'must be at least 1MiB'),
     // always: fdatasync before consume() resolves (survives power loss); never: the page cache (survives kill -9).
     fsync: z.enum(['always', 'never']).default('always'),
     // Fixed shard count (no resharding with a durable buffer).
@@ -153,7 +153,7 @@ const redisBuffer = z
     // Fixed shard count, kept in Redis: the first replica writes it, the others use the stored one.
     shards: positiveInt.max(256).default(DEFAULT_DURABLE_SHARDS),
     // A job whose worker stops renewing its lock for this long is taken over by another replica.
-    lock_duration: duration.default('30s').refine((ms) => ms >= 1000, 'must be at least 1s'),
+    lock_duration: durationDefault(DEFAULT_REDIS_LOCK_DURATION_MS).refine((ms) => ms >= 1000, 'must be at least 1s'),
   })
   .strict();
 
@@ -178,7 +178,7 @@ export const configSchema = z
           }
         }
       }),
-    timeout: duration.default('30s').refine((ms) => ms > 0, 'must be more than 0'),
+    timeout: durationDefault(DEFAULT_TIMEOUT_MS).refine((ms) => ms > 0, 'must be more than 0'),
     // Labels added to every series that lacks them (Prometheus's global external_labels).
     external_labels: labelSet.default({}),
     retry_on_http_429: z.boolean().default(DEFAULT_RETRY_ON_HTTP_429),

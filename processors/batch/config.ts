@@ -1,6 +1,6 @@
 /** Options of the batch processor (as the OTel Collector's batchprocessor). Durations in milliseconds after parsing. */
 import { z } from 'zod';
-import { duration } from '../../core/config/types.js';
+import { durationDefault } from '../../core/config/types.js';
 
 /** Points that make a batch leave at once. 0: size is no trigger, only `timeout` is. */
 export const DEFAULT_SEND_BATCH_SIZE = 8192;
@@ -13,7 +13,7 @@ export const configSchema = z
   .object({
     send_batch_size: z.number().int().nonnegative().default(DEFAULT_SEND_BATCH_SIZE),
     send_batch_max_size: z.number().int().nonnegative().default(DEFAULT_SEND_BATCH_MAX_SIZE),
-    timeout: duration.default('200ms'),
+    timeout: durationDefault(DEFAULT_TIMEOUT_MS),
   })
   .strict()
   .refine((c) => c.send_batch_max_size === 0 || c.send_batch_max_size >= c.send_batch_size, {

@@ -4,7 +4,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
-import { duration, hostPort } from '../../core/config/types.js';
+import { duration, durationDefault, hostPort } from '../../core/config/types.js';
 import { scrapeConfigBase, uniqueJobNames, withScrapeRules, type ScrapeConfig, DEFAULT_SCRAPE_INTERVAL } from '../../core/scrape/config.js';
 import { PROFILE_FAMILIES, type ProfileFamily } from '../../core/model/profiles.js';
 
@@ -68,9 +68,9 @@ const profileIntervals = z
 const cpuConfig = z
   .object({
     // Length of each CPU profile (`profile?seconds=`); Go takes whole seconds.
-    window: duration.default(`${DEFAULT_CPU_WINDOW_MS}ms`),
+    window: durationDefault(DEFAULT_CPU_WINDOW_MS),
     // One window starts every this often per target.
-    every: duration.default(`${DEFAULT_CPU_EVERY_MS}ms`),
+    every: durationDefault(DEFAULT_CPU_EVERY_MS),
   })
   .strict()
   .superRefine((cpu, ctx) => {
