@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import type { MetricFamily, Point } from '../../core/model/metrics.js';
 import { encodeWriteRequest, snappyCompress } from '../../core/remotewrite/index.js';
 import { eventually, parseExposition, startDaemonOnFreePort, type Daemon } from '../harness/pprofcol.js';
-import { startCaptureServer, type CaptureServer } from '../exporters/prometheusremotewrite/helpers.js';
+import { startCaptureServer, type CaptureServer } from '../harness/rw-capture.js';
 
 const MiB = 1024 * 1024;
 const NAMES = 1_500_000;

@@ -13,7 +13,8 @@ import { metricBatch, type Point } from '../../core/model/metrics.js';
 import { snappyUncompress } from '../../core/remotewrite/index.js';
 import { decodeWriteRequest, type DecodedWriteRequest } from '../core/remotewrite/reference-decoder.js';
 import { startPrometheus, type PromServer } from '../harness/servers.js';
-import { exporterFor, goroutines, metric, point, settings, waitFor } from '../exporters/prometheusremotewrite/helpers.js';
+import { goroutines, metric, point, settings, waitFor } from '../harness/common.js';
+import { exporterFor } from '../harness/rw-capture.js';
 
 const SENT = 'pprofcol_exporter_samples_sent_total';
 const RETRIED = 'pprofcol_exporter_samples_retried_total';

@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { eventually, parseExposition, startDaemon } from '../harness/pprofcol.js';
 import { startGoProgram, startPrometheus, type PromServer } from '../harness/servers.js';
 import { rawSeries } from '../core/remotewrite/wire.js';
-import { startCaptureServer } from '../exporters/prometheusremotewrite/helpers.js';
+import { startCaptureServer } from '../harness/rw-capture.js';
 
 const STALE_BYTES = Buffer.from([0x02, 0, 0, 0, 0, 0, 0xf0, 0x7f]);
 

@@ -23,7 +23,8 @@ import { OtlpHttpExporter } from '../../exporters/otlphttp/exporter.js';
 import { pprofReceiverFactory } from '../../receivers/pprof/factory.js';
 import { makeTestPki, type TestPki } from '../harness/certs.js';
 import { htpasswdHash, startPrometheus, type PromServer } from '../harness/servers.js';
-import { exporterFor, metric, waitFor } from '../exporters/prometheusremotewrite/helpers.js';
+import { metric, waitFor } from '../harness/common.js';
+import { exporterFor } from '../harness/rw-capture.js';
 
 let pki: TestPki;
 /** A: TLS + RequireAndVerifyClientCert + basic auth. B: TLS with a name-only certificate. */

@@ -17,7 +17,7 @@ import { maskUrl, maskUrlsIn } from '../../../core/redact.js';
 import { Telemetry } from '../../../core/telemetry/metrics.js';
 import { makeTestPki, type TestPki } from '../../harness/certs.js';
 import { htpasswdHash } from '../../harness/servers.js';
-import { metric } from '../../exporters/prometheusremotewrite/helpers.js';
+import { metric } from '../../harness/common.js';
 
 const LIMITS = { header_timeout: 5_000, body_timeout: 5_000, idle_timeout: 5_000, max_connections: 64 };
 const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;

@@ -54,7 +54,7 @@ import { DecodeError } from '../../../core/remotewrite/reader.js';
 import { seriesText, type RefusedSeries } from '../../../core/remotewrite/refusal.js';
 import { seriesKey, type Point } from '../../../core/model/metrics.js';
 import { decodeWriteRequest as referenceDecodeV1 } from './reference-decoder.js';
-import { decodeV2 as referenceDecodeV2 } from '../../exporters/prometheusremotewrite/v2-helpers.js';
+import { decodeV2 as referenceDecodeV2 } from '../../harness/rw-v2.js';
 
 fc.configureGlobal({ seed: FUZZ_SEED });
 

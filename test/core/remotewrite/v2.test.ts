@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import type { MetricFamily, Point } from '../../../core/model/metrics.js';
 import { encodeWriteRequest, STALE_NAN_BYTES } from '../../../core/remotewrite/index.js';
 import { V2Transcoder } from '../../../core/remotewrite/v2.js';
-import { decodeV2 } from '../../exporters/prometheusremotewrite/v2-helpers.js';
+import { decodeV2 } from '../../harness/rw-v2.js';
 
 const goroutines: MetricFamily = { name: 'go_goroutines', type: 'gauge', help: 'Number of goroutines that currently exist.', unit: '' };
 const alloc: MetricFamily = { name: 'go_memstats_alloc_bytes_total', type: 'counter', help: 'Total number of bytes allocated, even if freed.', unit: 'bytes' };

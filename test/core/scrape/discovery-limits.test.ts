@@ -10,7 +10,7 @@ import { describe, it } from 'node:test';
 import { fileSdConfig } from '../../../core/scrape/config.js';
 import { TargetDiscovery } from '../../../core/scrape/discovery.js';
 import type { FileSdErrorReason } from '../../../core/scrape/file-sd-parse.js';
-import { captureLogger, waitFor as until, type Logged } from '../../exporters/prometheusremotewrite/helpers.js';
+import { captureLogger, waitFor as until, type Logged } from '../../harness/common.js';
 import type { Logger } from '../../../core/logger.js';
 
 /** A logger that keeps each line's fields too, to check the file is named. */

@@ -12,7 +12,7 @@ import { Telemetry } from '../../../core/telemetry/metrics.js';
 import { USER_AGENT } from '../../../core/version.js';
 import { configSchema } from '../../../exporters/otlphttp/config.js';
 import { OtlpHttpExporter } from '../../../exporters/otlphttp/exporter.js';
-import { metric, waitFor } from '../prometheusremotewrite/helpers.js';
+import { metric, waitFor } from '../../harness/common.js';
 import { AGGREGATION_TEMPORALITY, encodePartialSuccess, otlpProto, startOtlpCaptureServer, type OtlpAnswer, type OtlpCaptureServer, type OtlpMetric, type OtlpResource } from './helpers.js';
 
 const SENT = 'pprofcol_exporter_samples_sent_total';

@@ -16,7 +16,7 @@ import { snappyUncompress } from '../../../core/remotewrite/index.js';
 import { BufferWriteError } from '../../../exporters/prometheusremotewrite/disk.js';
 import { SeriesSharder } from '../../../exporters/prometheusremotewrite/request.js';
 import { decodeWriteRequest } from '../../core/remotewrite/reference-decoder.js';
-import { goroutines, metric, point, settings, waitFor, captureLogger, type Logged } from './helpers.js';
+import { goroutines, metric, point, settings, waitFor, captureLogger, type Logged } from '../../harness/common.js';
 
 const tmp = () => mkdtempSync(path.join(os.tmpdir(), 'pprofcol-disk-errors-'));
 const eio = () => Object.assign(new Error('EIO: i/o error, write'), { code: 'EIO' });

@@ -8,7 +8,8 @@ import { STALE_NAN_BYTES } from '../../../core/remotewrite/index.js';
 import { USER_AGENT } from '../../../core/version.js';
 import { freePort } from '../../harness/servers.js';
 import { rawSeries } from '../../core/remotewrite/wire.js';
-import { allocTotal, exporterFor, goroutines, metric, point, settings, startCaptureServer, threads, waitFor, type CaptureServer } from './helpers.js';
+import { allocTotal, goroutines, metric, point, settings, threads, waitFor } from '../../harness/common.js';
+import { exporterFor, startCaptureServer, type CaptureServer } from '../../harness/rw-capture.js';
 
 const SENT = 'pprofcol_exporter_samples_sent_total';
 const RETRIED = 'pprofcol_exporter_samples_retried_total';

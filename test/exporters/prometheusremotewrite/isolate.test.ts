@@ -9,7 +9,8 @@ import { metricBatch, type Point } from '../../../core/model/metrics.js';
 import { encodeWriteRequest } from '../../../core/remotewrite/index.js';
 import { buildRequest, countSamples, dropOlderThan, parseRequest, splitRequest } from '../../../exporters/prometheusremotewrite/wire.js';
 import { startPrometheus, type PromServer } from '../../harness/servers.js';
-import { exporterFor, goroutines, metric, point, settings, threads, waitFor } from './helpers.js';
+import { goroutines, metric, point, settings, threads, waitFor } from '../../harness/common.js';
+import { exporterFor } from '../../harness/rw-capture.js';
 
 const SENT = 'pprofcol_exporter_samples_sent_total';
 const DROPPED = 'pprofcol_exporter_samples_dropped_total';

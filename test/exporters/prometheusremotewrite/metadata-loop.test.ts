@@ -11,7 +11,7 @@ import { configSchema } from '../../../exporters/prometheusremotewrite/config.js
 import type { Sender } from '../../../exporters/prometheusremotewrite/delivery.js';
 import { RemoteWriteExporter } from '../../../exporters/prometheusremotewrite/exporter.js';
 import { decodeWriteRequest } from '../../core/remotewrite/reference-decoder.js';
-import { goroutines, point, settings, waitFor } from './helpers.js';
+import { goroutines, point, settings, waitFor } from '../../harness/common.js';
 
 const isMetadataOnly = (body: Buffer): boolean => decodeWriteRequest(snappyUncompress(body)).timeseries.length === 0;
 

@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 
 import { metricBatch, type MetricFamily, type Point } from '../../../core/model/metrics.js';
 import { startPrometheus, type PromServer } from '../../harness/servers.js';
-import { exporterFor, goroutines, metric, point, settings, waitFor } from './helpers.js';
+import { goroutines, metric, point, settings, waitFor } from '../../harness/common.js';
+import { exporterFor } from '../../harness/rw-capture.js';
 
 let prom: PromServer;
 before(async () => {

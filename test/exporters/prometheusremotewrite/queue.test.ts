@@ -14,7 +14,7 @@ import type { QueueManager } from '../../../exporters/prometheusremotewrite/queu
 import { seriesHash } from '../../../exporters/prometheusremotewrite/request.js';
 import { configSchema } from '../../../exporters/prometheusremotewrite/config.js';
 import { RemoteWriteExporter } from '../../../exporters/prometheusremotewrite/exporter.js';
-import { goroutines, metric, point, settings, waitFor } from './helpers.js';
+import { goroutines, metric, point, settings, waitFor } from '../../harness/common.js';
 
 interface OrderServer {
   url: string;

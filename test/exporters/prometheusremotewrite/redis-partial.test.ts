@@ -13,7 +13,7 @@ import { snappyUncompress } from '../../../core/remotewrite/index.js';
 import type { SendResult } from '../../../exporters/prometheusremotewrite/client.js';
 import { decodeWriteRequest } from '../../core/remotewrite/reference-decoder.js';
 import { redisCommand, startRedis, type RedisServer } from '../../harness/servers.js';
-import { captureLogger, goroutines, metric, point, waitFor, type Logged } from './helpers.js';
+import { captureLogger, goroutines, metric, point, waitFor, type Logged } from '../../harness/common.js';
 
 let redis: RedisServer | undefined;
 after(async () => {

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { Telemetry } from '../../../core/telemetry/metrics.js';
 import { ExporterMetrics } from '../../../exporters/prometheusremotewrite/metrics.js';
 import { RedisQueue } from '../../../exporters/prometheusremotewrite/redis.js';
-import { captureLogger, type Logged } from './helpers.js';
+import { captureLogger, type Logged } from '../../harness/common.js';
 
 
 describe('redis buffer start', () => {

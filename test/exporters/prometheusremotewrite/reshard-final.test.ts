@@ -12,7 +12,8 @@ import { Telemetry } from '../../../core/telemetry/metrics.js';
 import { configSchema } from '../../../exporters/prometheusremotewrite/config.js';
 import { RemoteWriteExporter } from '../../../exporters/prometheusremotewrite/exporter.js';
 import type { QueueManager } from '../../../exporters/prometheusremotewrite/queue.js';
-import { captureLogger, goroutines, metric, point, startCaptureServer, type CaptureServer, type Logged } from './helpers.js';
+import { captureLogger, goroutines, metric, point, type Logged } from '../../harness/common.js';
+import { startCaptureServer, type CaptureServer } from '../../harness/rw-capture.js';
 
 const servers: CaptureServer[] = [];
 after(async () => {

@@ -8,7 +8,8 @@ import { Telemetry } from '../../../core/telemetry/metrics.js';
 import { RemoteWriteError, type SendResult } from '../../../exporters/prometheusremotewrite/client.js';
 import { Delivery, type DeliveryControl, type OutgoingRequest } from '../../../exporters/prometheusremotewrite/delivery.js';
 import { ExporterMetrics } from '../../../exporters/prometheusremotewrite/metrics.js';
-import { startCaptureServer, exporterFor, settings, point, goroutines, waitFor, captureLogger, type Logged } from './helpers.js';
+import { settings, point, goroutines, waitFor, captureLogger, type Logged } from '../../harness/common.js';
+import { startCaptureServer, exporterFor } from '../../harness/rw-capture.js';
 import { metricBatch } from '../../../core/model/metrics.js';
 
 const RETRY_AFTER_CAP_MS = 300_000;

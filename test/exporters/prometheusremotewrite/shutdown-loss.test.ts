@@ -9,7 +9,8 @@ import type { CreateSettings } from '../../../core/component.js';
 import type { Logger } from '../../../core/logger.js';
 import { metricBatch, type Point } from '../../../core/model/metrics.js';
 import { Telemetry } from '../../../core/telemetry/metrics.js';
-import { exporterFor, goroutines, metric, point, startCaptureServer, waitFor, type CaptureServer } from './helpers.js';
+import { goroutines, metric, point, waitFor } from '../../harness/common.js';
+import { exporterFor, startCaptureServer, type CaptureServer } from '../../harness/rw-capture.js';
 
 const servers: CaptureServer[] = [];
 after(async () => {

@@ -15,7 +15,8 @@ import { metricBatch, type Point } from '../../../core/model/metrics.js';
 import { Telemetry } from '../../../core/telemetry/metrics.js';
 import { configSchema as receiverConfig } from '../../../receivers/prometheus/config.js';
 import { prometheusReceiverFactory } from '../../../receivers/prometheus/factory.js';
-import { captureLogger, exporterFor, goroutines, metric, point, startCaptureServer, waitFor, type CaptureServer, type Logged } from './helpers.js';
+import { captureLogger, goroutines, metric, point, waitFor, type Logged } from '../../harness/common.js';
+import { exporterFor, startCaptureServer, type CaptureServer } from '../../harness/rw-capture.js';
 
 const servers: CaptureServer[] = [];
 after(async () => {

@@ -15,8 +15,9 @@ import { V2_CONTENT_TYPE } from '../../../core/remotewrite/v2.js';
 import { RemoteWriteClient } from '../../../exporters/prometheusremotewrite/client.js';
 import { ProtocolNegotiator } from '../../../exporters/prometheusremotewrite/protocol.js';
 import { startPrometheus } from '../../harness/servers.js';
-import { allocTotal, exporterFor, goroutines, metric, point, settings, waitFor } from './helpers.js';
-import { decodeV2, type V2Decoded } from './v2-helpers.js';
+import { allocTotal, goroutines, metric, point, settings, waitFor } from '../../harness/common.js';
+import { exporterFor } from '../../harness/rw-capture.js';
+import { decodeV2, type V2Decoded } from '../../harness/rw-v2.js';
 
 interface Received {
   contentType: string;

@@ -11,7 +11,8 @@ import { Telemetry } from '../../../core/telemetry/metrics.js';
 import { configSchema } from '../../../receivers/prometheusremotewrite/config.js';
 import { prometheusRemoteWriteReceiverFactory } from '../../../receivers/prometheusremotewrite/factory.js';
 import type { RemoteWriteReceiver } from '../../../receivers/prometheusremotewrite/receiver.js';
-import { exporterFor, metric, settings, waitFor } from '../../exporters/prometheusremotewrite/helpers.js';
+import { metric, settings, waitFor } from '../../harness/common.js';
+import { exporterFor } from '../../harness/rw-capture.js';
 
 const goroutines: MetricFamily = { name: 'go_goroutines', type: 'gauge', help: 'Number of goroutines that currently exist.', unit: '' };
 const alloc: MetricFamily = { name: 'go_memstats_alloc_bytes_total', type: 'counter', help: 'Total number of bytes allocated, even if freed.', unit: 'bytes' };
