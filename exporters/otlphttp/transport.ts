@@ -21,7 +21,8 @@ import { ProtobufMetricsSerializer } from '@opentelemetry/otlp-transformer';
 import type { ResourceMetrics } from '@opentelemetry/sdk-metrics';
 import { Agent, type Dispatcher } from 'undici';
 import type { HttpClientConfig } from '../../core/config/types.js';
-import { errorMessage, PprofcolError } from '../../core/errors.js';
+import { errorMessage } from '../../core/errors.js';
+import { SendError, type SendErrorOptions } from '../../core/send/errors.js';
 import { authorizationHeader, loadTlsOptions, parseRetryAfter, readBodyHead, type TlsOptions } from '../../core/httpclient.js';
 import { maskUrl } from '../../core/redact.js';
 import { USER_AGENT } from '../../core/version.js';
@@ -42,20 +43,11 @@ export interface TransportOptions extends HttpClientConfig {
   configDir: string;
 }
 
-/** A failed send. `retryable` says whether the same request may be sent again. */
-export class OtlpSendError extends PprofcolError {
-  /** For drop counters: `timeout`, `connect`, `http_400`, ... */
-  readonly reason: string;
-  readonly status: number | undefined;
-  readonly retryAfterMs: number | undefined;
-  readonly body: string;
-  constructor(reason: string, message: string, options: { retryable: boolean; cause?: unknown; status?: number; retryAfterMs?: number; body?: string }) {
-    super(`ERR_OTLP_${reason.toUpperCase()}`, message, { cause: options.cause, retryable: options.retryable });
+/** A failed send of this exporter: the send path's one error class, with this exporter's code prefix. */
+export class OtlpSendError extends SendError {
+  constructor(reason: string, message: string, options: SendErrorOptions) {
+    super(reason, message, options, 'ERR_OTLP');
     this.name = 'OtlpSendError';
-    this.reason = reason;
-    this.status = options.status;
-    this.retryAfterMs = options.retryAfterMs;
-    this.body = options.body ?? '';
   }
 }
 

@@ -6,7 +6,8 @@
  */
 import { Agent, type Dispatcher } from 'undici';
 import type { HttpClientConfig } from '../../core/config/types.js';
-import { errorMessage, PprofcolError } from '../../core/errors.js';
+import { errorMessage } from '../../core/errors.js';
+import { SendError, type SendErrorOptions } from '../../core/send/errors.js';
 import { authorizationHeader, loadTlsOptions, parseRetryAfter, readBodyHead } from '../../core/httpclient.js';
 import { maskUrl } from '../../core/redact.js';
 import { USER_AGENT } from '../../core/version.js';
@@ -40,22 +41,11 @@ export type SendResult =
     }
   | { ok: false; error: RemoteWriteError };
 
-/** A failed send. `retryable` says whether the same request may be sent again. */
-export class RemoteWriteError extends PprofcolError {
-  /** For drop counters: `timeout`, `connect`, `http_500`, `http_400`, ... */
-  readonly reason: string;
-  readonly status: number | undefined;
-  /** From Retry-After on a 429 or 5xx, in milliseconds. */
-  readonly retryAfterMs: number | undefined;
-  /** The first ERROR_BODY_LIMIT bytes of the answer, for the log. */
-  readonly body: string;
-  constructor(reason: string, message: string, options: { retryable: boolean; cause?: unknown; status?: number; retryAfterMs?: number; body?: string }) {
-    super(`ERR_REMOTE_WRITE_${reason.toUpperCase()}`, message, { cause: options.cause, retryable: options.retryable });
+/** A failed send of this exporter: the send path's one error class, with this exporter's code prefix. */
+export class RemoteWriteError extends SendError {
+  constructor(reason: string, message: string, options: SendErrorOptions) {
+    super(reason, message, options, 'ERR_REMOTE_WRITE');
     this.name = 'RemoteWriteError';
-    this.reason = reason;
-    this.status = options.status;
-    this.retryAfterMs = options.retryAfterMs;
-    this.body = options.body ?? '';
   }
 }
 
