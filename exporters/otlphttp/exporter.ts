@@ -4,7 +4,7 @@
  * start times), the transport (HTTP, classifies answers) and this sending loop (bounded queue, one
  * request at a time so a series' points arrive in order, retries with backoff). consume() only enqueues.
  */
-import { retryDelayMs } from '../../core/httpclient.js';
+import { asSendError, IntervalBackoff, sendWithRetry } from '../../core/send/retry.js';
 import type { Batch, CreateSettings, Exporter } from '../../core/component.js';
 import type { ComponentStatus, StatusProvider } from '../../core/status.js';
 import { errorMessage } from '../../core/errors.js';
@@ -14,7 +14,7 @@ import type { ResourceMetrics } from '@opentelemetry/sdk-metrics';
 import { metricsUrl, type OtlpHttpExporterConfig } from './config.js';
 import { OtlpConverter } from './convert.js';
 import { OtlpExporterMetrics } from './metrics.js';
-import { JsonTransport, OtlpSendError, ProtoTransport, type OtlpTransport } from './transport.js';
+import { JsonTransport, OtlpSendError, ProtoTransport, type OtlpTransport, type SendOutcome } from './transport.js';
 
 /** Clock and randomness, injectable so tests can pin them. */
 export interface ExporterEnv {
@@ -181,47 +181,55 @@ export class OtlpHttpExporter implements Exporter, StatusProvider {
     if (n === 0) return;
     const retry = this.config.retry_on_failure;
     const began = this.env.now();
-    let interval = retry.initial_interval;
-    for (;;) {
-      try {
-        const outcome = await this.transport.send(request);
+    const outcome = await sendWithRetry<{ ok: true; outcome: SendOutcome }>(
+      async () => {
+        try {
+          return { ok: true, outcome: await this.transport.send(request) };
+        } catch (err) {
+          const error = asSendError(err, (reason, message, options) => new OtlpSendError(reason, message, options));
+          this.metrics.failure(error.message);
+          return { ok: false, error };
+        }
+      },
+      { backoff: new IntervalBackoff(retry.initial_interval, retry.max_interval, this.env.random), maxBackoffMs: retry.max_interval, enabled: retry.enabled },
+      {
+        stopping: () => this.stopping,
+        sleep: (ms) => this.sleep(ms),
+        recoverable: () => this.metrics.request('retry'),
+        retrying: (e, delay) => {
+          if (retry.max_elapsed_time > 0 && this.env.now() + delay - began > retry.max_elapsed_time) return false;
+          this.metrics.samplesRetried(n);
+          this.logger.warn({ err: e.message, reason: e.reason, samples: n, retry_in_ms: Math.round(delay) }, 'otlphttp send failed; retrying');
+          return true;
+        },
+      },
+    );
+    switch (outcome.kind) {
+      case 'sent': {
+        const { rejected, message } = outcome.result.outcome;
         this.metrics.request('success');
-        this.metrics.samplesSent(n - outcome.rejected);
-        if (outcome.rejected > 0) {
-          this.metrics.samplesDropped('partial_success', outcome.rejected);
-          this.logger.warn({ rejected: outcome.rejected, message: outcome.message }, 'the OTLP receiver rejected some data points (partial success)');
+        this.metrics.samplesSent(n - rejected);
+        if (rejected > 0) {
+          this.metrics.samplesDropped('partial_success', rejected);
+          this.logger.warn({ rejected, message }, 'the OTLP receiver rejected some data points (partial success)');
         }
         this.queueFullLogged = false;
         return;
-      } catch (err) {
-        const e = err instanceof OtlpSendError ? err : new OtlpSendError('other', errorMessage(err), { retryable: true, cause: err });
-        this.metrics.failure(e.message);
-        if (!e.retryable || !retry.enabled) {
-          this.metrics.request('failed');
-          this.metrics.samplesDropped(e.reason, n);
-          this.logRejected(e, n);
-          return;
-        }
-        this.metrics.request('retry');
-        if (this.stopping) {
-          this.metrics.samplesDropped('shutdown', n);
-          this.logger.warn({ err: e.message, samples: n }, 'otlphttp send failed during shutdown; dropping its points');
-          return;
-        }
-        // Full jitter around the interval: [interval/2, interval*1.5), capped at max_interval.
-        const backoff = Math.min(retry.max_interval, interval * (0.5 + this.env.random()));
-        const delay = retryDelayMs(e.retryAfterMs, backoff, retry.max_interval);
-        interval = Math.min(retry.max_interval, interval * 2);
-        if (retry.max_elapsed_time > 0 && this.env.now() + delay - began > retry.max_elapsed_time) {
-          this.metrics.request('failed');
-          this.metrics.samplesDropped('retries_exhausted', n);
-          this.logger.error({ err: e.message, samples: n, max_elapsed_time_ms: retry.max_elapsed_time }, 'otlphttp gave up on a request after retry_on_failure.max_elapsed_time');
-          return;
-        }
-        this.metrics.samplesRetried(n);
-        this.logger.warn({ err: e.message, reason: e.reason, samples: n, retry_in_ms: Math.round(delay) }, 'otlphttp send failed; retrying');
-        await this.sleep(delay);
       }
+      case 'final':
+        this.metrics.request('failed');
+        this.metrics.samplesDropped(outcome.error.reason, n);
+        this.logRejected(outcome.error as OtlpSendError, n);
+        return;
+      case 'stopped':
+        this.metrics.samplesDropped('shutdown', n);
+        this.logger.warn({ err: outcome.error.message, samples: n }, 'otlphttp send failed during shutdown; dropping its points');
+        return;
+      case 'exhausted':
+        this.metrics.request('failed');
+        this.metrics.samplesDropped('retries_exhausted', n);
+        this.logger.error({ err: outcome.error.message, samples: n, max_elapsed_time_ms: retry.max_elapsed_time }, 'otlphttp gave up on a request after retry_on_failure.max_elapsed_time');
+        return;
     }
   }
 

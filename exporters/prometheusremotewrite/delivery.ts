@@ -1,8 +1,12 @@
 /**
- * Delivery of one cut request: send, and on a recoverable failure back off and send again, until the
- * receiver takes it, rejects it for good, its samples grow too old, or shutdown gives up. Shared by
- * every buffer type (a memory shard, a disk shard, a Redis job's processor), so all of them classify
- * and count the same way. The client only classifies answers; what to do with them is decided here.
+ * Delivery of one cut request: send through the sender chain (core/send/retry.ts: back off and send
+ * again on a recoverable failure) until the receiver takes it, rejects it for good, its samples grow
+ * too old, or shutdown gives up. Shared by every buffer type (a memory shard, a disk shard, a Redis
+ * job's processor), so all of them classify and count the same way. The client only classifies
+ * answers; the chain decides when to resend; what an outcome means for the samples is decided here.
+ *
+ * sample_age_limit: the request is cut again before a retry only when its oldest sample has crossed
+ * the limit since the last cut (tracked, not re-read), so a retry of a fresh request parses nothing.
  *
  * isolate_rejected: a 400 on a request of several samples splits it in halves, sent left then right
  * (so each series stays in timestamp order), and each half that is rejected again is split again,
@@ -12,19 +16,14 @@
  * when a bound is hit is dropped whole with reason "http_400".
  */
 import type { Logger } from '../../core/logger.js';
-import { retryDelayMs } from '../../core/httpclient.js';
 import { snappyCompress, snappyUncompress } from '../../core/remotewrite/index.js';
+import { asSendError, ExponentialBackoff, sendWithRetry, type RetryHooks } from '../../core/send/retry.js';
 import { RemoteWriteError, type SendResult } from './client.js';
 import type { ExporterMetrics } from './metrics.js';
 import { buildRequest, countSamples, dropOlderThan, parseRequest, splitRequest, type WireRequest } from './wire.js';
 
 /** Extra requests isolation may spend per level of depth (see the file comment). */
 export const ISOLATION_REQUESTS_PER_LEVEL = 16;
-
-/** The pause before a retry: the backoff's next delay, or a longer Retry-After (bounded; see retryDelayMs). */
-export function retryDelay(retryAfterMs: number | undefined, backoff: Backoff, maxBackoffMs: number): number {
-  return retryDelayMs(retryAfterMs, backoff.next(), maxBackoffMs);
-}
 
 /** A request as cut by a shard: compressed bytes plus what the queue needs without decoding them. */
 export interface OutgoingRequest {
@@ -75,33 +74,15 @@ export interface DeliveryControl {
 
 export type Outcome = 'sent' | 'partly_sent' | 'dropped' | 'gave_up';
 
-/**
- * Exponential backoff with full jitter: attempt k waits a uniform time in [min, min * 2^k], the upper
- * end capped at max. Jitter spreads the retries of many senders after a shared outage.
- */
-export class Backoff {
-  private ceiling: number;
-  constructor(
-    private readonly minMs: number,
-    private readonly maxMs: number,
-    private readonly random: () => number,
-  ) {
-    this.ceiling = minMs;
-  }
-  next(): number {
-    const ceiling = this.ceiling;
-    this.ceiling = Math.min(this.maxMs, Math.max(1, ceiling * 2));
-    return this.minMs + this.random() * (ceiling - this.minMs);
-  }
-  reset(): void {
-    this.ceiling = this.minMs;
-  }
-}
+/** The remote-write backoff (queue_config.min_backoff, max_backoff): the chain's full-jitter exponential one. */
+export { ExponentialBackoff as Backoff } from '../../core/send/retry.js';
 
 export function asRemoteWriteError(err: unknown): RemoteWriteError {
-  if (err instanceof RemoteWriteError) return err;
-  return new RemoteWriteError('other', err instanceof Error ? err.message : String(err), { retryable: true, cause: err });
+  return asSendError(err, (reason, message, options) => new RemoteWriteError(reason, message, options)) as RemoteWriteError;
 }
+
+/** A send that succeeded, or the sentinel for a request whose samples all grew too old before it left. */
+type Sent = Extract<SendResult, { ok: true }> | { ok: true; tooOld: true };
 
 /**
  * Final statuses already logged at error, shared by every Delivery of one exporter (its shards, a
@@ -125,7 +106,7 @@ interface Piece {
 }
 
 export class Delivery {
-  private readonly backoff: Backoff;
+  private readonly backoff: ExponentialBackoff;
   readonly isolationDepth: number;
   /** Reason of the failures the current retry streak is made of; undefined while sends succeed. */
   private failing: string | undefined;
@@ -139,7 +120,7 @@ export class Delivery {
     private readonly env: QueueEnv = REAL_ENV,
     private readonly rejections: RejectionLog = new RejectionLog(),
   ) {
-    this.backoff = new Backoff(options.minBackoffMs, options.maxBackoffMs, env.random);
+    this.backoff = new ExponentialBackoff(options.minBackoffMs, options.maxBackoffMs, env.random);
     this.isolationDepth = Math.ceil(Math.log2(Math.max(2, options.maxSamplesPerSend))) + 1;
   }
 
@@ -147,50 +128,68 @@ export class Delivery {
   async deliver(req: OutgoingRequest, control: DeliveryControl): Promise<Outcome> {
     let body = req.body;
     let samples = req.samples;
+    let oldestMs = req.oldestMs;
     const limit = this.options.sampleAgeLimitMs;
     this.backoff.reset();
-    for (;;) {
-      if (limit > 0 && req.oldestMs < this.env.now() - limit) {
-        const cut = this.withoutOld(body, this.env.now() - limit);
-        if (cut !== undefined) {
-          this.metrics.samplesDropped('too_old', cut.dropped);
-          if (cut.samples === 0) return 'dropped';
-          body = cut.body;
-          samples = cut.samples;
+    const outcome = await sendWithRetry<Sent>(
+      async () => {
+        if (limit > 0 && oldestMs < this.env.now() - limit) {
+          const cut = this.withoutOld(body, this.env.now() - limit);
+          if (cut !== undefined && cut.dropped > 0) {
+            this.metrics.samplesDropped('too_old', cut.dropped);
+            if (cut.samples === 0) return { ok: true, tooOld: true };
+            body = cut.body;
+            samples = cut.samples;
+          }
+          // Cut or not, every sample left is at least this new: the next retry reads the request again only past it.
+          oldestMs = cut?.oldestMs ?? this.env.now() - limit;
         }
-      }
-      const result = await this.send(body);
-      if (result.ok) {
+        return this.send(body);
+      },
+      { backoff: this.backoff, maxBackoffMs: this.options.maxBackoffMs },
+      this.retryHooks(control, () => samples),
+    );
+    switch (outcome.kind) {
+      case 'sent': {
+        if ('tooOld' in outcome.result) return 'dropped';
         this.recovered();
         this.metrics.request('success');
-        this.accepted(result.samplesWritten, samples);
+        this.accepted(outcome.result.samplesWritten, samples);
         this.metrics.metadataSent(req.metadata);
         return 'sent';
       }
-      const e = result.error;
-      if (e.retryable) {
-        this.metrics.request('retry');
-        if (control.stopping()) {
-          if (control.keepsOnGiveUp === true) return 'gave_up';
-          this.metrics.samplesDropped('shutdown', samples);
-          // The queue logs the total it could not send at the end of its stop; this is one request of it.
-          this.logger.debug({ err: e.message, samples }, 'remote write failed during shutdown; giving up on this request');
-          return 'gave_up';
+      case 'stopped': {
+        if (control.keepsOnGiveUp === true) return 'gave_up';
+        this.metrics.samplesDropped('shutdown', samples);
+        // The queue logs the total it could not send at the end of its stop; this is one request of it.
+        this.logger.debug({ err: outcome.error.message, samples }, 'remote write failed during shutdown; giving up on this request');
+        return 'gave_up';
+      }
+      case 'exhausted': // no budget is set here; counted as final
+      case 'final': {
+        const e = outcome.error as RemoteWriteError;
+        this.metrics.request('failed');
+        if (e.status === 400 && this.options.isolateRejected && samples > 1) {
+          return this.isolate(body, samples, control);
         }
-        const delay = retryDelay(e.retryAfterMs, this.backoff, this.options.maxBackoffMs);
-        this.metrics.samplesRetried(samples);
-        this.retrying(e, samples, delay);
-        await control.sleep(delay);
-        continue;
+        this.metrics.samplesDropped(e.reason, samples);
+        this.logRejected(e, samples);
+        return 'dropped';
       }
-      this.metrics.request('failed');
-      if (e.status === 400 && this.options.isolateRejected && samples > 1) {
-        return this.isolate(body, samples, control);
-      }
-      this.metrics.samplesDropped(e.reason, samples);
-      this.logRejected(e, samples);
-      return 'dropped';
     }
+  }
+
+  /** The chain's hooks for one request (or piece) of `samples()` samples: counted and logged the same for both. */
+  private retryHooks(control: DeliveryControl, samples: () => number): RetryHooks {
+    return {
+      stopping: () => control.stopping(),
+      sleep: (ms) => control.sleep(ms),
+      recoverable: () => this.metrics.request('retry'),
+      retrying: (e, delayMs) => {
+        this.metrics.samplesRetried(samples());
+        this.retrying(e as RemoteWriteError, samples(), delayMs);
+      },
+    };
   }
 
   private async send(body: Buffer): Promise<SendResult> {
@@ -201,11 +200,11 @@ export class Delivery {
     }
   }
 
-  private withoutOld(body: Buffer, minTs: number): { body: Buffer; samples: number; dropped: number } | undefined {
+  private withoutOld(body: Buffer, minTs: number): { body: Buffer; samples: number; dropped: number; oldestMs: number } | undefined {
     try {
-      const { request, dropped } = dropOlderThan(parseRequest(snappyUncompress(body)), minTs);
-      if (dropped === 0) return undefined;
-      return { body: snappyCompress(buildRequest(request)), samples: countSamples(request), dropped };
+      const { request, dropped, oldestMs } = dropOlderThan(parseRequest(snappyUncompress(body)), minTs);
+      if (dropped === 0) return { body, samples: countSamples(request), dropped: 0, oldestMs };
+      return { body: snappyCompress(buildRequest(request)), samples: countSamples(request), dropped, oldestMs };
     } catch (err) {
       this.logger.error({ err: err instanceof Error ? err.message : String(err) }, 'cannot read a queued request to apply sample_age_limit; sending it as it is');
       return undefined;
@@ -246,34 +245,25 @@ export class Delivery {
       }
       budget--;
       const pieceBody = snappyCompress(buildRequest(piece.request));
-      let result: SendResult;
       this.backoff.reset();
-      for (;;) {
-        result = await this.send(pieceBody);
-        if (result.ok || !result.error.retryable) break;
-        this.metrics.request('retry');
-        if (control.stopping()) {
-          // Durable: the whole request stays and is resent next run (what went already arrives twice).
-          if (control.keepsOnGiveUp === true) return 'gave_up';
-          let left = piece.samples;
-          for (const p of stack) left += p.samples;
-          this.metrics.samplesDropped('shutdown', left);
-          return sent > 0 ? 'partly_sent' : 'gave_up';
-        }
-        this.metrics.samplesRetried(piece.samples);
-        const delay = retryDelay(result.error.retryAfterMs, this.backoff, this.options.maxBackoffMs);
-        this.retrying(result.error, piece.samples, delay);
-        await control.sleep(delay);
+      const outcome = await sendWithRetry(() => this.send(pieceBody), { backoff: this.backoff, maxBackoffMs: this.options.maxBackoffMs }, this.retryHooks(control, () => piece.samples));
+      if (outcome.kind === 'stopped') {
+        // Durable: the whole request stays and is resent next run (what went already arrives twice).
+        if (control.keepsOnGiveUp === true) return 'gave_up';
+        let left = piece.samples;
+        for (const p of stack) left += p.samples;
+        this.metrics.samplesDropped('shutdown', left);
+        return sent > 0 ? 'partly_sent' : 'gave_up';
       }
-      if (result.ok) {
+      if (outcome.kind === 'sent') {
         this.recovered();
         this.metrics.request('success');
-        this.accepted(result.samplesWritten, piece.samples);
+        this.accepted(outcome.result.samplesWritten, piece.samples);
         sent += piece.samples;
         continue;
       }
       this.metrics.request('failed');
-      const e = result.error;
+      const e = outcome.error as RemoteWriteError;
       if (e.status !== 400) {
         this.metrics.samplesDropped(e.reason, piece.samples);
         this.logRejected(e, piece.samples);

@@ -25,10 +25,12 @@ import { snappyCompress, WriteRequestEncoder } from '../../core/remotewrite/inde
 import { familyBytes } from '../../core/remotewrite/families.js';
 import { ByteLru } from '../../core/lru.js';
 import { cutRequest, SeriesSharder, shardEncoder, StoppableSleeps } from './request.js';
-import { Backoff, Delivery, REAL_ENV, RejectionLog, retryDelay, type DeliveryControl, type DeliveryOptions, type OutgoingRequest, type QueueEnv, type Sender } from './delivery.js';
+import { Backoff, Delivery, REAL_ENV, RejectionLog, type DeliveryControl, type DeliveryOptions, type OutgoingRequest, type QueueEnv, type Sender } from './delivery.js';
 import type { ExporterMetrics } from './metrics.js';
 import { FairAdmission } from './admission.js';
 import { QueueFullError, ShuttingDownError } from '../../core/errors.js';
+import { sendWithRetry } from '../../core/send/retry.js';
+import type { SendResult } from './client.js';
 
 export { Backoff, type QueueEnv, type Sender } from './delivery.js';
 
@@ -656,27 +658,25 @@ export class QueueManager implements ShardHost {
     for (let i = 0; i < all.length; i += per) {
       const chunk = all.slice(i, i + per);
       const body = snappyCompress(this.metadataEncoder.encode([], chunk));
-      for (;;) {
-        let result;
-        try {
-          result = await this.sender.send(body, this.metadataAbort.signal);
-        } catch (err) {
-          this.logger.debug({ err: errorMessage(err) }, 'metadata send threw');
-          return;
-        }
-        if (result.ok) {
-          this.metrics.request('success');
-          this.metrics.metadataSent(chunk.length);
-          break;
-        }
-        if (!result.error.retryable || this.stoppingFlag) {
-          this.metrics.request('failed');
-          return;
-        }
-        this.metrics.request('retry');
-        await this.metadataSleeps.sleep(retryDelay(result.error.retryAfterMs, backoff, this.options.maxBackoffMs));
-        if (this.stoppingFlag) return;
+      // Not resent once stop() has begun (the request already aborted by metadataAbort is not counted).
+      let outcome;
+      try {
+        outcome = await sendWithRetry<Extract<SendResult, { ok: true }> | { ok: true; stopped: true }>(
+          async () => (this.stoppingFlag ? { ok: true, stopped: true } : this.sender.send(body, this.metadataAbort.signal)),
+          { backoff, maxBackoffMs: this.options.maxBackoffMs },
+          { stopping: () => this.stoppingFlag, sleep: (ms) => this.metadataSleeps.sleep(ms), retrying: () => this.metrics.request('retry') },
+        );
+      } catch (err) {
+        this.logger.debug({ err: errorMessage(err) }, 'metadata send threw');
+        return;
       }
+      if (outcome.kind !== 'sent') {
+        this.metrics.request('failed');
+        return;
+      }
+      if ('stopped' in outcome.result) return;
+      this.metrics.request('success');
+      this.metrics.metadataSent(chunk.length);
     }
   }
 }

@@ -157,14 +157,19 @@ export function splitRequest(req: WireRequest): [WireRequest, WireRequest] | und
   ];
 }
 
-/** The request without samples older than `minTimestampMs`; returns how many were left out. */
-export function dropOlderThan(req: WireRequest, minTimestampMs: number): { request: WireRequest; dropped: number } {
+/**
+ * The request without samples older than `minTimestampMs`; returns how many were left out and the oldest
+ * timestamp kept (Infinity when none is).
+ */
+export function dropOlderThan(req: WireRequest, minTimestampMs: number): { request: WireRequest; dropped: number; oldestMs: number } {
   let dropped = 0;
+  let oldestMs = Number.POSITIVE_INFINITY;
   const series: WireSeries[] = [];
   for (const s of req.series) {
     const kept = s.samples.filter((x) => x.timestampMs >= minTimestampMs);
     dropped += s.samples.length - kept.length;
+    for (const x of kept) if (x.timestampMs < oldestMs) oldestMs = x.timestampMs;
     if (kept.length > 0) series.push({ head: s.head, samples: kept });
   }
-  return { request: { series, metadata: req.metadata }, dropped };
+  return { request: { series, metadata: req.metadata }, dropped, oldestMs };
 }
