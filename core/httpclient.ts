@@ -108,7 +108,7 @@ export class TlsErrorTracker {
  * from `nowMs`; undefined when absent or unreadable. A date in the past means "now" (0).
  * The value is the receiver's, unbounded: a caller must not sleep it as it is. `0` repeated makes a
  * tight retry loop and `86400` stalls for a day (and above 2^31-1 ms setTimeout fires at once); the
- * remote-write exporter bounds it with its backoff (prometheusremotewrite/delivery.ts, retryDelay).
+ * sender chain bounds it with the exporter's backoff (core/send/retry.ts, through retryDelayMs below).
  */
 export function parseRetryAfter(value: string | string[] | undefined, nowMs: number): number | undefined {
   const text = (Array.isArray(value) ? value[0] : value)?.trim();

@@ -11,15 +11,15 @@ import type { ComponentStatus, StatusProvider } from '../../core/status.js';
 import type { Logger } from '../../core/logger.js';
 import type { Point } from '../../core/model/metrics.js';
 import { isValidTimestamp, withValidTimestamps } from '../../core/remotewrite/index.js';
-import { RemoteWriteClient } from './client.js';
+import { RemoteWriteClient } from './send/client.js';
 import type { RemoteWriteExporterConfig } from './config.js';
-import type { QueueEnv, Sender } from './delivery.js';
+import type { QueueEnv, Sender } from './send/delivery.js';
 import { isAbsolute, resolve } from 'node:path';
-import { DiskQueue } from './disk.js';
+import { DiskQueue } from './buffer/disk.js';
 import { ExporterMetrics } from './metrics.js';
-import { RedisQueue } from './redis.js';
-import { QueueManager, SHARD_UPDATE_INTERVAL_MS, type QueueOptions } from './queue.js';
-import { ProtocolNegotiator } from './protocol.js';
+import { RedisQueue } from './buffer/redis.js';
+import { QueueManager, SHARD_UPDATE_INTERVAL_MS, type QueueOptions } from './buffer/queue.js';
+import { ProtocolNegotiator } from './send/protocol.js';
 
 /** What every buffer type offers the exporter. */
 export interface OutboundQueue {

@@ -4,7 +4,7 @@
  */
 import type { Labels, MetricFamily, Point } from '../../core/model/metrics.js';
 import { WriteRequestEncoder } from '../../core/remotewrite/index.js';
-import type { OutgoingRequest } from './delivery.js';
+import type { OutgoingRequest } from './send/delivery.js';
 import type { ExporterMetrics } from './metrics.js';
 import { errorMessage, PprofcolError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';

@@ -9,11 +9,11 @@ import path from 'node:path';
 
 import { ShardLog, WriteAheadLog } from '../../../core/buffer/wal.js';
 import { metricBatch } from '../../../core/model/metrics.js';
-import type { SendResult } from '../../../exporters/prometheusremotewrite/client.js';
+import type { SendResult } from '../../../exporters/prometheusremotewrite/send/client.js';
 import { configSchema } from '../../../exporters/prometheusremotewrite/config.js';
 import { RemoteWriteExporter } from '../../../exporters/prometheusremotewrite/exporter.js';
 import { snappyUncompress } from '../../../core/remotewrite/index.js';
-import { BufferWriteError } from '../../../exporters/prometheusremotewrite/disk.js';
+import { BufferWriteError } from '../../../exporters/prometheusremotewrite/buffer/disk.js';
 import { SeriesSharder } from '../../../exporters/prometheusremotewrite/request.js';
 import { decodeWriteRequest } from '../../core/remotewrite/reference-decoder.js';
 import { goroutines, metric, point, settings, waitFor, captureLogger, type Logged } from '../../harness/common.js';

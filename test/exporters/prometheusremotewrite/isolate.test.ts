@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 
 import { metricBatch, type Point } from '../../../core/model/metrics.js';
 import { encodeWriteRequest } from '../../../core/remotewrite/index.js';
-import { buildRequest, countSamples, dropOlderThan, parseRequest, splitRequest } from '../../../exporters/prometheusremotewrite/wire.js';
+import { buildRequest, countSamples, dropOlderThan, parseRequest, splitRequest } from '../../../exporters/prometheusremotewrite/send/wire.js';
 import { startPrometheus, type PromServer } from '../../harness/servers.js';
 import { goroutines, metric, point, settings, threads, waitFor } from '../../harness/common.js';
 import { exporterFor } from '../../harness/rw-capture.js';

@@ -6,9 +6,9 @@ import assert from 'node:assert/strict';
 
 import { metricBatch } from '../../../core/model/metrics.js';
 import { snappyUncompress } from '../../../core/remotewrite/index.js';
-import { RemoteWriteError, type SendResult } from '../../../exporters/prometheusremotewrite/client.js';
+import { RemoteWriteError, type SendResult } from '../../../exporters/prometheusremotewrite/send/client.js';
 import { configSchema } from '../../../exporters/prometheusremotewrite/config.js';
-import type { Sender } from '../../../exporters/prometheusremotewrite/delivery.js';
+import type { Sender } from '../../../exporters/prometheusremotewrite/send/delivery.js';
 import { RemoteWriteExporter } from '../../../exporters/prometheusremotewrite/exporter.js';
 import { decodeWriteRequest } from '../../core/remotewrite/reference-decoder.js';
 import { goroutines, point, settings, waitFor } from '../../harness/common.js';

@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { metricBatch, type Point } from '../../../core/model/metrics.js';
 import { snappyUncompress } from '../../../core/remotewrite/index.js';
 import { decodeWriteRequest } from '../../core/remotewrite/reference-decoder.js';
-import type { QueueManager } from '../../../exporters/prometheusremotewrite/queue.js';
+import type { QueueManager } from '../../../exporters/prometheusremotewrite/buffer/queue.js';
 import { seriesHash } from '../../../exporters/prometheusremotewrite/request.js';
 import { configSchema } from '../../../exporters/prometheusremotewrite/config.js';
 import { RemoteWriteExporter } from '../../../exporters/prometheusremotewrite/exporter.js';

@@ -7,10 +7,10 @@ import assert from 'node:assert/strict';
 
 import { Telemetry } from '../../../core/telemetry/metrics.js';
 import { ExporterMetrics } from '../../../exporters/prometheusremotewrite/metrics.js';
-import { RedisQueue } from '../../../exporters/prometheusremotewrite/redis.js';
+import { RedisQueue } from '../../../exporters/prometheusremotewrite/buffer/redis.js';
 import { BufferWriteError, SeriesSharder } from '../../../exporters/prometheusremotewrite/request.js';
 import { snappyUncompress } from '../../../core/remotewrite/index.js';
-import type { SendResult } from '../../../exporters/prometheusremotewrite/client.js';
+import type { SendResult } from '../../../exporters/prometheusremotewrite/send/client.js';
 import { decodeWriteRequest } from '../../core/remotewrite/reference-decoder.js';
 import { redisCommand, startRedis, type RedisServer } from '../../harness/servers.js';
 import { captureLogger, goroutines, metric, point, waitFor, type Logged } from '../../harness/common.js';

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 
 import { Telemetry } from '../../../core/telemetry/metrics.js';
 import { ExporterMetrics } from '../../../exporters/prometheusremotewrite/metrics.js';
-import { RedisQueue } from '../../../exporters/prometheusremotewrite/redis.js';
+import { RedisQueue } from '../../../exporters/prometheusremotewrite/buffer/redis.js';
 import { captureLogger, type Logged } from '../../harness/common.js';
 
 

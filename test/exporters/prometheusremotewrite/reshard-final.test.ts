@@ -11,7 +11,7 @@ import { metricBatch, type Point } from '../../../core/model/metrics.js';
 import { Telemetry } from '../../../core/telemetry/metrics.js';
 import { configSchema } from '../../../exporters/prometheusremotewrite/config.js';
 import { RemoteWriteExporter } from '../../../exporters/prometheusremotewrite/exporter.js';
-import type { QueueManager } from '../../../exporters/prometheusremotewrite/queue.js';
+import type { QueueManager } from '../../../exporters/prometheusremotewrite/buffer/queue.js';
 import { captureLogger, goroutines, metric, point, type Logged } from '../../harness/common.js';
 import { startCaptureServer, type CaptureServer } from '../../harness/rw-capture.js';
 

@@ -5,8 +5,8 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 
 import { Telemetry } from '../../../core/telemetry/metrics.js';
-import { RemoteWriteError, type SendResult } from '../../../exporters/prometheusremotewrite/client.js';
-import { Delivery, type DeliveryControl, type OutgoingRequest } from '../../../exporters/prometheusremotewrite/delivery.js';
+import { RemoteWriteError, type SendResult } from '../../../exporters/prometheusremotewrite/send/client.js';
+import { Delivery, type DeliveryControl, type OutgoingRequest } from '../../../exporters/prometheusremotewrite/send/delivery.js';
 import { ExporterMetrics } from '../../../exporters/prometheusremotewrite/metrics.js';
 import { settings, point, goroutines, waitFor, captureLogger, type Logged } from '../../harness/common.js';
 import { startCaptureServer, exporterFor } from '../../harness/rw-capture.js';

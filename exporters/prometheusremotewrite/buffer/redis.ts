@@ -21,14 +21,14 @@
  */
 import { Queue, Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
-import type { Logger } from '../../core/logger.js';
-import { maskUrl } from '../../core/redact.js';
-import type { Labels, Point } from '../../core/model/metrics.js';
-import { errorMessage, PprofcolError, ShuttingDownError } from '../../core/errors.js';
-import type { WriteRequestEncoder } from '../../core/remotewrite/index.js';
-import { Delivery, REAL_ENV, RejectionLog, type DeliveryControl, type DeliveryOptions, type OutgoingRequest, type QueueEnv, type Sender } from './delivery.js';
-import type { ExporterMetrics } from './metrics.js';
-import { cutRequest, SeriesSharder, settleAppends, shardEncoder, StoppableSleeps } from './request.js';
+import type { Logger } from '../../../core/logger.js';
+import { maskUrl } from '../../../core/redact.js';
+import type { Labels, Point } from '../../../core/model/metrics.js';
+import { errorMessage, PprofcolError, ShuttingDownError } from '../../../core/errors.js';
+import type { WriteRequestEncoder } from '../../../core/remotewrite/index.js';
+import { Delivery, REAL_ENV, RejectionLog, type DeliveryControl, type DeliveryOptions, type OutgoingRequest, type QueueEnv, type Sender } from '../send/delivery.js';
+import type { ExporterMetrics } from '../metrics.js';
+import { cutRequest, SeriesSharder, settleAppends, shardEncoder, StoppableSleeps } from '../request.js';
 
 export interface RedisQueueOptions extends DeliveryOptions {
   url: string;

@@ -18,21 +18,21 @@
  * Resharding drains: the old shards send everything they hold while the new ones only queue, and the
  * new ones start sending once the old ones are empty, so order per series holds across a reshard.
  */
-import type { Logger } from '../../core/logger.js';
-import type { Labels, MetricFamily, Point } from '../../core/model/metrics.js';
-import { errorMessage } from '../../core/errors.js';
-import { snappyCompress, WriteRequestEncoder } from '../../core/remotewrite/index.js';
-import { familyBytes } from '../../core/remotewrite/families.js';
-import { ByteLru } from '../../core/lru.js';
-import { cutRequest, SeriesSharder, shardEncoder, StoppableSleeps } from './request.js';
-import { Backoff, Delivery, REAL_ENV, RejectionLog, type DeliveryControl, type DeliveryOptions, type OutgoingRequest, type QueueEnv, type Sender } from './delivery.js';
-import type { ExporterMetrics } from './metrics.js';
+import type { Logger } from '../../../core/logger.js';
+import type { Labels, MetricFamily, Point } from '../../../core/model/metrics.js';
+import { errorMessage } from '../../../core/errors.js';
+import { snappyCompress, WriteRequestEncoder } from '../../../core/remotewrite/index.js';
+import { familyBytes } from '../../../core/remotewrite/families.js';
+import { ByteLru } from '../../../core/lru.js';
+import { cutRequest, SeriesSharder, shardEncoder, StoppableSleeps } from '../request.js';
+import { Backoff, Delivery, REAL_ENV, RejectionLog, type DeliveryControl, type DeliveryOptions, type OutgoingRequest, type QueueEnv, type Sender } from '../send/delivery.js';
+import type { ExporterMetrics } from '../metrics.js';
 import { FairAdmission } from './admission.js';
-import { QueueFullError, ShuttingDownError } from '../../core/errors.js';
-import { sendWithRetry } from '../../core/send/retry.js';
-import type { SendResult } from './client.js';
+import { QueueFullError, ShuttingDownError } from '../../../core/errors.js';
+import { sendWithRetry } from '../../../core/send/retry.js';
+import type { SendResult } from '../send/client.js';
 
-export { Backoff, type QueueEnv, type Sender } from './delivery.js';
+export { Backoff, type QueueEnv, type Sender } from '../send/delivery.js';
 
 export interface QueueOptions extends DeliveryOptions {
   /** Points per shard; a full shard makes consume() wait (blockTimeoutMs). */

@@ -8,7 +8,7 @@
  *   TimeSeries   { repeated Label labels = 1; repeated Sample samples = 2; }
  *   Sample       { double value = 1; int64 timestamp = 2; }
  */
-import { Reader } from '../../core/remotewrite/reader.js';
+import { Reader } from '../../../core/remotewrite/reader.js';
 
 export interface WireSample {
   timestampMs: number;

@@ -5,12 +5,12 @@
  *   final:       any other non-2xx, and 429 when retry_on_http_429 is off
  */
 import { Agent, type Dispatcher } from 'undici';
-import type { HttpClientConfig } from '../../core/config/types.js';
-import { errorMessage } from '../../core/errors.js';
-import { SendError, type SendErrorOptions } from '../../core/send/errors.js';
-import { authorizationHeader, loadTlsOptions, parseRetryAfter, readBodyHead } from '../../core/httpclient.js';
-import { maskUrl } from '../../core/redact.js';
-import { USER_AGENT } from '../../core/version.js';
+import type { HttpClientConfig } from '../../../core/config/types.js';
+import { errorMessage } from '../../../core/errors.js';
+import { SendError, type SendErrorOptions } from '../../../core/send/errors.js';
+import { authorizationHeader, loadTlsOptions, parseRetryAfter, readBodyHead } from '../../../core/httpclient.js';
+import { maskUrl } from '../../../core/redact.js';
+import { USER_AGENT } from '../../../core/version.js';
 
 /** How much of an error answer's body is kept for the log. */
 export const ERROR_BODY_LIMIT = 512;

@@ -15,11 +15,11 @@
  * request (192 at the default 2000 samples: enough to isolate about eight bad samples). A piece left
  * when a bound is hit is dropped whole with reason "http_400".
  */
-import type { Logger } from '../../core/logger.js';
-import { snappyCompress, snappyUncompress } from '../../core/remotewrite/index.js';
-import { asSendError, ExponentialBackoff, sendWithRetry, type RetryHooks } from '../../core/send/retry.js';
+import type { Logger } from '../../../core/logger.js';
+import { snappyCompress, snappyUncompress } from '../../../core/remotewrite/index.js';
+import { asSendError, ExponentialBackoff, sendWithRetry, type RetryHooks } from '../../../core/send/retry.js';
 import { RemoteWriteError, type SendResult } from './client.js';
-import type { ExporterMetrics } from './metrics.js';
+import type { ExporterMetrics } from '../metrics.js';
 import { buildRequest, countSamples, dropOlderThan, parseRequest, splitRequest, type WireRequest } from './wire.js';
 
 /** Extra requests isolation may spend per level of depth (see the file comment). */
@@ -75,7 +75,7 @@ export interface DeliveryControl {
 export type Outcome = 'sent' | 'partly_sent' | 'dropped' | 'gave_up';
 
 /** The remote-write backoff (queue_config.min_backoff, max_backoff): the chain's full-jitter exponential one. */
-export { ExponentialBackoff as Backoff } from '../../core/send/retry.js';
+export { ExponentialBackoff as Backoff } from '../../../core/send/retry.js';
 
 export function asRemoteWriteError(err: unknown): RemoteWriteError {
   return asSendError(err, (reason, message, options) => new RemoteWriteError(reason, message, options)) as RemoteWriteError;

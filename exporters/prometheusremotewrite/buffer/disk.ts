@@ -12,16 +12,16 @@
  * holds. Shutdown sends what it can until the first recoverable failure and keeps the rest on disk: no
  * drops at shutdown.
  */
-import type { Logger } from '../../core/logger.js';
-import type { Labels, Point } from '../../core/model/metrics.js';
-import { errorMessage, ShuttingDownError } from '../../core/errors.js';
-import type { WriteRequestEncoder } from '../../core/remotewrite/index.js';
-import { WriteAheadLog, type ShardLog } from '../../core/buffer/wal.js';
-import { Backoff, Delivery, REAL_ENV, RejectionLog, type DeliveryControl, type DeliveryOptions, type OutgoingRequest, type QueueEnv, type Sender } from './delivery.js';
-import type { ExporterMetrics } from './metrics.js';
-import { cutRequest, SeriesSharder, settleAppends, shardEncoder, StoppableSleeps } from './request.js';
+import type { Logger } from '../../../core/logger.js';
+import type { Labels, Point } from '../../../core/model/metrics.js';
+import { errorMessage, ShuttingDownError } from '../../../core/errors.js';
+import type { WriteRequestEncoder } from '../../../core/remotewrite/index.js';
+import { WriteAheadLog, type ShardLog } from '../../../core/buffer/wal.js';
+import { Backoff, Delivery, REAL_ENV, RejectionLog, type DeliveryControl, type DeliveryOptions, type OutgoingRequest, type QueueEnv, type Sender } from '../send/delivery.js';
+import type { ExporterMetrics } from '../metrics.js';
+import { cutRequest, SeriesSharder, settleAppends, shardEncoder, StoppableSleeps } from '../request.js';
 
-export { BufferWriteError } from './request.js';
+export { BufferWriteError } from '../request.js';
 
 export interface DiskQueueOptions extends DeliveryOptions {
   directory: string;

@@ -11,10 +11,10 @@
  * The switch resends the same request's 1.0 bytes at once: a change of protocol, not a retry of a 4xx.
  */
 import type { IncomingHttpHeaders } from 'node:http';
-import { errorMessage } from '../../core/errors.js';
-import type { Logger } from '../../core/logger.js';
-import { snappyCompress, snappyUncompress } from '../../core/remotewrite/index.js';
-import { V2_CONTENT_TYPE, V2_VERSION_HEADER, V2Transcoder } from '../../core/remotewrite/v2.js';
+import { errorMessage } from '../../../core/errors.js';
+import type { Logger } from '../../../core/logger.js';
+import { snappyCompress, snappyUncompress } from '../../../core/remotewrite/index.js';
+import { V2_CONTENT_TYPE, V2_VERSION_HEADER, V2Transcoder } from '../../../core/remotewrite/v2.js';
 import type { SendResult } from './client.js';
 import type { Sender } from './delivery.js';
 
