@@ -20,24 +20,9 @@ import { ExporterMetrics } from './metrics.js';
 import { RedisQueue } from './buffer/redis.js';
 import { QueueManager, SHARD_UPDATE_INTERVAL_MS, type QueueOptions } from './buffer/queue.js';
 import { ProtocolNegotiator } from './send/protocol.js';
+import type { OutboundQueue } from './buffer/outbound.js';
 
-/** What every buffer type offers the exporter. */
-export interface OutboundQueue {
-  start(): Promise<void> | void;
-  /**
-   * Takes the points of one source (a receiver id); resolves once they are held: queued in memory (waiting
-   * for room up to block_timeout, else QueueFullError), or written and synced with a durable buffer.
-   */
-  enqueue(points: Point[], source: string): Promise<void> | void;
-  stop(): Promise<void>;
-  /**
-   * stop() did not finish within shutdown_timeout: counts what is lost and returns how many samples
-   * (the memory queue's; a durable buffer keeps what it holds for the next run and has none).
-   */
-  abandon?(): number;
-  /** Shutdown has begun: end the waits for room (those callers get ShuttingDownError). */
-  beginShutdown?(): void;
-}
+export type { OutboundQueue } from './buffer/outbound.js';
 
 export interface ExporterOptions {
   sender?: Sender;

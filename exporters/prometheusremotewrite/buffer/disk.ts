@@ -19,7 +19,9 @@ import type { WriteRequestEncoder } from '../../../core/remotewrite/index.js';
 import { WriteAheadLog, type ShardLog } from '../../../core/buffer/wal.js';
 import { Backoff, Delivery, REAL_ENV, RejectionLog, type DeliveryControl, type DeliveryOptions, type OutgoingRequest, type QueueEnv, type Sender } from '../send/delivery.js';
 import type { ExporterMetrics } from '../metrics.js';
-import { cutRequest, SeriesSharder, settleAppends, shardEncoder, StoppableSleeps } from '../request.js';
+import { ShardedEnqueue } from './enqueue.js';
+import type { OutboundQueue } from './outbound.js';
+import { cutRequest, SeriesSharder, shardEncoder, StoppableSleeps } from '../request.js';
 
 export { BufferWriteError } from '../request.js';
 
@@ -89,13 +91,12 @@ class FsTrouble {
   }
 }
 
-export class DiskQueue implements DeliveryControl {
+export class DiskQueue implements OutboundQueue, DeliveryControl {
   readonly keepsOnGiveUp = true;
   private wal: WriteAheadLog | undefined;
   private opened: Promise<WriteAheadLog> | undefined;
   private readonly encoders: WriteRequestEncoder[] = [];
-  private readonly sharder: SeriesSharder;
-  private readonly parts: Point[][] = [];
+  private readonly split: ShardedEnqueue;
   private loops: Promise<void>[] = [];
   private stopped: Promise<void> | undefined;
   /** Backoff pauses, cut short by stop(). */
@@ -112,9 +113,8 @@ export class DiskQueue implements DeliveryControl {
   ) {
     for (let i = 0; i < options.shards; i++) {
       this.encoders.push(shardEncoder(options.externalLabels, metrics, options.shards));
-      this.parts.push([]);
     }
-    this.sharder = new SeriesSharder(options.externalLabels);
+    this.split = new ShardedEnqueue(new SeriesSharder(options.externalLabels), options.maxSamplesPerSend, metrics, logger, 'disk buffer');
     metrics.shards(options.shards);
     metrics.shardsDesired(options.shards);
   }
@@ -232,31 +232,12 @@ export class DiskQueue implements DeliveryControl {
       throw new ShuttingDownError(points.length);
     }
     const wal = await (this.opened ??= this.open());
-    const n = this.options.shards;
-    const parts = this.parts;
-    for (let i = 0; i < points.length; i++) {
-      const p = points[i];
-      parts[this.sharder.shardOf(p, n)].push(p);
-    }
-    const max = this.options.maxSamplesPerSend;
-    const writes: Promise<void>[] = [];
-    /** Samples of each append in `writes`, for counting what a failed one lost. */
-    const counts: number[] = [];
-    for (let shard = 0; shard < n; shard++) {
-      const mine = parts[shard];
-      if (mine.length === 0) continue;
-      const records: Array<{ count: number; payload: Buffer }> = [];
-      for (let at = 0; at < mine.length; at += max) {
-        const chunk = mine.length <= max ? mine : mine.slice(at, at + max);
-        records.push({ count: chunk.length, payload: encodeRecord(this.cut(shard, chunk)) });
-      }
-      counts.push(mine.length);
-      mine.length = 0;
-      writes.push(wal.current.shards[shard].append(records));
-    }
-    const results = await Promise.allSettled(writes);
-    this.updateGauges();
-    settleAppends(results, counts, points.length, this.metrics, this.logger, 'disk buffer');
+    await this.split.enqueue(
+      points,
+      this.options.shards,
+      (shard, chunks) => wal.current.shards[shard].append(chunks.map((chunk) => ({ count: chunk.length, payload: encodeRecord(this.cut(shard, chunk)) }))),
+      () => this.updateGauges(),
+    );
   }
 
   private cut(shard: number, points: Point[]): OutgoingRequest {

@@ -27,6 +27,7 @@ import { ByteLru } from '../../../core/lru.js';
 import { cutRequest, SeriesSharder, shardEncoder, StoppableSleeps } from '../request.js';
 import { Backoff, Delivery, REAL_ENV, RejectionLog, type DeliveryControl, type DeliveryOptions, type OutgoingRequest, type QueueEnv, type Sender } from '../send/delivery.js';
 import type { ExporterMetrics } from '../metrics.js';
+import type { OutboundQueue } from './outbound.js';
 import { FairAdmission } from './admission.js';
 import { QueueFullError, ShuttingDownError } from '../../../core/errors.js';
 import { sendWithRetry } from '../../../core/send/retry.js';
@@ -326,7 +327,7 @@ export class Shard implements DeliveryControl {
 // ---------------------------------------------------------------------------------------------------
 // Queue manager
 
-export class QueueManager implements ShardHost {
+export class QueueManager implements OutboundQueue, ShardHost {
   private shards: Shard[] = [];
   /** The shards being drained by a reshard in progress. */
   private draining: Shard[] = [];

@@ -28,7 +28,9 @@ import { errorMessage, PprofcolError, ShuttingDownError } from '../../../core/er
 import type { WriteRequestEncoder } from '../../../core/remotewrite/index.js';
 import { Delivery, REAL_ENV, RejectionLog, type DeliveryControl, type DeliveryOptions, type OutgoingRequest, type QueueEnv, type Sender } from '../send/delivery.js';
 import type { ExporterMetrics } from '../metrics.js';
-import { cutRequest, SeriesSharder, settleAppends, shardEncoder, StoppableSleeps } from '../request.js';
+import { ShardedEnqueue } from './enqueue.js';
+import type { OutboundQueue } from './outbound.js';
+import { cutRequest, SeriesSharder, shardEncoder, StoppableSleeps } from '../request.js';
 
 export interface RedisQueueOptions extends DeliveryOptions {
   url: string;
@@ -75,7 +77,7 @@ function sanitize(id: string): string {
   return id.replace(/[^A-Za-z0-9_.-]/g, '_');
 }
 
-export class RedisQueue implements DeliveryControl {
+export class RedisQueue implements OutboundQueue, DeliveryControl {
   readonly keepsOnGiveUp = true;
   private redis: Redis | undefined;
   private queues: Queue[] = [];
@@ -88,8 +90,8 @@ export class RedisQueue implements DeliveryControl {
   private readonly sleeps = new StoppableSleeps();
   /** Per-shard chain so the jobs of concurrent consume() calls are added in call order. */
   private chains: Promise<unknown>[] = [];
-  private readonly sharder: SeriesSharder;
   private gaugeTimer: NodeJS.Timeout | undefined;
+  private readonly split: ShardedEnqueue;
   private readonly base: string;
   private readonly rejections = new RejectionLog();
 
@@ -100,7 +102,7 @@ export class RedisQueue implements DeliveryControl {
     private readonly logger: Logger,
     private readonly env: QueueEnv = REAL_ENV,
   ) {
-    this.sharder = new SeriesSharder(options.externalLabels);
+    this.split = new ShardedEnqueue(new SeriesSharder(options.externalLabels), options.maxSamplesPerSend, metrics, logger, 'redis buffer');
     this.base = sanitize(options.name);
   }
 
@@ -260,37 +262,21 @@ export class RedisQueue implements DeliveryControl {
       throw new ShuttingDownError(points.length);
     }
     await (this.opened ??= this.open());
-    const n = this.shardCount;
-    const parts: Point[][] = [];
-    for (let i = 0; i < n; i++) parts.push([]);
-    for (let i = 0; i < points.length; i++) {
-      const p = points[i];
-      parts[this.sharder.shardOf(p, n)].push(p);
-    }
-    const max = this.options.maxSamplesPerSend;
-    const adds: Promise<unknown>[] = [];
-    /** Samples of each add in `adds`, for counting what a failed one lost. */
-    const counts: number[] = [];
-    for (let shard = 0; shard < n; shard++) {
-      const mine = parts[shard];
-      if (mine.length === 0) continue;
-      counts.push(mine.length);
-      const jobs: Array<{ name: string; data: JobData; opts: { removeOnComplete: boolean } }> = [];
-      for (let at = 0; at < mine.length; at += max) {
-        const data = this.cut(shard, mine.slice(at, at + max));
-        jobs.push({ name: 'write', data, opts: { removeOnComplete: true } });
-      }
-      const queue = this.queues[shard];
-      const run = this.chains[shard].then(() => queue.addBulk(jobs));
-      this.chains[shard] = run.catch(() => undefined);
-      adds.push(run);
-    }
-    const results = await Promise.allSettled(adds);
-    let added = 0;
-    for (let i = 0; i < results.length; i++) if (results[i].status === 'fulfilled') added += counts[i];
-    // The shared count of queued samples follows what Redis holds (a failed shard's jobs are not there).
-    if (added > 0) await this.redis?.incrby(`${this.options.prefix}:${this.base}:queued`, added).catch(() => undefined);
-    settleAppends(results, counts, points.length, this.metrics, this.logger, 'redis buffer');
+    await this.split.enqueue(
+      points,
+      this.shardCount,
+      (shard, chunks) => {
+        const jobs = chunks.map((chunk) => ({ name: 'write', data: this.cut(shard, chunk), opts: { removeOnComplete: true } }));
+        const queue = this.queues[shard];
+        const run = this.chains[shard].then(() => queue.addBulk(jobs));
+        this.chains[shard] = run.catch(() => undefined);
+        return run;
+      },
+      // The shared count of queued samples follows what Redis holds (a failed shard's jobs are not there).
+      async (added) => {
+        if (added > 0) await this.redis?.incrby(`${this.options.prefix}:${this.base}:queued`, added).catch(() => undefined);
+      },
+    );
   }
 
   private cut(shard: number, points: Point[]): JobData {

@@ -9,6 +9,10 @@
  *     ignores the Content-Type, parses the 2.0 body as a 1.0 WriteRequest (fields 4 and 5 are unknown
  *     to it, so an empty request) and stores nothing.
  * The switch resends the same request's 1.0 bytes at once: a change of protocol, not a retry of a 4xx.
+ *
+ * Transcoded once per request: delivery resends the same 1.0 body Buffer on every retry, so its 2.0
+ * form is kept beside it (a WeakMap keyed by that Buffer: held exactly as long as the request is, no
+ * other bound needed) and a retry posts it without decoding and encoding again.
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import { errorMessage } from '../../../core/errors.js';
@@ -41,6 +45,8 @@ export class ProtocolNegotiator implements Sender {
   /** A 2.0 request was accepted with the Written headers: the receiver speaks 2.0, a 400 is a real rejection. */
   private confirmed = false;
   private readonly transcoder = new V2Transcoder();
+  /** The 2.0 form of each 1.0 body still being delivered (see the file comment); `empty`: metadata only. */
+  private readonly transcoded = new WeakMap<Buffer, { body: Buffer; samples: number } | 'empty'>();
   private partialLogged = false;
   /** The Written headers of the last accepted 2.0 request (tests, debugging). */
   lastWritten: WrittenCounts | undefined;
@@ -56,18 +62,20 @@ export class ProtocolNegotiator implements Sender {
 
   async send(body: Buffer, signal?: AbortSignal): Promise<SendResult> {
     if (this.current === 'v1') return this.client.send(body, signal);
-    let v2: Buffer;
-    let samples: number;
-    try {
-      const t = this.transcoder.transcode(snappyUncompress(body));
-      // Metadata-only: 2.0 carries metadata with each series' samples, so there is nothing to send.
-      if (t.series === 0) return { ok: true };
-      v2 = snappyCompress(t.body);
-      samples = t.samples;
-    } catch (err) {
-      this.logger.error({ err: errorMessage(err) }, 'cannot transcode a request to remote write 2.0; sending it as 1.0');
-      return this.client.send(body, signal);
+    let known = this.transcoded.get(body);
+    if (known === undefined) {
+      try {
+        const t = this.transcoder.transcode(snappyUncompress(body));
+        known = t.series === 0 ? 'empty' : { body: snappyCompress(t.body), samples: t.samples };
+      } catch (err) {
+        this.logger.error({ err: errorMessage(err) }, 'cannot transcode a request to remote write 2.0; sending it as 1.0');
+        return this.client.send(body, signal);
+      }
+      this.transcoded.set(body, known);
     }
+    // Metadata-only: 2.0 carries metadata with each series' samples, so there is nothing to send.
+    if (known === 'empty') return { ok: true };
+    const { body: v2, samples } = known;
     const result = await this.client.send(v2, signal, V2_HEADERS);
     if (result.ok) {
       const written = readWritten(result.headers);
