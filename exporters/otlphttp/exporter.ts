@@ -4,6 +4,7 @@
  * start times), the transport (HTTP, classifies answers) and this sending loop (bounded queue, one
  * request at a time so a series' points arrive in order, retries with backoff). consume() only enqueues.
  */
+import { RejectionLog } from '../../core/send/rejections.js';
 import { asSendError, IntervalBackoff, sendWithRetry } from '../../core/send/retry.js';
 import type { Batch, CreateSettings, Exporter } from '../../core/component.js';
 import type { ComponentStatus, StatusProvider } from '../../core/status.js';
@@ -40,7 +41,8 @@ export class OtlpHttpExporter implements Exporter, StatusProvider {
   private stopping = false;
   private stopped: Promise<void> | undefined;
   private queueFullLogged = false;
-  private readonly loggedStatuses = new Set<number>();
+  /** Final statuses logged once each (core/send/rejections.ts). */
+  private readonly rejections = new RejectionLog();
 
   constructor(
     settings: CreateSettings,
@@ -250,15 +252,12 @@ export class OtlpHttpExporter implements Exporter, StatusProvider {
 
   /** A final rejection: logged at error once per distinct status (with the answer's body), then at debug. */
   private logRejected(e: OtlpSendError, samples: number): void {
-    const status = e.status ?? 0;
-    const context = { reason: e.reason, status: e.status, samples, body: e.body };
-    if (this.loggedStatuses.has(status)) {
-      this.logger.debug(context, 'the OTLP receiver rejected a request; its points are dropped');
-      return;
-    }
-    this.loggedStatuses.add(status);
-    this.logger.error(context, 'the OTLP receiver rejected a request; its points are dropped, not retried (logged once per status)');
+    this.rejections.log(this.logger, e, samples, {
+      first: 'the OTLP receiver rejected a request; its points are dropped, not retried (logged once per status)',
+      again: 'the OTLP receiver rejected a request; its points are dropped',
+    });
   }
+
 }
 
 function countPoints(resources: readonly ResourceMetrics[]): number {

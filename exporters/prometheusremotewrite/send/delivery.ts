@@ -17,6 +17,7 @@
  */
 import type { Logger } from '../../../core/logger.js';
 import { snappyCompress, snappyUncompress } from '../../../core/remotewrite/index.js';
+import { RejectionLog } from '../../../core/send/rejections.js';
 import { asSendError, ExponentialBackoff, sendWithRetry, type RetryHooks } from '../../../core/send/retry.js';
 import { RemoteWriteError, type SendResult } from './client.js';
 import type { ExporterMetrics } from '../metrics.js';
@@ -86,18 +87,9 @@ type Sent = Extract<SendResult, { ok: true }> | { ok: true; tooOld: true };
 
 /**
  * Final statuses already logged at error, shared by every Delivery of one exporter (its shards, a
- * reshard's new shards, the disk and Redis senders): a receiver that answers 404 to everything is one
- * error line per exporter, not one per shard, nor one more per reshard.
+ * reshard's new shards, the disk and Redis senders).
  */
-export class RejectionLog {
-  private readonly statuses = new Set<number>();
-  /** True the first time `status` is seen. */
-  first(status: number): boolean {
-    if (this.statuses.has(status)) return false;
-    this.statuses.add(status);
-    return true;
-  }
-}
+export { RejectionLog } from '../../../core/send/rejections.js';
 
 interface Piece {
   request: WireRequest;
@@ -323,12 +315,10 @@ export class Delivery {
   /** A final rejection: logged at error once per distinct status (with the answer's body), then at debug. */
   logRejected(e: RemoteWriteError, samples: number): void {
     this.metrics.failure(`${e.message} (${samples} samples dropped)`);
-    const status = e.status ?? 0;
-    const context = { reason: e.reason, status: e.status, samples, body: e.body };
-    if (!this.rejections.first(status)) {
-      this.logger.debug(context, 'remote write rejected a request; its samples are dropped');
-      return;
-    }
-    this.logger.error(context, 'remote write rejected a request; its samples are dropped, not retried (logged once per status)');
+    this.rejections.log(this.logger, e, samples, {
+      first: 'remote write rejected a request; its samples are dropped, not retried (logged once per status)',
+      again: 'remote write rejected a request; its samples are dropped',
+    });
   }
+
 }
