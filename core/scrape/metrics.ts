@@ -47,3 +47,17 @@ export function skipMetrics(telemetry: Telemetry) {
     ),
   };
 }
+
+/**
+ * How late scrapes start after their slot (offset + k x interval): timer delay plus whatever held the
+ * event loop. Buckets from 1 ms (an idle loop) to 5 s (a stall past any sane scrape timeout); the 50 ms
+ * and 100 ms edges are the lateness the pprof receiver's design allows.
+ */
+export function scrapeLagMetric(telemetry: Telemetry) {
+  return telemetry.histogram(
+    'pprofcol_receiver_scrape_lag_seconds',
+    'How late scrapes started after their scheduled slot, in seconds.',
+    ['receiver', 'job'],
+    [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+  );
+}

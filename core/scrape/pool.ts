@@ -6,7 +6,7 @@ import { errorMessage } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { ScrapeConfig } from './config.js';
 import { TargetDiscovery } from './discovery.js';
-import { fileSdMetrics, skipMetrics } from './metrics.js';
+import { fileSdMetrics, scrapeLagMetric, skipMetrics } from './metrics.js';
 import type { Telemetry } from '../telemetry/metrics.js';
 import { nextScrapeTime, scrapeOffsetMs, type Target } from './targets.js';
 import { TargetState, type ScrapeOutcome } from './target-state.js';
@@ -63,6 +63,9 @@ interface Clocks {
   monotonic: () => number;
 }
 
+/** Called with how late a scrape started after its slot, in seconds (timer and event-loop delay). */
+type LagObserver = (seconds: number) => void;
+
 class TargetLoop {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
@@ -83,6 +86,7 @@ class TargetLoop {
     private readonly logger: Logger,
     private readonly clocks: Clocks,
     private readonly skipped: (reason: SkipReason) => void,
+    private readonly onLag: LagObserver | undefined,
   ) {
     this.offsetMs = scrapeOffsetMs(target.key, intervalMs);
   }
@@ -106,6 +110,7 @@ class TargetLoop {
 
   private tick(slotMs: number): void {
     const monotonic = this.clocks.monotonic();
+    this.onLag?.(Math.max(0, monotonic - slotMs) / 1000);
     // A pull receiver never shifts its schedule: a scrape still running, or still handing its data on,
     // keeps its slot, and this one is skipped (and counted) rather than started late.
     if (this.running === undefined) {
@@ -141,10 +146,12 @@ export class ScrapePool {
   private pending: Promise<void> = Promise.resolve();
   private stopped = false;
   private readonly skipped: (reason: SkipReason) => void;
+  private readonly onLag: LagObserver | undefined;
 
   constructor(private readonly options: ScrapePoolOptions) {
     this.clocks = { wall: options.now ?? Date.now, monotonic: options.monotonicNow ?? (() => performance.now()) };
     this.skipped = skipCounter(options);
+    this.onLag = lagObserver(options);
     this.discovery = new TargetDiscovery({
       job: options.config.job_name,
       scheme: options.config.scheme,
@@ -211,7 +218,7 @@ export class ScrapePool {
         intervalMs: this.options.config.scrape_interval,
         timeoutMs: this.options.config.scrape_timeout,
       });
-      const loop = new TargetLoop(target, state, this.options.config.scrape_interval, this.options.handler, this.options.logger, this.clocks, this.skipped);
+      const loop = new TargetLoop(target, state, this.options.config.scrape_interval, this.options.handler, this.options.logger, this.clocks, this.skipped, this.onLag);
       this.loops.set(target.key, loop);
       loop.start();
     }
@@ -257,4 +264,11 @@ function fileSdErrorCounter(options: ScrapePoolOptions): ((reason: string) => vo
   const receiver = options.receiver ?? '';
   const job = options.config.job_name;
   return (reason) => errors.inc({ receiver, job, reason });
+}
+
+/** pprofcol_receiver_scrape_lag_seconds of this pool, its labels bound once (one observe per scrape). */
+function lagObserver(options: ScrapePoolOptions): LagObserver | undefined {
+  if (options.telemetry === undefined) return undefined;
+  const child = scrapeLagMetric(options.telemetry).labels({ receiver: options.receiver ?? '', job: options.config.job_name });
+  return (seconds) => child.observe(seconds);
 }
