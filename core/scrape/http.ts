@@ -8,7 +8,7 @@ import { promisify } from 'node:util';
 import { Agent, type Dispatcher } from 'undici';
 import type { HttpClientConfig } from '../config/types.js';
 import { errorMessage, PprofcolError } from '../errors.js';
-import { authorizationHeader, discardBody, loadTlsOptions, TlsErrorTracker } from '../httpclient.js';
+import { authorizationHeader, loadTlsOptions, TlsErrorTracker } from '../httpclient.js';
 import type { FailureReason } from '../model/profiles.js';
 import { USER_AGENT } from '../version.js';
 
@@ -40,6 +40,8 @@ export interface FetchOptions {
 export class HttpScraper {
   /** Resolves once TLS files are read; every request waits on it. */
   private readonly agent: Promise<Agent>;
+  /** The agent once `agent` resolved: a scrape then waits on no promise for it. */
+  private ready: Agent | undefined;
   /** Names the TLS alert behind undici's "other side closed" (a refused client certificate). */
   private readonly tlsErrors = new TlsErrorTracker();
 
@@ -69,67 +71,57 @@ export class HttpScraper {
 
   /** As `get`, with the response's Content-Type (receivers that read several formats need it). */
   async fetch(url: string, options: FetchOptions): Promise<{ body: Buffer; contentType: string | undefined }> {
-    let agent: Agent;
-    try {
-      agent = await this.agent;
-    } catch (err) {
-      throw new ScrapeError('tls', `tls_config: cannot read a file: ${errorMessage(err)}`, { cause: err });
+    let agent = this.ready;
+    if (agent === undefined) {
+      try {
+        agent = this.ready = await this.agent;
+      } catch (err) {
+        throw new ScrapeError('tls', `tls_config: cannot read a file: ${errorMessage(err)}`, { cause: err });
+      }
     }
-    const deadline = AbortSignal.timeout(options.timeoutMs);
-    const signal = options.signal === undefined ? deadline : AbortSignal.any([deadline, options.signal]);
-    const headers: Record<string, string> = {
-      'user-agent': USER_AGENT,
-      'accept-encoding': 'gzip',
-      accept: options.accept ?? '*/*',
-    };
-    let response: Dispatcher.ResponseData;
+    const headers: Record<string, string> = { 'user-agent': USER_AGENT, 'accept-encoding': 'gzip', accept: options.accept ?? '*/*' };
+    let origin: string;
+    let path: string;
     try {
       // Secrets re-read from their files on every request: they rotate.
-      const auth = await authorizationHeader(this.client, this.configDir);
-      if (auth !== undefined) headers.authorization = auth;
-      response = await agent.request({
-        origin: new URL(url).origin,
-        path: url.slice(new URL(url).origin.length) || '/',
-        method: 'GET',
-        headers,
-        signal,
+      if (this.client.basic_auth !== undefined || this.client.authorization !== undefined) {
+        const auth = await authorizationHeader(this.client, this.configDir);
+        if (auth !== undefined) headers.authorization = auth;
+      }
+      ({ origin, path } = splitUrl(url));
+    } catch (err) {
+      throw classify(err, false, options.timeoutMs, url);
+    }
+    let raw: Response;
+    try {
+      raw = await new Promise<Response>((resolve, reject) => {
+        agent.dispatch({ origin, path, method: 'GET', headers }, new GetHandler(options, resolve, reject));
       });
     } catch (err) {
-      throw classify((await this.tlsErrors.explain(err)) ?? err, deadline, options.timeoutMs, url);
-    }
-    try {
-      const limit = options.limitBytes;
-      if (response.statusCode !== 200) {
-        const excerpt = (await readLimited(response.body, ERROR_BODY_EXCERPT, true)).toString('utf8').trim();
-        throw new ScrapeError('http_status', `${url} answered HTTP ${response.statusCode}${excerpt ? `: ${excerpt}` : ''}`, {
-          status: response.statusCode,
-        });
-      }
-      const declared = Number(response.headers['content-length']);
-      if (limit > 0 && Number.isFinite(declared) && declared > limit) {
-        discardBody(response.body);
-        throw new ScrapeError('too_large', `${url} declares ${declared} bytes, over body_size_limit ${limit}`);
-      }
-      const raw = Number.isSafeInteger(declared) && declared > 0 ? await readDeclared(response.body, declared) : await readLimited(response.body, limit, false);
-      if (raw === TOO_LARGE) throw new ScrapeError('too_large', `${url} sent more than body_size_limit (${limit} bytes)`);
-      const encoding = String(response.headers['content-encoding'] ?? '').toLowerCase();
-      const type = response.headers['content-type'];
-      const contentType = Array.isArray(type) ? type[0] : type;
-      if (encoding === 'gzip') {
-        try {
-          return { body: await gunzipAsync(raw, limit > 0 ? { maxOutputLength: limit } : {}), contentType };
-        } catch (err) {
-          if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
-            throw new ScrapeError('too_large', `${url}: gzip body inflates past body_size_limit (${limit} bytes)`, { cause: err });
-          }
-          throw new ScrapeError('decode', `${url}: bad gzip body: ${errorMessage(err)}`, { cause: err });
-        }
-      }
-      return { body: raw, contentType };
-    } catch (err) {
       if (err instanceof ScrapeError) throw err;
-      throw classify((await this.tlsErrors.explain(err)) ?? err, deadline, options.timeoutMs, url);
+      const timedOut = err instanceof DeadlineError;
+      throw classify(timedOut ? err : ((await this.tlsErrors.explain(err)) ?? err), timedOut, options.timeoutMs, url);
     }
+    if (raw.status !== 200) {
+      const excerpt = raw.body.toString('utf8').trim();
+      throw new ScrapeError('http_status', `${url} answered HTTP ${raw.status}${excerpt ? `: ${excerpt}` : ''}`, { status: raw.status });
+    }
+    if (raw.body === TOO_LARGE) {
+      if (raw.declared >= 0) throw new ScrapeError('too_large', `${url} declares ${raw.declared} bytes, over body_size_limit ${options.limitBytes}`);
+      throw new ScrapeError('too_large', `${url} sent more than body_size_limit (${options.limitBytes} bytes)`);
+    }
+    if (raw.gzip) {
+      const limit = options.limitBytes;
+      try {
+        return { body: await gunzipAsync(raw.body, limit > 0 ? { maxOutputLength: limit } : {}), contentType: raw.contentType };
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
+          throw new ScrapeError('too_large', `${url}: gzip body inflates past body_size_limit (${limit} bytes)`, { cause: err });
+        }
+        throw new ScrapeError('decode', `${url}: bad gzip body: ${errorMessage(err)}`, { cause: err });
+      }
+    }
+    return { body: raw.body, contentType: raw.contentType };
   }
 
   async close(): Promise<void> {
@@ -140,48 +132,177 @@ export class HttpScraper {
 
 const TOO_LARGE = Buffer.alloc(0);
 
+/** What GetHandler hands back: the body read (or TOO_LARGE), before any inflating. */
+interface Response {
+  status: number;
+  body: Buffer;
+  /** Content-Length as declared; -1 when absent. */
+  declared: number;
+  gzip: boolean;
+  contentType: string | undefined;
+}
+
+/** The scrape deadline passed (told apart from other aborts for classify). */
+class DeadlineError extends Error {
+  readonly code = 'ERR_SCRAPE_DEADLINE';
+}
+
 /**
- * Reads a body of a declared length (already checked against body_size_limit) into one buffer of that
- * size as its chunks arrive: the copying is spread over the chunks (64 KiB each), where joining them at
- * the end would copy the whole body in one go, a stall of tens of ms on the main thread for a 60 MiB
- * body, which delays every other target's timers. undici fails a body that runs past its
- * Content-Length; one that ends short is cut to what came.
+ * One GET through undici's dispatch handler interface: chunks arrive as callbacks, with no Readable
+ * stream, async iterator or AbortSignal per request (measured in bench/many-targets.ts: those were
+ * most of a small request's CPU). The deadline is one timer; the caller's signal one listener.
+ * A body of a declared length (already checked against body_size_limit) goes into one buffer of that
+ * size as its chunks arrive: joining them at the end would copy a 60 MiB body in one go, a stall of
+ * tens of ms that delays every other target's timers. One without a length is kept as chunks, at most
+ * `limitBytes`; past it the request is aborted. An error page keeps its first ERROR_BODY_EXCERPT bytes.
  */
-async function readDeclared(body: Dispatcher.ResponseData['body'], declared: number): Promise<Buffer> {
-  const out = Buffer.allocUnsafe(declared);
-  let size = 0;
-  for await (const chunk of body as AsyncIterable<Buffer>) {
-    if (size + chunk.length > declared) {
-      discardBody(body);
-      throw new ScrapeError('decode', `body runs past its Content-Length (${declared} bytes)`);
+class GetHandler implements Dispatcher.DispatchHandlers {
+  private abortRequest: ((err: Error) => void) | undefined;
+  private done = false;
+  private readonly timer: NodeJS.Timeout;
+  private status = 0;
+  private declared = -1;
+  private gzip = false;
+  private contentType: string | undefined;
+  private out: Buffer | undefined;
+  private chunks: Buffer[] | undefined;
+  private size = 0;
+  private readonly onSignal: (() => void) | undefined;
+
+  constructor(
+    private readonly options: FetchOptions,
+    private readonly resolve: (r: Response) => void,
+    private readonly reject: (err: unknown) => void,
+  ) {
+    this.timer = setTimeout(() => this.fail(new DeadlineError(`no complete answer within ${options.timeoutMs}ms`)), options.timeoutMs);
+    const signal = options.signal;
+    if (signal !== undefined) {
+      if (signal.aborted) {
+        this.onSignal = undefined;
+        queueMicrotask(() => this.fail(abortError()));
+      } else {
+        this.onSignal = () => this.fail(abortError());
+        signal.addEventListener('abort', this.onSignal, { once: true });
+      }
     }
-    chunk.copy(out, size);
-    size += chunk.length;
   }
-  return size === declared ? out : out.subarray(0, size);
+
+  /** Ends the request with `err`: rejects now, and aborts undici's side when it has one. */
+  private fail(err: Error): void {
+    if (this.done) return;
+    this.finish();
+    this.abortRequest?.(err);
+    this.reject(err);
+  }
+
+  private finish(): void {
+    this.done = true;
+    clearTimeout(this.timer);
+    if (this.onSignal !== undefined) this.options.signal?.removeEventListener('abort', this.onSignal);
+  }
+
+  onConnect(abort: (err?: Error) => void): void {
+    // Failed before undici started the request (deadline while queued or connecting): stop it now.
+    if (this.done) abort(new DeadlineError('request ended before it was sent'));
+    else this.abortRequest = abort;
+  }
+
+  onHeaders(statusCode: number, rawHeaders: Buffer[] | string[] | null, _resume: () => void): boolean {
+    if (this.done) return false;
+    this.status = statusCode;
+    if (rawHeaders !== null) {
+      for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
+        const name = rawHeaders[i].toString().toLowerCase();
+        if (name === 'content-length') this.declared = Number(rawHeaders[i + 1].toString());
+        else if (name === 'content-encoding') this.gzip = rawHeaders[i + 1].toString().trim().toLowerCase() === 'gzip';
+        else if (name === 'content-type') this.contentType ??= rawHeaders[i + 1].toString();
+      }
+    }
+    if (!Number.isSafeInteger(this.declared) || this.declared < 0) this.declared = -1;
+    const limit = this.options.limitBytes;
+    if (statusCode !== 200) {
+      this.chunks = [];
+    } else if (limit > 0 && this.declared > limit) {
+      this.complete(TOO_LARGE);
+      return false;
+    } else if (this.declared > 0) {
+      this.out = Buffer.allocUnsafe(this.declared);
+    } else {
+      this.chunks = [];
+    }
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    if (this.done) return false;
+    const out = this.out;
+    if (out !== undefined) {
+      if (this.size + chunk.length > out.length) {
+        this.fail(new ScrapeError('decode', `body runs past its Content-Length (${out.length} bytes)`));
+        return false;
+      }
+      chunk.copy(out, this.size);
+      this.size += chunk.length;
+      return true;
+    }
+    this.chunks!.push(chunk);
+    this.size += chunk.length;
+    if (this.status !== 200) {
+      if (this.size >= ERROR_BODY_EXCERPT) this.complete(Buffer.concat(this.chunks!).subarray(0, ERROR_BODY_EXCERPT));
+    } else if (this.options.limitBytes > 0 && this.size > this.options.limitBytes) {
+      this.declared = -1;
+      this.complete(TOO_LARGE);
+    }
+    return !this.done;
+  }
+
+  onComplete(): void {
+    if (this.done) return;
+    const out = this.out;
+    this.abortRequest = undefined; // undici is done with it: nothing to abort
+    if (out !== undefined) this.complete(this.size === out.length ? out : out.subarray(0, this.size));
+    else {
+      const chunks = this.chunks ?? [];
+      this.complete(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, this.size));
+    }
+  }
+
+  onError(err: Error): void {
+    if (this.done) return;
+    this.finish();
+    this.reject(err);
+  }
+
+  /** Resolves with `body`; a request still running (called from onHeaders or onData: the rest not wanted) is aborted. */
+  private complete(body: Buffer): void {
+    const running = this.abortRequest;
+    this.finish();
+    this.resolve({ status: this.status, body, declared: this.declared, gzip: this.gzip, contentType: this.contentType });
+    // Closes its connection: the rest of the body is not read.
+    if (running !== undefined) running(new DeadlineError('body not read further'));
+  }
 }
 
-/** Reads at most `limit` bytes; past it, stops reading and returns TOO_LARGE (or the head, when `truncate`). */
-async function readLimited(body: Dispatcher.ResponseData['body'], limit: number, truncate: boolean): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of body as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    chunks.push(chunk);
-    if (limit > 0 && size > limit) {
-      discardBody(body);
-      if (truncate) return Buffer.concat(chunks).subarray(0, limit);
-      return TOO_LARGE;
-    }
-  }
-  return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size);
+function abortError(): Error {
+  const err = new Error('aborted');
+  err.name = 'AbortError';
+  return err;
 }
 
-function classify(err: unknown, deadline: AbortSignal, timeoutMs: number, url: string): ScrapeError {
+/** `http://host:port/path?q` -> origin and path, without a URL object per request. */
+function splitUrl(url: string): { origin: string; path: string } {
+  const scheme = url.indexOf('://');
+  if (scheme === -1) throw new TypeError(`invalid URL ${url}`);
+  const slash = url.indexOf('/', scheme + 3);
+  if (slash === -1) return { origin: url, path: '/' };
+  return { origin: url.slice(0, slash), path: url.slice(slash) };
+}
+
+function classify(err: unknown, timedOut: boolean, timeoutMs: number, url: string): ScrapeError {
   const code = (err as { code?: string }).code ?? '';
   const causeCode = ((err as { cause?: { code?: string } }).cause?.code) ?? '';
   const message = errorMessage(err);
-  if (deadline.aborted || code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') {
+  if (timedOut || code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') {
     return new ScrapeError('timeout', `${url}: no complete answer within scrape_timeout (${timeoutMs}ms)`, { cause: err });
   }
   const any = `${code} ${causeCode}`;
