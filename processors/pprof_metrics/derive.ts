@@ -6,7 +6,6 @@
  * so a value fetched once a minute does not go stale between its fetches.
  */
 import { type Labels, type MetricFamily, type Point, copyLabels } from '../../core/model/metrics.js';
-import { seriesKey } from '../../core/model/metrics.js';
 import type { ScrapeLimits } from '../../core/scrape/config.js';
 import { checkLabelLimits, hasLabelLimits, ScrapeLimitError } from '../../core/scrape/limits.js';
 import { FAILURE_HINTS, type FailureReason, type FunctionProfile, type MemStats, type ProfileFamily, type ProfileResult, type TargetInfo, type TargetScrape } from '../../core/model/profiles.js';
@@ -75,6 +74,13 @@ interface CounterState {
 }
 
 interface TargetState {
+  /** The target's labels, frozen: every point without a label of its own shares this one object. */
+  base: Labels;
+  /**
+   * Group -> series key -> series. The key is local to the target (name, and the one label a
+   * breakdown adds), so no label set is sorted per point; a series found here again keeps its labels
+   * object (frozen), so a point's labels are made once per series, not once per scrape.
+   */
   series: Map<Group, Map<string, SeriesRef>>;
   failures: Map<ProfileFamily, FailedResult>;
   counters: Map<string, CounterState>;
@@ -82,7 +88,49 @@ interface TargetState {
   cpuTotal: number;
 }
 
-type Emit = (family: MetricFamily, name: string, labels: Labels, value: number) => void;
+/**
+ * Makes the points of one group of one scrape and collects their series. One per deriver, reset per
+ * group (derive is synchronous): no closure per result. Labels objects are frozen and shared between
+ * points and scrapes (see TargetState.series); a later stage that changes labels makes a copy.
+ */
+class Emitter {
+  out: Point[] = [];
+  current = new Map<string, SeriesRef>();
+  before: Map<string, SeriesRef> | undefined;
+  t = 0;
+  base: Labels = copyLabels({});
+
+  reset(out: Point[], before: Map<string, SeriesRef> | undefined, t: number, base: Labels): void {
+    this.out = out;
+    this.current = new Map();
+    this.before = before;
+    this.t = t;
+    this.base = base;
+  }
+
+  /** A point of a series with the target's labels alone. */
+  emit(family: MetricFamily, name: string, value: number): void {
+    const ref = this.before?.get(name) ?? { family, name, labels: this.base };
+    this.push(name, ref, value);
+  }
+
+  /** A point of a series with one label more than the target's (`function`, `quantile`, `state`). */
+  emitWith(family: MetricFamily, name: string, label: string, labelValue: string, value: number): void {
+    const key = `${name}\xff${label}\xfe${labelValue}`;
+    let ref = this.before?.get(key);
+    if (ref === undefined) {
+      const labels = copyLabels(this.base);
+      labels[label] = labelValue;
+      ref = { family, name, labels: Object.freeze(labels) };
+    }
+    this.push(key, ref, value);
+  }
+
+  private push(key: string, ref: SeriesRef, value: number): void {
+    this.out.push({ family: ref.family, name: ref.name, labels: ref.labels, value, timestampMs: this.t, stale: false });
+    this.current.set(key, ref);
+  }
+}
 
 export class MetricsDeriver {
   private readonly targets = new Map<string, TargetState>();
@@ -90,6 +138,7 @@ export class MetricsDeriver {
   private readonly topN: number;
   /** Entries per state breakdown (states are few; bounded by the same budget). */
   private readonly stateLimit: number;
+  private readonly emitter = new Emitter();
 
   constructor(options: DeriverOptions = {}) {
     const limit = options.seriesLimit ?? DEFAULT_SERIES_LIMIT;
@@ -99,11 +148,11 @@ export class MetricsDeriver {
     this.stateLimit = perBreakdown;
   }
 
-  private state(key: string): TargetState {
-    let state = this.targets.get(key);
+  private state(target: TargetInfo): TargetState {
+    let state = this.targets.get(target.key);
     if (state === undefined) {
-      state = { series: new Map(), failures: new Map(), counters: new Map(), cpuByFunction: new Map(), cpuTotal: 0 };
-      this.targets.set(key, state);
+      state = { base: Object.freeze(copyLabels(target.labels)), series: new Map(), failures: new Map(), counters: new Map(), cpuByFunction: new Map(), cpuTotal: 0 };
+      this.targets.set(target.key, state);
     }
     return state;
   }
@@ -123,7 +172,7 @@ export class MetricsDeriver {
       return undefined;
     }
     const start = out.length;
-    const state = this.state(scrape.target.key);
+    const state = this.state(scrape.target);
     const series = new Map(state.series);
     const failures = new Map(state.failures);
     this.deriveOnce(scrape, out);
@@ -139,9 +188,9 @@ export class MetricsDeriver {
 
   private deriveOnce(scrape: TargetScrape, out: Point[]): void {
     const t = scrape.startedMs;
-    const base = scrape.target.labels;
-    const state = this.state(scrape.target.key);
+    const state = this.state(scrape.target);
     const kind = scrape.kind ?? 'scrape';
+    const emit = this.emitter;
 
     for (const result of scrape.results) {
       if (result.ok === 'busy') {
@@ -150,30 +199,26 @@ export class MetricsDeriver {
         state.failures.delete(result.family);
         continue;
       }
-      const current = new Map<string, SeriesRef>();
-      const emit = emitter(out, current, t);
+      emit.reset(out, state.series.get(result.family), t, state.base);
       if (result.ok === true) {
         state.failures.delete(result.family);
-        this.deriveProfile(result, base, state, emit);
+        this.deriveProfile(result, state, emit);
       } else {
         state.failures.set(result.family, result);
       }
-      replaceGroup(state, result.family, current, t, out);
+      replaceGroup(state, result.family, emit.current, t, out);
     }
     // The whole target failed: every series of it ends, also of families not due in this scrape.
     if (kind === 'scrape' && scrape.results.length > 0 && scrape.results.every((r) => r.ok === false)) {
       for (const group of [...state.series.keys()]) if (group !== 'scrape') replaceGroup(state, group, new Map(), t, out);
     }
     if (kind === 'scrape') {
-      const current = new Map<string, SeriesRef>();
-      const emit = emitter(out, current, t);
-      const failures = [...state.failures.values()];
-      const up: Point = { family: PPROF_UP, name: PPROF_UP.name, labels: copyLabels(base), value: failures.length === 0 ? 1 : 0, timestampMs: t, stale: false };
-      if (failures.length > 0) up.note = failureNote(failures);
-      out.push(up);
-      current.set(seriesKey(PPROF_UP.name, up.labels), { family: PPROF_UP, name: PPROF_UP.name, labels: up.labels });
-      emit(PPROF_SCRAPE_DURATION, PPROF_SCRAPE_DURATION.name, copyLabels(base), scrape.durationSeconds);
-      replaceGroup(state, 'scrape', current, t, out);
+      emit.reset(out, state.series.get('scrape'), t, state.base);
+      const failed = state.failures.size > 0;
+      emit.emit(PPROF_UP, PPROF_UP.name, failed ? 0 : 1);
+      if (failed) out[out.length - 1].note = failureNote([...state.failures.values()]);
+      emit.emit(PPROF_SCRAPE_DURATION, PPROF_SCRAPE_DURATION.name, scrape.durationSeconds);
+      replaceGroup(state, 'scrape', emit.current, t, out);
     }
   }
 
@@ -185,41 +230,41 @@ export class MetricsDeriver {
     this.targets.delete(target.key);
   }
 
-  private deriveProfile(result: ProfileResult & { ok: true }, base: Labels, state: TargetState, emit: Emit): void {
+  private deriveProfile(result: ProfileResult & { ok: true }, state: TargetState, emit: Emitter): void {
     const profile = result.profile;
     switch (profile.family) {
       case 'goroutine':
-        emit(GO_GOROUTINES, GO_GOROUTINES.name, copyLabels(base), profile.total);
+        emit.emit(GO_GOROUTINES, GO_GOROUTINES.name, profile.total);
         break;
       case 'threadcreate':
-        emit(GO_THREADS, GO_THREADS.name, copyLabels(base), profile.total);
+        emit.emit(GO_THREADS, GO_THREADS.name, profile.total);
         break;
       case 'heap':
-        deriveMemStats(profile.memstats, base, emit);
+        deriveMemStats(profile.memstats, emit);
         break;
       case 'goroutine_functions': {
         const counts = column(profile.functions, 'goroutine', 1);
-        if (counts !== undefined) gaugeBreakdown(emit, GO_PPROF_GOROUTINES, base, 'function', counts.byFunction, counts.total, this.topN);
+        if (counts !== undefined) gaugeBreakdown(emit, GO_PPROF_GOROUTINES, 'function', counts.byFunction, counts.total, this.topN);
         break;
       }
       case 'goroutine_states': {
         let total = 0;
         for (const n of profile.byState.values()) total += n;
-        gaugeBreakdown(emit, GO_PPROF_GOROUTINES_BY_STATE, base, 'state', profile.byState, total, this.stateLimit);
-        emit(GO_PPROF_GOROUTINE_WAIT_MAX, GO_PPROF_GOROUTINE_WAIT_MAX.name, copyLabels(base), profile.waitMaxSeconds);
+        gaugeBreakdown(emit, GO_PPROF_GOROUTINES_BY_STATE, 'state', profile.byState, total, this.stateLimit);
+        emit.emit(GO_PPROF_GOROUTINE_WAIT_MAX, GO_PPROF_GOROUTINE_WAIT_MAX.name, profile.waitMaxSeconds);
         break;
       }
       case 'allocs': {
         const f = profile.functions;
-        for (const [col, fam] of [['inuse_space', GO_PPROF_HEAP_INUSE_BYTES], ['inuse_objects', GO_PPROF_HEAP_INUSE_OBJECTS]] as const) {
+        for (const [col, fam] of ALLOCS_GAUGES) {
           const c = column(f, col, 1);
           if (c === undefined) continue;
-          emit(fam, fam.name, copyLabels(base), c.total);
-          gaugeBreakdown(emit, fam, base, 'function', c.byFunction, c.total, this.topN);
+          emit.emit(fam, fam.name, c.total);
+          gaugeBreakdown(emit, fam, 'function', c.byFunction, c.total, this.topN);
         }
-        for (const [col, fam] of [['alloc_space', GO_PPROF_HEAP_ALLOCATED_BYTES], ['alloc_objects', GO_PPROF_HEAP_ALLOCATED_OBJECTS]] as const) {
+        for (const [col, fam] of ALLOCS_COUNTERS) {
           const c = column(f, col, 1);
-          if (c !== undefined) this.counterBreakdown(state, emit, fam, base, c.byFunction, c.total);
+          if (c !== undefined) this.counterBreakdown(state, emit, fam, c.byFunction, c.total);
         }
         break;
       }
@@ -227,19 +272,19 @@ export class MetricsDeriver {
       case 'block': {
         const [contentions, delay] = profile.family === 'mutex' ? [GO_PPROF_MUTEX_CONTENTIONS, GO_PPROF_MUTEX_DELAY] : [GO_PPROF_BLOCK_CONTENTIONS, GO_PPROF_BLOCK_DELAY];
         const c = column(profile.functions, 'contentions', 1);
-        if (c !== undefined) this.counterBreakdown(state, emit, contentions, base, c.byFunction, c.total);
+        if (c !== undefined) this.counterBreakdown(state, emit, contentions, c.byFunction, c.total);
         const d = column(profile.functions, 'delay', 1e-9);
-        if (d !== undefined) this.counterBreakdown(state, emit, delay, base, d.byFunction, d.total);
+        if (d !== undefined) this.counterBreakdown(state, emit, delay, d.byFunction, d.total);
         break;
       }
       case 'cpu':
-        this.deriveCpu(profile.functions, base, state, emit);
+        this.deriveCpu(profile.functions, state, emit);
         break;
     }
   }
 
   /** Emits total, top N (profile's own cumulative values) and the accumulated `other`. */
-  private counterBreakdown(state: TargetState, emit: Emit, family: MetricFamily, base: Labels, values: ReadonlyMap<string, number>, total: number): void {
+  private counterBreakdown(state: TargetState, emit: Emitter, family: MetricFamily, values: ReadonlyMap<string, number>, total: number): void {
     let counter = state.counters.get(family.name);
     if (counter === undefined) state.counters.set(family.name, (counter = { previous: new Map(), lastTotal: 0, other: 0 }));
     let reset = total < counter.lastTotal;
@@ -263,9 +308,9 @@ export class MetricsDeriver {
     }
     counter.previous = new Map(values);
     counter.lastTotal = total;
-    emit(family, family.name, copyLabels(base), total);
-    for (const [name, v] of top) emit(family, family.name, copyLabels(base, { function: name }), v);
-    emit(family, family.name, copyLabels(base, { function: OTHER }), counter.other);
+    emit.emit(family, family.name, total);
+    for (const [name, v] of top) emit.emitWith(family, family.name, 'function', name, v);
+    emit.emitWith(family, family.name, 'function', OTHER, counter.other);
   }
 
   /**
@@ -273,7 +318,7 @@ export class MetricsDeriver {
    * extrapolation to the time between windows): it starts at 0 when pprofcol starts (a reset),
    * and a target restart does not reset it (each window is a fresh profile).
    */
-  private deriveCpu(profile: FunctionProfile, base: Labels, state: TargetState, emit: Emit): void {
+  private deriveCpu(profile: FunctionProfile, state: TargetState, emit: Emitter): void {
     const cpu = column(profile, 'cpu', 1e-9);
     if (cpu === undefined) return;
     if (state.cpuByFunction.size + cpu.byFunction.size > MAX_CPU_FUNCTIONS) {
@@ -283,21 +328,23 @@ export class MetricsDeriver {
     }
     for (const [name, seconds] of cpu.byFunction) state.cpuByFunction.set(name, (state.cpuByFunction.get(name) ?? 0) + seconds);
     state.cpuTotal += cpu.total;
-    this.counterBreakdown(state, emit, GO_PPROF_CPU_SECONDS, base, state.cpuByFunction, state.cpuTotal);
+    this.counterBreakdown(state, emit, GO_PPROF_CPU_SECONDS, state.cpuByFunction, state.cpuTotal);
     const window = profile.durationSeconds > 0 ? profile.durationSeconds : 1;
     const ratios = new Map<string, number>();
     for (const [name, seconds] of cpu.byFunction) ratios.set(name, seconds / window);
-    emit(GO_PPROF_CPU_UTILIZATION, GO_PPROF_CPU_UTILIZATION.name, copyLabels(base), cpu.total / window);
-    gaugeBreakdown(emit, GO_PPROF_CPU_UTILIZATION, base, 'function', ratios, cpu.total / window, this.topN);
+    emit.emit(GO_PPROF_CPU_UTILIZATION, GO_PPROF_CPU_UTILIZATION.name, cpu.total / window);
+    gaugeBreakdown(emit, GO_PPROF_CPU_UTILIZATION, 'function', ratios, cpu.total / window, this.topN);
   }
 }
 
-function emitter(out: Point[], current: Map<string, SeriesRef>, t: number): Emit {
-  return (family, name, labels, value) => {
-    out.push({ family, name, labels, value, timestampMs: t, stale: false });
-    current.set(seriesKey(name, labels), { family, name, labels });
-  };
-}
+const ALLOCS_GAUGES = [
+  ['inuse_space', GO_PPROF_HEAP_INUSE_BYTES],
+  ['inuse_objects', GO_PPROF_HEAP_INUSE_OBJECTS],
+] as const;
+const ALLOCS_COUNTERS = [
+  ['alloc_space', GO_PPROF_HEAP_ALLOCATED_BYTES],
+  ['alloc_objects', GO_PPROF_HEAP_ALLOCATED_OBJECTS],
+] as const;
 
 /** The first limit the points out[start..] break, or undefined. */
 function checkDerived(out: Point[], start: number, limits: ScrapeLimits): ScrapeLimitError | undefined {
@@ -347,13 +394,13 @@ function topEntries(values: ReadonlyMap<string, number>, n: number): Array<[stri
 }
 
 /** A gauge by label: the top n, and `other` = total minus them (a gauge may fall; no accumulation needed). */
-function gaugeBreakdown(emit: Emit, family: MetricFamily, base: Labels, label: string, values: ReadonlyMap<string, number>, total: number, n: number): void {
+function gaugeBreakdown(emit: Emitter, family: MetricFamily, label: string, values: ReadonlyMap<string, number>, total: number, n: number): void {
   let sum = 0;
   for (const [name, v] of topEntries(values, n)) {
     sum += v;
-    emit(family, family.name, copyLabels(base, { [label]: name }), v);
+    emit.emitWith(family, family.name, label, name, v);
   }
-  emit(family, family.name, copyLabels(base, { [label]: OTHER }), Math.max(0, total - sum));
+  emit.emitWith(family, family.name, label, OTHER, Math.max(0, total - sum));
 }
 
 /** One line per distinct reason: a dead target fails every profile the same way, and says so once. */
@@ -365,17 +412,21 @@ function failureNote(failures: readonly FailedResult[]): string {
     .join('; ');
 }
 
+/** The series' labels object is frozen and shared: the marker carries it as the points did. */
 function staleOf(ref: SeriesRef, timestampMs: number): Point {
-  return { family: ref.family, name: ref.name, labels: copyLabels(ref.labels), value: NaN, timestampMs, stale: true };
+  return { family: ref.family, name: ref.name, labels: ref.labels, value: NaN, timestampMs, stale: true };
 }
 
-function deriveMemStats(stats: MemStats, base: Labels, emit: Emit): void {
+const GC_SUM_NAME = `${GO_GC_DURATION.name}_sum`;
+const GC_COUNT_NAME = `${GO_GC_DURATION.name}_count`;
+
+function deriveMemStats(stats: MemStats, emit: Emitter): void {
   const fields = stats as unknown as Record<string, number>;
-  for (const { field, family } of MEMSTATS_FAMILIES) emit(family, family.name, copyLabels(base), fields[field]);
-  emit(GO_LAST_GC, GO_LAST_GC.name, copyLabels(base), stats.LastGC / 1e9);
+  for (const { field, family } of MEMSTATS_FAMILIES) emit.emit(family, family.name, fields[field]);
+  emit.emit(GO_LAST_GC, GO_LAST_GC.name, stats.LastGC / 1e9);
   const gc = gcSummary(stats);
-  gc.quantiles.forEach((seconds, i) => emit(GO_GC_DURATION, GO_GC_DURATION.name, copyLabels(base, { quantile: GC_DURATION_QUANTILE_LABELS[i] }), seconds));
+  for (let i = 0; i < gc.quantiles.length; i++) emit.emitWith(GO_GC_DURATION, GO_GC_DURATION.name, 'quantile', GC_DURATION_QUANTILE_LABELS[i], gc.quantiles[i]);
   // A wrong sum is worse than none: it is left out once the pause ring has wrapped (see gc.ts).
-  if (gc.sum !== undefined) emit(GO_GC_DURATION, `${GO_GC_DURATION.name}_sum`, copyLabels(base), gc.sum);
-  emit(GO_GC_DURATION, `${GO_GC_DURATION.name}_count`, copyLabels(base), gc.count);
+  if (gc.sum !== undefined) emit.emit(GO_GC_DURATION, GC_SUM_NAME, gc.sum);
+  emit.emit(GO_GC_DURATION, GC_COUNT_NAME, gc.count);
 }

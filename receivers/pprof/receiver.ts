@@ -6,7 +6,7 @@ import type { Consumer, CreateSettings, Receiver } from '../../core/component.js
 import type { ComponentStatus, StatusProvider } from '../../core/status.js';
 import { errorMessage } from '../../core/errors.js';
 import { FAILURE_HINTS, type FailureReason, type ProfileBatch, type TargetScrape } from '../../core/model/profiles.js';
-import type { LimitReason } from '../../core/scrape/config.js';
+import type { LimitReason, ScrapeLimits } from '../../core/scrape/config.js';
 import { DecodePool } from '../../core/pprof/pool.js';
 import { HttpScraper } from '../../core/scrape/http.js';
 import { HandOff } from '../../core/scrape/handoff.js';
@@ -19,6 +19,7 @@ import { scrapeCpu, scrapeTarget, TargetSourceState, type ScrapeSettings } from 
 
 /** A target's failing families in words, one clause per distinct error: `heap, goroutine: <message> (<what to check>)`. */
 function failureText(failing: ReadonlyMap<string, { reason: FailureReason; message: string }>): string {
+  if (failing.size === 0) return ''; // the common case, every scrape of a healthy target: build nothing
   const byMessage = new Map<string, { reason: FailureReason; families: string[] }>();
   for (const [family, f] of failing) {
     const known = byMessage.get(f.message);
@@ -34,6 +35,14 @@ function applyResults(failing: TargetRuntime['failing'], results: TargetScrape['
     if (r.ok === false) failing.set(r.family, { reason: r.reason, message: r.message });
     else failing.delete(r.family);
   }
+}
+
+/** What one scrape config's scrapes share: settings, limits and its counters with their labels bound. */
+interface ConfigRuntime {
+  settings: ScrapeSettings;
+  limits: ScrapeLimits;
+  success: { inc(): void };
+  failure: { inc(): void };
 }
 
 interface LimitFailure {
@@ -68,6 +77,8 @@ export class PprofReceiver implements Receiver, StatusProvider {
   /** CPU windows in progress or queued, awaited on shutdown. */
   private readonly cpuJobs = new Set<Promise<void>>();
   private readonly handOff: HandOff;
+  /** Per scrape config, what every scrape of it reads: built once, not per scrape. */
+  private readonly perConfig = new Map<PprofScrapeConfig, ConfigRuntime>();
 
   constructor(
     private readonly settings: CreateSettings,
@@ -121,9 +132,12 @@ export class PprofReceiver implements Receiver, StatusProvider {
     return new Map(this.pools.map((p, i) => [this.config.scrape_configs[i].job_name, p.offsets()]));
   }
 
-  private scrapeSettings(config: PprofScrapeConfig): ScrapeSettings {
+  private configRuntime(config: PprofScrapeConfig): ConfigRuntime {
+    let known = this.perConfig.get(config);
+    if (known !== undefined) return known;
     const labels = { receiver: this.settings.id, job: config.job_name };
-    return {
+    const requests = new Map<string, { inc(): void }>();
+    const settings: ScrapeSettings = {
       pathPrefix: config.path_prefix,
       expvarPath: config.expvar_path,
       profiles: config.profiles,
@@ -132,9 +146,17 @@ export class PprofReceiver implements Receiver, StatusProvider {
       intervalMs: (family) => profileIntervalMs(config, family),
       heapEveryScrapeFromExpvar: config.profile_intervals.heap === undefined,
       scrapeIntervalMs: config.scrape_interval,
-      onRequest: (source) => this.metrics.sourceRequests.inc({ ...labels, source }),
+      onRequest: (source) => {
+        let counter = requests.get(source);
+        if (counter === undefined) requests.set(source, (counter = this.metrics.sourceRequests.labels({ ...labels, source })));
+        counter.inc();
+      },
       decodePool: this.decodePool,
     };
+    const limits = { sample_limit: config.sample_limit, label_limit: config.label_limit, label_name_length_limit: config.label_name_length_limit, label_value_length_limit: config.label_value_length_limit };
+    known = { settings, limits, success: this.metrics.scrapes.labels({ ...labels, result: 'success' }), failure: this.metrics.scrapes.labels({ ...labels, result: 'failure' }) };
+    this.perConfig.set(config, known);
+    return known;
   }
 
   private runtime(config: PprofScrapeConfig, target: Target): TargetRuntime {
@@ -158,7 +180,7 @@ export class PprofReceiver implements Receiver, StatusProvider {
     handingOff: () => void,
   ): Promise<void> {
     const state = this.runtime(config, target);
-    const settings = this.scrapeSettings(config);
+    const settings = this.configRuntime(config).settings;
     if (state.cpu?.due(startedMs, monotonicMs) === true) this.startCpuWindow(http, config, settings, target, state.cpu, signal);
     const scrape = await scrapeTarget(http, target, settings, startedMs, signal, state.sources, monotonicMs);
     if (signal.aborted) return; // stopped mid-scrape: what came back is partial by our doing, not the target's
@@ -172,13 +194,13 @@ export class PprofReceiver implements Receiver, StatusProvider {
     handingOff();
     const limit = await this.forward(config, target, scrape, pool);
     if (limit === undefined) {
-      this.record(config.job_name, scrape, state);
+      this.record(config, scrape, state);
     } else {
       // pprof_metrics sent the scrape as failed; count it once, under the limit's reason.
       const labels = { receiver: this.settings.id, job: config.job_name };
       this.metrics.scrapes.inc({ ...labels, result: 'failure' });
       this.metrics.failures.inc({ ...labels, reason: limit.reason });
-      this.record(config.job_name, failedBy(scrape, limit), state, false);
+      this.record(config, failedBy(scrape, limit), state, false);
       pool.report(target, { ...outcome, error: failureText(state.failing) });
     }
   }
@@ -204,7 +226,7 @@ export class PprofReceiver implements Receiver, StatusProvider {
         if (result.ok === false) this.metrics.failures.inc({ ...labels, reason: result.reason });
         else if (limit !== undefined) this.metrics.failures.inc({ ...labels, reason: limit.reason });
         // Busy counts as answering: it clears an earlier failure of the cpu family from the target's state.
-        this.record(config.job_name, limit === undefined ? scrape : failedBy(scrape, limit), this.runtime(config, target), false);
+        this.record(config, limit === undefined ? scrape : failedBy(scrape, limit), this.runtime(config, target), false);
       })
       .catch((err: unknown) => this.settings.logger.error({ job: config.job_name, target: target.instance, err: errorMessage(err) }, 'cpu profile window failed'))
       .finally(() => {
@@ -221,7 +243,7 @@ export class PprofReceiver implements Receiver, StatusProvider {
    */
   private async forward(config: PprofScrapeConfig, target: Target, scrape: TargetScrape, pool?: ScrapePool): Promise<LimitFailure | undefined> {
     let limit: LimitFailure | undefined;
-    const limits = { sample_limit: config.sample_limit, label_limit: config.label_limit, label_name_length_limit: config.label_name_length_limit, label_value_length_limit: config.label_value_length_limit };
+    const limits = this.configRuntime(config).limits;
     const batch: ProfileBatch = {
       signal: 'profiles',
       source: this.settings.id,
@@ -235,15 +257,22 @@ export class PprofReceiver implements Receiver, StatusProvider {
     return limit;
   }
 
-  private record(job: string, scrape: TargetScrape, runtime: TargetRuntime, count = true): void {
-    const labels = { receiver: this.settings.id, job };
+  private record(config: PprofScrapeConfig, scrape: TargetScrape, runtime: TargetRuntime, count = true): void {
+    const job = config.job_name;
     if (count) {
-      const failedNow = scrape.results.filter((r) => r.ok === false);
-      this.metrics.scrapes.inc({ ...labels, result: failedNow.length === 0 ? 'success' : 'failure' });
-      for (const f of failedNow) if (f.ok === false) this.metrics.failures.inc({ ...labels, reason: f.reason });
+      let failedNow = 0;
+      for (const r of scrape.results) {
+        if (r.ok !== false) continue;
+        failedNow++;
+        this.metrics.failures.inc({ receiver: this.settings.id, job, reason: r.reason });
+      }
+      const counters = this.configRuntime(config);
+      (failedNow === 0 ? counters.success : counters.failure).inc();
     }
     // Families have their own intervals: the state is every family's last outcome, not this scrape's alone.
     applyResults(runtime.failing, scrape.results);
+    // The common case, a target up as it was: nothing to log, nothing to build.
+    if (runtime.failing.size === 0 && this.lastState.get(scrape.target.key) === 'up') return;
     const failed = [...runtime.failing].map(([family, f]) => ({ family, ...f }));
     const state = failed.length === 0 ? 'up' : failed.map((f) => `${f.family}:${f.reason}`).join(',');
     const key = scrape.target.key;
