@@ -11,7 +11,7 @@ export type {
 export type { Logger } from './logger.js';
 export type { Telemetry } from './telemetry/metrics.js';
 export type { Labels, MetricBatch, MetricFamily, MetricType, Point } from './model/metrics.js';
-export { cloneMetricBatch, copyLabels, makeLabels, metricBatch, seriesKey } from './model/metrics.js';
+export { cloneMetricBatch, copyLabels, labelsIdentity, makeLabels, metricBatch, seriesKey, withLabels } from './model/metrics.js';
 export type { ProfileBatch, TargetScrape, ProfileResult, ParsedProfile, MemStats } from './model/profiles.js';
 export { PprofcolError, ConfigError } from './errors.js';
 export { pluginApi, type Plugin, type PluginApi } from './plugins.js';

@@ -7,7 +7,7 @@ import { pathToFileURL } from 'node:url';
 import { z } from 'zod';
 import { errorMessage, type ConfigIssue } from './errors.js';
 import { registerComponent } from './registry.js';
-import { metricBatch, cloneMetricBatch, copyLabels, makeLabels } from './model/metrics.js';
+import { metricBatch, cloneMetricBatch, copyLabels, labelsIdentity, makeLabels, withLabels } from './model/metrics.js';
 import * as configTypes from './config/types.js';
 
 /** Factories that plugins registered: their configs get the unknown-key check their schemas may lack. */
@@ -32,6 +32,14 @@ export const pluginApi = {
   /** Label sets a plugin makes: any label name, `__proto__` included, stays a label. */
   makeLabels,
   copyLabels,
+  /**
+   * A changed copy of a point's labels: `point.labels = api.withLabels(point.labels, {team: 'x'})`.
+   * Labels may be frozen (a stage took their identity; see core/model/metrics.ts labelsIdentity), so a
+   * processor never writes into `point.labels`, it replaces them.
+   */
+  withLabels,
+  /** A label set's carried identity (computed once, then the set is frozen). */
+  labelsIdentity,
 } as const;
 export type PluginApi = typeof pluginApi;
 export type Plugin = (api: PluginApi) => void | Promise<void>;

@@ -26,6 +26,103 @@ export function makeLabels(): Labels {
   return new LabelSet();
 }
 
+/**
+ * A label set's identity, computed once per labels object where its point is made and carried with it,
+ * so the stages after (the exporters' sharder, otlphttp, seriesKey's users) read it instead of
+ * sorting and hashing the labels again for every point.
+ */
+export interface LabelsIdentity {
+  /** `\xff<name>\xfe<value>` per label in name order (empty values too): seriesKey is the name plus this. */
+  readonly key: string;
+  /**
+   * Order-independent 32-bit hash of the non-empty labels (`__name__` left out): per label
+   * fnv1a(fnv1a(name) ^ 0xff, value), summed, so that a sharder can add labels it fills in (external
+   * labels) without sorting (exporters/prometheusremotewrite/request.ts seriesHash).
+   */
+  readonly pairHash: number;
+}
+
+/** Where a labels object carries its identity: a symbol, so Object.keys, for-in and copies never see it. */
+const IDENTITY: unique symbol = Symbol('pprofcol.labelsIdentity');
+type Identified = Labels & { [IDENTITY]?: LabelsIdentity };
+
+let identitiesComputed = 0;
+
+/**
+ * The identity of a label set: computed the first time it is asked for and carried by the object from
+ * then on. The rule that makes carrying it safe: **a labels object is frozen once its identity is
+ * taken**. A stage that changes labels later (a processor, a plugin) makes a changed copy with
+ * withLabels() (or copyLabels()), whose identity is computed afresh; writing into a frozen set throws
+ * a TypeError (ES modules are strict), so a stale identity can never go unnoticed.
+ */
+export function labelsIdentity(labels: Readonly<Labels>): LabelsIdentity {
+  const own = labels as Identified;
+  const known = own[IDENTITY] ?? frozenIdentities.get(own);
+  if (known !== undefined) return known;
+  const names = Object.keys(labels).sort();
+  let key = '';
+  let pairHash = 0;
+  for (const n of names) {
+    const v = labels[n];
+    key += `\xff${n}\xfe${v}`;
+    if (v !== '' && n !== '__name__') pairHash = (pairHash + labelPairHash(n, v)) | 0;
+  }
+  const identity: LabelsIdentity = { key, pairHash };
+  if (Object.isFrozen(own)) frozenIdentities.set(own, identity);
+  else {
+    Object.defineProperty(own, IDENTITY, { value: identity, enumerable: false });
+    Object.freeze(own);
+  }
+  identitiesComputed++;
+  return identity;
+}
+
+/** Identities of label sets frozen before anyone asked (they cannot take the symbol any more). */
+const frozenIdentities = new WeakMap<object, LabelsIdentity>();
+
+/** How many identities were computed (not read back) in this process: tests check that stages carry them. */
+export function labelsIdentitiesComputed(): number {
+  return identitiesComputed;
+}
+
+const FNV_OFFSET = 0x811c9dc5;
+const FNV_PRIME = 0x01000193;
+
+/** 32-bit FNV-1a of `s` from state `h0`. */
+export function fnv1a(h0: number, s: string): number {
+  let h = h0;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, FNV_PRIME);
+  }
+  return h;
+}
+
+/** One label's share of LabelsIdentity.pairHash. */
+export function labelPairHash(name: string, value: string): number {
+  return fnv1a(fnv1a(FNV_OFFSET, name) ^ 0xff, value);
+}
+
+/** FNV-1a of a series name, the seed a series hash starts from. */
+export function nameHash(name: string): number {
+  return fnv1a(FNV_OFFSET, name);
+}
+
+/**
+ * A copy of `from` with `changes` applied (a value of undefined removes that label): how a stage
+ * changes the labels of a point whose labels may be frozen (see labelsIdentity). The copy is not
+ * frozen; its identity is computed when a later stage first asks for it.
+ */
+export function withLabels(from: Readonly<Labels>, changes: Readonly<Record<string, string | undefined>>): Labels {
+  const out = new LabelSet();
+  for (const name of Object.keys(from)) if (!(name in changes)) out[name] = from[name];
+  for (const name of Object.keys(changes)) {
+    const v = changes[name];
+    if (v !== undefined) out[name] = v;
+  }
+  return out;
+}
+
 /** A label set with `from`'s labels (and `extra`'s on top): the one way to copy labels. */
 export function copyLabels(from: Readonly<Labels>, extra?: Readonly<Labels>): Labels {
   const out = new LabelSet();
@@ -75,15 +172,13 @@ export function cloneMetricBatch(batch: MetricBatch): MetricBatch {
   const points = new Array<Point>(batch.points.length);
   for (let i = 0; i < batch.points.length; i++) {
     const p = batch.points[i];
-    points[i] = { ...p, labels: copyLabels(p.labels) };
+    // A frozen label set cannot change under either consumer: shared, identity and all.
+    points[i] = { ...p, labels: Object.isFrozen(p.labels) ? p.labels : copyLabels(p.labels) };
   }
   return { signal: 'metrics', source: batch.source, points };
 }
 
-/** A stable identity for a series: name plus labels in name order. */
+/** A stable identity for a series: name plus labels in name order (the labels' carried identity; see labelsIdentity). */
 export function seriesKey(name: string, labels: Labels): string {
-  const names = Object.keys(labels).sort();
-  let key = name;
-  for (const n of names) key += `\xff${n}\xfe${labels[n]}`;
-  return key;
+  return name + labelsIdentity(labels).key;
 }

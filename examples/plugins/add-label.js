@@ -32,13 +32,17 @@ export default function register(api) {
       return {
         async start() {},
         async shutdown() {},
-        // The batch belongs to this stage now, so changing its points in place is allowed.
+        // The batch belongs to this stage now, so changing its points is allowed; their labels may be
+        // frozen (a stage took the series' identity, which the labels carry), so a point gets a changed
+        // copy (api.withLabels) instead of a write into its labels.
         async consume(batch) {
           if (batch.signal === 'metrics') {
             for (const point of batch.points) {
+              let changes;
               for (const [name, value] of entries) {
-                if (config.overwrite || !(name in point.labels)) point.labels[name] = value;
+                if (config.overwrite || !(name in point.labels)) (changes ??= {})[name] = value;
               }
+              if (changes !== undefined) point.labels = api.withLabels(point.labels, changes);
             }
           }
           await next.consume(batch);

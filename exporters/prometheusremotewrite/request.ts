@@ -2,7 +2,7 @@
  * Sharding by series, cutting a request, pausing between attempts and settling a batch's appends: the
  * same for the memory queue and the disk and redis buffers, so they live here once.
  */
-import type { Labels, MetricFamily, Point } from '../../core/model/metrics.js';
+import { labelPairHash, labelsIdentity, nameHash, type Labels, type MetricFamily, type Point } from '../../core/model/metrics.js';
 import { WriteRequestEncoder } from '../../core/remotewrite/index.js';
 import type { OutgoingRequest } from './send/delivery.js';
 import type { ExporterMetrics } from './metrics.js';
@@ -131,37 +131,22 @@ export class StoppableSleeps {
   }
 }
 
-const FNV_OFFSET = 0x811c9dc5;
-const FNV_PRIME = 0x01000193;
-
-function fnv(h0: number, s: string): number {
-  let h = h0;
-  for (let i = 0; i < s.length; i++) {
-    h ^= s.charCodeAt(i);
-    h = Math.imul(h, FNV_PRIME);
-  }
-  return h;
-}
-
 /**
  * A 32-bit hash of a series: its name and its non-empty labels, with external labels filling the
- * ones it lacks (as the encoder does). Each label pair is hashed alone and the pair hashes are added,
- * so the result does not depend on key order and needs no sort per point.
+ * ones it lacks (as the encoder does). The labels' part is the identity the point carries
+ * (labelsIdentity: an order-independent sum of per-label hashes, computed once where the labels were
+ * made), so the sharder neither sorts nor hashes a point's labels; only external labels the point
+ * lacks are added to it.
  */
 export function seriesHash(name: string, labels: Labels, external: Labels, externalNames: readonly string[]): number {
-  let sum = 0;
-  for (const k in labels) {
-    const v = labels[k];
-    if (v === '' || k === '__name__') continue;
-    sum = (sum + fnv(fnv(FNV_OFFSET, k) ^ 0xff, v)) | 0;
-  }
+  let sum = labelsIdentity(labels).pairHash;
   for (let i = 0; i < externalNames.length; i++) {
     const k = externalNames[i];
     const own = labels[k];
     if (own !== undefined && own !== '') continue;
-    sum = (sum + fnv(fnv(FNV_OFFSET, k) ^ 0xff, external[k])) | 0;
+    sum = (sum + labelPairHash(k, external[k])) | 0;
   }
-  let h = fnv(FNV_OFFSET, name) ^ sum;
+  let h = nameHash(name) ^ sum;
   // murmur3's finaliser: spreads the bits so `h % shards` is even.
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);

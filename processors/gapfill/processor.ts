@@ -23,7 +23,7 @@ import type { Batch, Consumer, CreateSettings, Processor } from '../../core/comp
 import { errorMessage } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 import type { ComponentStatus, LossMeterStatus, StatusProvider } from '../../core/status.js';
-import { metricBatch, type Labels, type MetricFamily, type MetricBatch, type Point, copyLabels } from '../../core/model/metrics.js';
+import { metricBatch, type Labels, type MetricFamily, type MetricBatch, type Point, copyLabels, labelsIdentity, withLabels } from '../../core/model/metrics.js';
 import type { GapfillConfig } from './config.js';
 import { gapfillMetrics, type GapfillMetrics } from './metrics.js';
 import { QueryApiClient, QueryApiError, selector, type RawSeries } from './queryapi.js';
@@ -92,12 +92,22 @@ const INTERVALS: MetricFamily = Object.freeze({ name: 'pprofcol_gapfill_interval
 const MISSING: MetricFamily = Object.freeze({ name: 'pprofcol_gapfill_native_missing_intervals_total', type: 'counter', help: 'Intervals in which the native series had no sample.', unit: '' });
 const FILLED: MetricFamily = Object.freeze({ name: 'pprofcol_gapfill_filled_total', type: 'counter', help: 'Intervals pprofcol filled with the derived value.', unit: '' });
 
+/**
+ * The labels part of `identity`, once per labels object: taking the labels' identity freezes them
+ * (core/model/metrics.ts labelsIdentity), so what is cached here cannot go stale.
+ */
+const withinTarget = new WeakMap<Labels, string>();
+
 /** Series identity within a target: name and every label but job and instance, in name order. */
 function identity(name: string, labels: Labels): string {
-  const names = Object.keys(labels).sort();
-  let key = name;
-  for (const n of names) if (n !== 'job' && n !== 'instance') key += `\xff${n}\xfe${labels[n]}`;
-  return key;
+  let part = withinTarget.get(labels);
+  if (part === undefined) {
+    labelsIdentity(labels);
+    part = '';
+    for (const n of Object.keys(labels).sort()) if (n !== 'job' && n !== 'instance') part += `\xff${n}\xfe${labels[n]}`;
+    withinTarget.set(labels, part);
+  }
+  return name + part;
 }
 
 function touch(map: Map<string, Seen>, key: string, t: number): void {
@@ -266,7 +276,7 @@ export class GapfillProcessor implements Processor, StatusProvider {
     const processor = this.settings.id;
     const interval = this.config.interval;
     for (const p of batch.points) {
-      const st = this.mapTarget(p.labels, p.timestampMs);
+      const st = this.mapTarget(p);
       if (this.config.align_timestamps) p.timestampMs -= ((p.timestampMs % interval) + interval) % interval;
       const id = identity(p.name, p.labels);
       const prev = st.derived.get(id);
@@ -427,7 +437,14 @@ export class GapfillProcessor implements Processor, StatusProvider {
   }
 
   /** Rewrites derived job/instance to the native ones (job_map, instance_map, port_map, match_labels). */
-  private mapTarget(labels: Labels, timestampMs: number): TargetState {
+  /**
+   * The target state of a derived point, whose job and instance become the native ones: the point gets
+   * a changed copy of its labels (pprof_metrics' labels are frozen once their identity is taken and
+   * shared between scrapes), only where a value differs.
+   */
+  private mapTarget(p: Point): TargetState {
+    const labels = p.labels;
+    const timestampMs = p.timestampMs;
     const cfg = this.config;
     let job = labels.job;
     let instance = labels.instance;
@@ -447,8 +464,9 @@ export class GapfillProcessor implements Processor, StatusProvider {
     if (timestampMs > st.lastActivity) st.lastActivity = timestampMs;
     // Matching on instance alone: the derived point takes the job the target's own series carry.
     if (!this.byJob && st.nativeJob !== undefined) job = st.nativeJob;
-    if (job !== undefined) labels.job = job;
-    if (instance !== undefined) labels.instance = instance;
+    if ((job !== undefined && labels.job !== job) || (instance !== undefined && labels.instance !== instance)) {
+      p.labels = withLabels(labels, { job: job ?? labels.job, instance: instance ?? labels.instance });
+    }
     return st;
   }
 
@@ -457,7 +475,7 @@ export class GapfillProcessor implements Processor, StatusProvider {
     // Group by target and timestamp: one group is one scrape of one target.
     const groups = new Map<TargetState, Map<number, Point[]>>();
     for (const p of batch.points) {
-      const st = this.mapTarget(p.labels, p.timestampMs);
+      const st = this.mapTarget(p);
       if (this.config.align_timestamps) p.timestampMs -= ((p.timestampMs % interval) + interval) % interval;
       let byTime = groups.get(st);
       if (byTime === undefined) groups.set(st, (byTime = new Map()));

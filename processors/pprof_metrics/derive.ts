@@ -5,7 +5,7 @@
  * carries results only for the families due in it, and the series of the others are left alone,
  * so a value fetched once a minute does not go stale between its fetches.
  */
-import { type Labels, type MetricFamily, type Point, copyLabels } from '../../core/model/metrics.js';
+import { type Labels, type MetricFamily, type Point, copyLabels, labelsIdentity } from '../../core/model/metrics.js';
 import type { ScrapeLimits } from '../../core/scrape/config.js';
 import { checkLabelLimits, hasLabelLimits, ScrapeLimitError } from '../../core/scrape/limits.js';
 import { FAILURE_HINTS, type FailureReason, type FunctionProfile, type MemStats, type ProfileFamily, type ProfileResult, type TargetInfo, type TargetScrape } from '../../core/model/profiles.js';
@@ -74,7 +74,7 @@ interface CounterState {
 }
 
 interface TargetState {
-  /** The target's labels, frozen: every point without a label of its own shares this one object. */
+  /** The target's labels, identity taken (so frozen): every point without a label of its own shares this one object. */
   base: Labels;
   /**
    * Group -> series key -> series. The key is local to the target (name, and the one label a
@@ -121,7 +121,8 @@ class Emitter {
     if (ref === undefined) {
       const labels = copyLabels(this.base);
       labels[label] = labelValue;
-      ref = { family, name, labels: Object.freeze(labels) };
+      labelsIdentity(labels); // taken where the point is made, carried (and the labels frozen) from here on
+      ref = { family, name, labels };
     }
     this.push(key, ref, value);
   }
@@ -151,7 +152,9 @@ export class MetricsDeriver {
   private state(target: TargetInfo): TargetState {
     let state = this.targets.get(target.key);
     if (state === undefined) {
-      state = { base: Object.freeze(copyLabels(target.labels)), series: new Map(), failures: new Map(), counters: new Map(), cpuByFunction: new Map(), cpuTotal: 0 };
+      const base = copyLabels(target.labels);
+      labelsIdentity(base);
+      state = { base, series: new Map(), failures: new Map(), counters: new Map(), cpuByFunction: new Map(), cpuTotal: 0 };
       this.targets.set(target.key, state);
     }
     return state;

@@ -53,7 +53,7 @@ describe('gapfill processor', () => {
     await send('prometheus', native(4000, false));
     const filled = gor().at(-1)!;
     assert.equal(filled.timestampMs, 3010, 'filled where native was missing');
-    assert.deepEqual(filled.labels, { job: 'app', instance: 'h:8080' }, 'under the native labels (port_map)');
+    assert.deepEqual({ ...filled.labels }, { job: 'app', instance: 'h:8080' }, 'under the native labels (port_map)');
 
     await send('pprof', derived(4010, true)); // pprof failed too: its stale marker must not end the native series
     await send('prometheus', native(5000, true));
