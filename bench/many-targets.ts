@@ -19,10 +19,11 @@
 //   (what reached the exporter: sent + dropped + queued), both as growth over the measured window
 //   (a request in flight at either edge moves the ratio by one batch).
 //
-// File descriptors: the replay holds N listening sockets plus the daemon's connections; the daemon
-// holds up to 4 connections a target (HttpScraper's per-origin bound), 2 in practice (the index page
-// and /debug/vars asked in parallel), plus a few for the exporter and telemetry: about 2N + 50 in
-// each process, 6,050 at N = 3,000 (raise `ulimit -n` past that; this machine has 20,000).
+// File descriptors: the daemon holds one connection per source a target is asked for at once, up to
+// HttpScraper's bound of 4 per origin: 2 a target with the default profiles and /debug/vars (index page
+// and expvar in parallel), 4 with the breakdown families; so at most 4N + ~50 (exporter, telemetry,
+// workers), measured 6,023 at N = 3,000 with defaults and 12,023 with the breakdowns. The replay holds
+// as many plus N listening sockets. `ulimit -n` must exceed that (20,000 on this machine).
 //
 //   npm run build && node dist/bench/many-targets.js
 // env: MT_CASES (default "300:vars:default,300:novars:default,300:vars:breakdown,3000:vars:default,
