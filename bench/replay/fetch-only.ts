@@ -14,8 +14,8 @@ import { silentLogger } from '../../core/logger.js';
 import type { ProfileFamily } from '../../core/model/profiles.js';
 import { HttpScraper } from '../../core/scrape/http.js';
 import { ScrapePool } from '../../core/scrape/pool.js';
-import { configSchema, profileIntervalMs, type PprofScrapeConfig } from '../../receivers/pprof/config.js';
-import { dueFamilies, sourcePath, TargetSourceState, type ScrapeSettings, type SourceId } from '../../receivers/pprof/scrape.js';
+import { configSchema, type PprofScrapeConfig } from '../../receivers/pprof/config.js';
+import { dueFamilies, scrapeSettingsOf, sourcePath, TargetSourceState, type ScrapeSettings, type SourceId } from '../../receivers/pprof/scrape.js';
 
 const file = process.argv[2];
 const doc = YAML.parse(fs.readFileSync(file, 'utf8')) as { receivers: { pprof: unknown } };
@@ -40,16 +40,7 @@ function sourceOf(family: Exclude<ProfileFamily, 'cpu'>): SourceId {
   }
 }
 
-const settings: ScrapeSettings = {
-  pathPrefix: config.path_prefix,
-  expvarPath: config.expvar_path,
-  profiles: config.profiles,
-  timeoutMs: config.scrape_timeout,
-  bodySizeLimit: config.body_size_limit,
-  intervalMs: (family) => profileIntervalMs(config, family),
-  heapEveryScrapeFromExpvar: config.profile_intervals.heap === undefined,
-  scrapeIntervalMs: config.scrape_interval,
-};
+const settings: ScrapeSettings = scrapeSettingsOf(config);
 if (!VARS) settings.heapEveryScrapeFromExpvar = false;
 
 const http = new HttpScraper(config, path.dirname(file));

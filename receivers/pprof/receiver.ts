@@ -12,10 +12,10 @@ import { HttpScraper } from '../../core/scrape/http.js';
 import { HandOff } from '../../core/scrape/handoff.js';
 import { ScrapePool } from '../../core/scrape/pool.js';
 import type { Target } from '../../core/scrape/targets.js';
-import { profileIntervalMs, type PprofReceiverConfig, type PprofScrapeConfig } from './config.js';
+import type { PprofReceiverConfig, PprofScrapeConfig } from './config.js';
 import { CpuSchedule, CpuSlots } from './cpu.js';
 import { receiverMetrics, type ReceiverMetrics } from './metrics.js';
-import { scrapeCpu, scrapeTarget, TargetSourceState, type ScrapeSettings } from './scrape.js';
+import { scrapeCpu, scrapeSettingsOf, scrapeTarget, TargetSourceState, type ScrapeSettings } from './scrape.js';
 
 /** A target's failing families in words, one clause per distinct error: `heap, goroutine: <message> (<what to check>)`. */
 function failureText(failing: ReadonlyMap<string, { reason: FailureReason; message: string }>): string {
@@ -138,14 +138,7 @@ export class PprofReceiver implements Receiver, StatusProvider {
     const labels = { receiver: this.settings.id, job: config.job_name };
     const requests = new Map<string, { inc(): void }>();
     const settings: ScrapeSettings = {
-      pathPrefix: config.path_prefix,
-      expvarPath: config.expvar_path,
-      profiles: config.profiles,
-      timeoutMs: config.scrape_timeout,
-      bodySizeLimit: config.body_size_limit,
-      intervalMs: (family) => profileIntervalMs(config, family),
-      heapEveryScrapeFromExpvar: config.profile_intervals.heap === undefined,
-      scrapeIntervalMs: config.scrape_interval,
+      ...scrapeSettingsOf(config),
       onRequest: (source) => {
         let counter = requests.get(source);
         if (counter === undefined) requests.set(source, (counter = this.metrics.sourceRequests.labels({ ...labels, source })));

@@ -14,7 +14,7 @@ import { parseExpvarMemStats, parseIndexCounts } from '../../core/pprof/sources.
 import { parseGoroutineStacks, parseGoroutineStates, parseHeapMemStats, parseProfileTotal, ProfileDecodeError } from '../../core/pprof/text.js';
 import { ScrapeError, type HttpScraper } from '../../core/scrape/http.js';
 import type { Target } from '../../core/scrape/targets.js';
-import { DEFAULT_EXPVAR_PATH } from './config.js';
+import { DEFAULT_EXPVAR_PATH, profileIntervalMs, type PprofScrapeConfig } from './config.js';
 
 /** What the target is asked for; also the `source` label of pprofcol_receiver_source_requests_total. */
 export type SourceId =
@@ -148,6 +148,20 @@ export interface ScrapeSettings {
   decodePool?: DecodePool;
   /** Called once per request sent, for pprofcol_receiver_source_requests_total. */
   onRequest?: (source: SourceId) => void;
+}
+
+/** The settings a scrape config gives every scrape of its targets (built once per config, not per scrape). */
+export function scrapeSettingsOf(config: PprofScrapeConfig): ScrapeSettings {
+  return {
+    pathPrefix: config.path_prefix,
+    expvarPath: config.expvar_path,
+    profiles: config.profiles,
+    timeoutMs: config.scrape_timeout,
+    bodySizeLimit: config.body_size_limit,
+    intervalMs: (family) => profileIntervalMs(config, family),
+    heapEveryScrapeFromExpvar: config.profile_intervals.heap === undefined,
+    scrapeIntervalMs: config.scrape_interval,
+  };
 }
 
 /**

@@ -3,26 +3,11 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { silentLogger } from '../../../core/logger.js';
-import type { ScrapeConfig } from '../../../core/scrape/config.js';
+import { staticScrapeConfig } from '../../harness/scrape-config.js';
 import { ScrapePool } from '../../../core/scrape/pool.js';
 
 const INTERVAL_MS = 40;
 
-function scrapeConfig(targets: string[]): ScrapeConfig {
-  return {
-    job_name: 'clock',
-    scrape_interval: INTERVAL_MS,
-    scrape_timeout: INTERVAL_MS,
-    sample_limit: 0,
-    label_limit: 0,
-    label_name_length_limit: 0,
-    label_value_length_limit: 0,
-    scheme: 'http',
-    body_size_limit: 0,
-    static_configs: [{ targets, labels: {} }],
-    file_sd_configs: [],
-  } as ScrapeConfig;
-}
 
 /** A wall clock the test can step, running on from the real one. */
 function steppableWall(): { now: () => number; step(ms: number): void } {
@@ -35,7 +20,7 @@ describe('scrape pool clocks', () => {
     const wall = steppableWall();
     const scrapes: Array<{ wallMs: number; monotonicMs: number }> = [];
     const pool = new ScrapePool({
-      config: scrapeConfig(['127.0.0.1:1']),
+      config: staticScrapeConfig('clock', INTERVAL_MS, ['127.0.0.1:1']),
       configDir: '.',
       logger: silentLogger(),
       now: wall.now,
@@ -72,7 +57,7 @@ describe('scrape pool clocks', () => {
     const wall = steppableWall();
     let count = 0;
     const pool = new ScrapePool({
-      config: scrapeConfig(['127.0.0.1:1']),
+      config: staticScrapeConfig('clock', INTERVAL_MS, ['127.0.0.1:1']),
       configDir: '.',
       logger: silentLogger(),
       now: wall.now,
@@ -105,7 +90,7 @@ describe('scrape pool clocks', () => {
     const wallMinusPerf = Date.now() - performance.now();
     const scrapes: number[] = [];
     const pool = new ScrapePool({
-      config: { ...scrapeConfig(['127.0.0.1:1']), scrape_interval: interval, scrape_timeout: interval },
+      config: { ...staticScrapeConfig('clock', INTERVAL_MS, ['127.0.0.1:1']), scrape_interval: interval, scrape_timeout: interval },
       configDir: '.',
       logger: silentLogger(),
       monotonicNow: () => performance.now() + wallMinusPerf + 1_000_000 * interval + interval / 2,

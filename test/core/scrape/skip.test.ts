@@ -5,28 +5,13 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { silentLogger } from '../../../core/logger.js';
-import type { ScrapeConfig } from '../../../core/scrape/config.js';
+import { staticScrapeConfig } from '../../harness/scrape-config.js';
 import { ScrapePool } from '../../../core/scrape/pool.js';
 import { Telemetry } from '../../../core/telemetry/metrics.js';
 
 // Long enough that a loaded machine's timer lateness (tens of ms) does not merge slots.
 const INTERVAL_MS = 200;
 
-function scrapeConfig(): ScrapeConfig {
-  return {
-    job_name: 'skip',
-    scrape_interval: INTERVAL_MS,
-    scrape_timeout: INTERVAL_MS,
-    sample_limit: 0,
-    label_limit: 0,
-    label_name_length_limit: 0,
-    label_value_length_limit: 0,
-    scheme: 'http',
-    body_size_limit: 0,
-    static_configs: [{ targets: ['127.0.0.1:1'], labels: {} }],
-    file_sd_configs: [],
-  } as ScrapeConfig;
-}
 
 async function skipped(telemetry: Telemetry, reason: string): Promise<number> {
   const m = telemetry.registry.getSingleMetric('pprofcol_receiver_scrapes_skipped_total');
@@ -40,7 +25,7 @@ async function run(fetchMs: number, handOffMs: number, scrapes: number): Promise
   const telemetry = new Telemetry();
   const starts: number[] = [];
   const pool = new ScrapePool({
-    config: scrapeConfig(),
+    config: staticScrapeConfig('skip', INTERVAL_MS, ['127.0.0.1:1']),
     configDir: '.',
     logger: silentLogger(),
     telemetry,
