@@ -157,15 +157,15 @@ for (const program of readdirSync(testdata).filter((d) => statSync(path.join(tes
     files.push(path.join(testdata, program, file));
     const gz = readFileSync(path.join(testdata, program, file));
     const raw = gunzipSync(gz);
-    const samples = decodeProfile(raw).sampleCount;
+    const samples = decodeProfile(raw).sampleCount ?? 0;
     const mb = raw.length / 1e6;
     const [tGunzip, tOurs, tCold, tTheirs] = secondsPerCall(
       [
         () => gunzipSync(gz).length,
-        () => decodeProfile(raw, { skipFrame: isRuntimeFrame }).sampleCount,
+        () => decodeProfile(raw, { skipFrame: isRuntimeFrame }).sampleCount ?? 0,
         () => {
           resetNameCache();
-          return decodeProfile(raw, { skipFrame: isRuntimeFrame }).sampleCount;
+          return decodeProfile(raw, { skipFrame: isRuntimeFrame }).sampleCount ?? 0;
         },
         () => Profile.decode(raw).sample.length,
       ],

@@ -4,7 +4,7 @@
  * read-only by contract: no stage mutates one, so fan-out shares them without copying.
  */
 import type { LimitReason, ScrapeLimits } from '../scrape/config.js';
-import type { Labels } from './metrics.js';
+import type { FailureReason, TargetInfo } from './targets.js';
 
 /**
  * Families of derived metrics a scrape config may ask for (`profiles:`). A family names what is
@@ -30,29 +30,6 @@ export const PROFILE_FAMILIES = [
 ] as const;
 export type ProfileFamily = (typeof PROFILE_FAMILIES)[number];
 
-/** Why a fetch or parse failed; the `reason` label of pprofcol's failure counters. */
-/** `queue_full`: every decode worker was busy and the decode queue full (receivers/pprof: decode_queue_size). */
-export type FailureReason = 'timeout' | 'connect' | 'http_status' | 'too_large' | 'decode' | 'tls' | 'queue_full' | LimitReason | 'other';
-
-/**
- * What an operator should check, by failure reason: the debug exporter shows it beside `pprof_up 0`, the
- * status page beside the target's error. Here, not in a component, since the receiver and pprof_metrics both say it.
- */
-export const FAILURE_HINTS: Record<FailureReason, string> = {
-  connect: 'check that the service runs and listens on this address',
-  timeout: 'the target did not answer within scrape_timeout; check its load or raise scrape_timeout',
-  http_status: 'check that the service imports net/http/pprof and that path_prefix is right',
-  too_large: 'raise body_size_limit if this size is expected',
-  decode: 'check that the address serves Go pprof endpoints',
-  tls: 'check tls_config and the scheme',
-  queue_full: 'large profiles arrive faster than the decode workers decode them: raise decode_workers or decode_queue_size, or the scrape interval',
-  sample_limit: 'raise sample_limit (the scrape config) or lower top_n',
-  label_limit: 'raise label_limit',
-  label_name_length_limit: 'raise label_name_length_limit',
-  label_value_length_limit: 'raise label_value_length_limit (function names can be long)',
-  other: 'see the pprofcol log',
-};
-
 /**
  * A profile reduced to what the derivations read: per value column (pprof sample type) the sum over
  * all samples, and the same sums per leaf function (runtime frames skipped). Goroutine stacks from
@@ -63,10 +40,33 @@ export interface FunctionProfile {
   readonly columns: readonly string[];
   /** Units of the columns as the profile declares them (`bytes`, `nanoseconds`, `count`). */
   readonly units: readonly string[];
+  /** Sum of each column over all samples. */
   readonly totals: readonly number[];
+  /**
+   * Per function: sums of each column over the samples attributed to it (their leaf frame, innermost
+   * inline first, after the skipped frames). Samples whose every frame is skipped go under their leaf frame.
+   */
   readonly byFunction: ReadonlyMap<string, readonly number[]>;
   /** Length of the profiled window in seconds (cpu); 0 for profiles of a moment or since start. */
   readonly durationSeconds: number;
+  /**
+   * What only a profile.proto says of itself, set by its decoder (core/pprof/decode.ts) and read by no
+   * derivation: absent from goroutine?debug=1 stacks and from a decode worker's answer, which carries
+   * only what the derivations read.
+   */
+  readonly sampleCount?: number;
+  readonly periodType?: ValueType;
+  readonly period?: number;
+  /** When the profile was taken, ns since the epoch (Profile.time_nanos). */
+  readonly timeNanos?: number;
+  /** The working memory the decode was sized for, in bytes (what was checked against its maxWorkingBytes). */
+  readonly workingBytes?: number;
+}
+
+/** A pprof ValueType: what a column or the period counts, and its unit. */
+export interface ValueType {
+  readonly type: string;
+  readonly unit: string;
 }
 
 /** The subset of Go's runtime.MemStats that the derivations use, numbers as Go printed them. */
@@ -128,16 +128,6 @@ export type ProfileResult =
       /** The URL that failed, for the operator's log and the debug exporter's note. */
       readonly source: string;
     };
-
-/** Identity and labels of one scrape target. */
-export interface TargetInfo {
-  /** Stable key: job plus the sorted target labels. */
-  readonly key: string;
-  readonly job: string;
-  readonly instance: string;
-  /** Every label the target's series carry: job, instance and the target group's labels. */
-  readonly labels: Labels;
-}
 
 export interface TargetScrape {
   readonly target: TargetInfo;

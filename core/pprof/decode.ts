@@ -43,30 +43,9 @@
 import { promisify } from 'node:util';
 import { gunzip, gunzipSync } from 'node:zlib';
 import { PprofcolError } from '../errors.js';
+import type { FunctionProfile, ValueType } from '../model/profiles.js';
 import { MAX_FUNCTIONS, ProfileDecodeError, tooManyFunctions } from './text.js';
 import { WIRE_LEN, WIRE_VARINT, WireReader } from './wire.js';
-
-export interface ValueType {
-  type: string;
-  unit: string;
-}
-
-export interface ProfileSummary {
-  sampleTypes: ValueType[]; // e.g. [{type:'alloc_objects',unit:'count'}, ...] for heap
-  periodType: ValueType | undefined;
-  period: number;
-  timeNanos: number;
-  durationNanos: number;
-  /** Sum of each sample value column over all samples. */
-  totals: number[];
-  /** Per function: sums of each value column over the samples whose leaf frame (the first frame of
-   *  location[0]'s lines, innermost inline first, after skipping frames for which skipFrame(name) is true)
-   *  is that function. Samples whose every frame is skipped go under the name of their leaf frame. */
-  byFunction: Map<string, number[]>;
-  sampleCount: number;
-  /** The working memory this decode was sized for, in bytes (what was checked against maxWorkingBytes). */
-  workingBytes: number;
-}
 
 export interface DecodeOptions {
   /** Frames to skip when choosing the function a sample is attributed to (e.g. runtime internals). */
@@ -127,8 +106,13 @@ export function isRuntimeFrame(functionName: string): boolean {
   return functionName.startsWith('runtime.') || functionName.startsWith('runtime/internal/') || functionName.startsWith('internal/');
 }
 
-/** Accepts gzipped (magic 1f 8b) or raw profile.proto bytes. Throws ProfileDecodeError (from core/pprof/text.ts) on malformed input. */
-export function decodeProfile(data: Uint8Array, options?: DecodeOptions): ProfileSummary {
+/**
+ * Accepts gzipped (magic 1f 8b) or raw profile.proto bytes. Throws ProfileDecodeError (from core/pprof/text.ts)
+ * on malformed input. The result's columns and units are the sample types, in order; every optional field of
+ * FunctionProfile (sampleCount, periodType, period, timeNanos, workingBytes) is set, periodType to undefined
+ * if the profile has none.
+ */
+export function decodeProfile(data: Uint8Array, options?: DecodeOptions): FunctionProfile {
   const maxBytes = options?.maxInflatedBytes ?? DEFAULT_MAX_INFLATED_BYTES;
   if (!Number.isSafeInteger(maxBytes) || maxBytes <= 0) {
     throw new PprofcolError('ERR_INVALID_OPTION', `maxInflatedBytes must be a positive integer, got ${maxBytes}`);
@@ -511,7 +495,7 @@ class Decoder {
     this.budget = budget;
   }
 
-  decode(): ProfileSummary {
+  decode(): FunctionProfile {
     this.count();
     const L = (this.L = new Layout(this.counts));
     if (L.workingBytes > this.budget) {
@@ -778,7 +762,7 @@ class Decoder {
     return { type: this.stringAt(t[0], `${what} type`, t[2]), unit: this.stringAt(t[1], `${what} unit`, t[2]) };
   }
 
-  private summarize(): ProfileSummary {
+  private summarize(): FunctionProfile {
     const L = this.L;
     const nStrings = this.counts.strings;
     if (nStrings === 0 || this.stringAt(0, 'string_table[0]', 0) !== '') {
@@ -918,14 +902,15 @@ class Decoder {
     for (let k = 0; k < nTypes; k++) totals[k] = floats[k];
 
     return {
-      sampleTypes,
+      columns: sampleTypes.map((t) => t.type),
+      units: sampleTypes.map((t) => t.unit),
+      totals,
+      byFunction,
+      durationSeconds: this.durationNanos / 1e9,
+      sampleCount: nSamples,
       periodType,
       period: this.period,
       timeNanos: this.timeNanos,
-      durationNanos: this.durationNanos,
-      totals,
-      byFunction,
-      sampleCount: nSamples,
       workingBytes: L.workingBytes,
     };
   }

@@ -18,7 +18,7 @@ export type DecodeReply =
       /** Function names; their values are values[i * columns.length + k]. */
       names: string[];
       values: Float64Array;
-      durationNanos: number;
+      durationSeconds: number;
     }
   | { id: number; ok: true; kind: 'goroutine_states'; total: number; byState: Array<[string, number]>; waitMaxSeconds: number }
   | { id: number; ok: false; message: string; tooLarge: boolean; decode: boolean };

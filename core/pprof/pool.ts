@@ -74,7 +74,7 @@ export class DecodePool {
     const byFunction = new Map<string, number[]>();
     const n = reply.columns.length;
     for (let i = 0; i < reply.names.length; i++) byFunction.set(reply.names[i], Array.from(reply.values.subarray(i * n, (i + 1) * n)));
-    return { columns: reply.columns, units: reply.units, totals: reply.totals, byFunction, durationSeconds: reply.durationNanos / 1e9 };
+    return { columns: reply.columns, units: reply.units, totals: reply.totals, byFunction, durationSeconds: reply.durationSeconds };
   }
 
   /** goroutine?debug=2 states; the bytes move to the worker, as with profile(). */

@@ -9,7 +9,7 @@ import { Agent, type Dispatcher } from 'undici';
 import type { HttpClientConfig } from '../config/types.js';
 import { errorMessage, PprofcolError } from '../errors.js';
 import { authorizationHeader, loadTlsOptions, TlsErrorTracker } from '../httpclient.js';
-import type { FailureReason } from '../model/profiles.js';
+import type { FailureReason } from '../model/targets.js';
 import { USER_AGENT } from '../version.js';
 
 const gunzipAsync = promisify(gunzip);

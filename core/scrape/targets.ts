@@ -1,6 +1,6 @@
 /** Scrape targets: identity, labels, and the stable offset that spreads them over the interval. */
 import { type Labels, makeLabels } from '../model/metrics.js';
-import type { TargetInfo } from '../model/profiles.js';
+import type { TargetInfo } from '../model/targets.js';
 
 export interface Target extends TargetInfo {
   /** `http://host:port`, to which a receiver appends its paths. */

@@ -8,7 +8,8 @@
 import { type Labels, type MetricFamily, type Point, copyLabels, labelsIdentity } from '../../core/model/metrics.js';
 import type { ScrapeLimits } from '../../core/scrape/config.js';
 import { checkLabelLimits, hasLabelLimits, ScrapeLimitError } from '../../core/scrape/limits.js';
-import { FAILURE_HINTS, type FailureReason, type FunctionProfile, type MemStats, type ProfileFamily, type ProfileResult, type TargetInfo, type TargetScrape } from '../../core/model/profiles.js';
+import type { FunctionProfile, MemStats, ProfileFamily, ProfileResult, TargetScrape } from '../../core/model/profiles.js';
+import { FAILURE_HINTS, type FailureReason, type TargetInfo } from '../../core/model/targets.js';
 import { DEFAULT_SERIES_LIMIT, DEFAULT_TOP_N } from './config.js';
 import { GC_DURATION_QUANTILE_LABELS } from './labels.js';
 import {

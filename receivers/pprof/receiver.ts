@@ -5,7 +5,8 @@
 import type { Consumer, CreateSettings, Receiver } from '../../core/component.js';
 import type { ComponentStatus, StatusProvider } from '../../core/status.js';
 import { errorMessage } from '../../core/errors.js';
-import { FAILURE_HINTS, type FailureReason, type ProfileBatch, type TargetScrape } from '../../core/model/profiles.js';
+import type { ProfileBatch, TargetScrape } from '../../core/model/profiles.js';
+import { FAILURE_HINTS, type FailureReason } from '../../core/model/targets.js';
 import type { LimitReason, ScrapeLimits } from '../../core/scrape/config.js';
 import { DecodePool } from '../../core/pprof/pool.js';
 import { HttpScraper } from '../../core/scrape/http.js';

@@ -6,7 +6,8 @@
  * Failures become results with a reason, never exceptions.
  */
 import { errorMessage } from '../../core/errors.js';
-import type { FailureReason, FunctionProfile, ParsedProfile, ProfileFamily, ProfileResult, TargetScrape } from '../../core/model/profiles.js';
+import type { FunctionProfile, ParsedProfile, ProfileFamily, ProfileResult, TargetScrape } from '../../core/model/profiles.js';
+import type { FailureReason } from '../../core/model/targets.js';
 import { DEFAULT_MAX_INFLATED_BYTES, decodeProfile, inflateProfile } from '../../core/pprof/decode.js';
 import { DecodeQueueFullError, type DecodePool } from '../../core/pprof/pool.js';
 import { prefixSkipper } from '../../core/pprof/pool-protocol.js';
@@ -78,14 +79,7 @@ async function functionProfile(body: Buffer, settings: ScrapeSettings): Promise<
   if (pool !== undefined && body.length > GZIP_OFF_THREAD_BYTES && body[0] === 0x1f && body[1] === 0x8b) return pool.profile(body, maxInflatedBytes, SKIP_PREFIXES);
   const raw = await inflateProfile(body, maxInflatedBytes);
   if (raw.length > DECODE_OFF_THREAD_BYTES && pool !== undefined) return pool.profile(raw, maxInflatedBytes, SKIP_PREFIXES);
-  const summary = decodeProfile(raw, { skipFrame, maxInflatedBytes });
-  return {
-    columns: summary.sampleTypes.map((t) => t.type),
-    units: summary.sampleTypes.map((t) => t.unit),
-    totals: summary.totals,
-    byFunction: summary.byFunction,
-    durationSeconds: summary.durationNanos / 1e9,
-  };
+  return decodeProfile(raw, { skipFrame, maxInflatedBytes });
 }
 
 /**

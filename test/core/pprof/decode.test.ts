@@ -10,7 +10,7 @@ import { decodeProfile, isRuntimeFrame, UNKNOWN_FUNCTION } from '../../../core/p
 import { MAX_FUNCTIONS, ProfileDecodeError } from '../../../core/pprof/text.js';
 import { distinctIdRecords, emptyStrings, millionFunctions } from '../../harness/crafted.js';
 import { repoRoot } from '../../harness/servers.js';
-import { assertSameSummary, reference } from './reference.js';
+import { assertSameSummary, reference, workingBytesOf } from './reference.js';
 
 const PROGRAMS = ['prometheus-2.42', 'goprog'] as const;
 const PROFILES = ['heap', 'allocs', 'goroutine', 'mutex', 'block', 'threadcreate', 'cpu'] as const;
@@ -46,7 +46,7 @@ describe('decodeProfile on recorded profiles', () => {
 
   it('goprog goroutine: >= 200 goroutines attributed to main.parkedWorker past runtime frames', () => {
     const summary = decodeProfile(testdata('goprog/goroutine.pb.gz'), { skipFrame: isRuntimeFrame });
-    assert.deepEqual(summary.sampleTypes, [{ type: 'goroutine', unit: 'count' }]);
+    assert.deepEqual([summary.columns, summary.units], [['goroutine'], ['count']]);
     const parked = summary.byFunction.get('main.parkedWorker');
     assert.ok(parked !== undefined && parked[0] >= 200, `main.parkedWorker: ${parked?.[0]}`);
     // Without skipping, the leaf is the scheduler's park function, not ours.
@@ -55,8 +55,8 @@ describe('decodeProfile on recorded profiles', () => {
 
   it('goprog mutex: contention delay attributed to main.contendLock', () => {
     const summary = decodeProfile(testdata('goprog/mutex.pb.gz'), { skipFrame: skipRuntimeAndSync });
-    const delay = summary.sampleTypes.findIndex((t) => t.type === 'delay');
-    assert.deepEqual(summary.sampleTypes[delay], { type: 'delay', unit: 'nanoseconds' });
+    const delay = summary.columns.indexOf('delay');
+    assert.equal(summary.units[delay], 'nanoseconds');
     const top = [...summary.byFunction].sort((a, b) => b[1][delay] - a[1][delay])[0];
     assert.equal(top[0], 'main.contendLock');
     assert.ok(top[1][delay] > 0);
@@ -67,7 +67,7 @@ describe('decodeProfile on recorded profiles', () => {
 
   it('goprog block: delay attributed to main.contendLock and main.blockOnChannel', () => {
     const summary = decodeProfile(testdata('goprog/block.pb.gz'), { skipFrame: skipRuntimeAndSync });
-    const delay = summary.sampleTypes.findIndex((t) => t.type === 'delay');
+    const delay = summary.columns.indexOf('delay');
     assert.ok(delay >= 0);
     for (const fn of ['main.contendLock', 'main.blockOnChannel']) {
       assert.ok((summary.byFunction.get(fn)?.[delay] ?? 0) > 0, `${fn} has no block delay`);
@@ -199,11 +199,11 @@ function decodeError(data: Uint8Array, pattern: RegExp): void {
 describe('decodeProfile on hand-built wire bytes', () => {
   it('attributes past skipped frames, through inline frames, and merges equal names', () => {
     const s = decodeProfile(encodeProfile(BASE), { skipFrame: isRuntimeFrame });
-    assert.deepEqual(s.sampleTypes, [{ type: 'samples', unit: 'count' }, { type: 'samples', unit: 'count' }]);
+    assert.deepEqual([s.columns, s.units], [['samples', 'samples'], ['count', 'count']]);
     assert.deepEqual(s.periodType, { type: 'samples', unit: 'count' });
     assert.equal(s.period, 10_000_000);
     assert.equal(s.timeNanos, 1_700_000_000_000_000_000);
-    assert.equal(s.durationNanos, 3_000_000_000);
+    assert.equal(s.durationSeconds, 3);
     assert.equal(s.sampleCount, 4);
     assert.deepEqual(s.totals, [10, 1000]);
     assert.deepEqual(
@@ -292,7 +292,7 @@ describe('decodeProfile on hand-built wire bytes', () => {
 
   it('sizes its working memory from the record counts, and holds to maxWorkingBytes at the bound', () => {
     const raw = encodeProfile(BASE);
-    const { workingBytes } = decodeProfile(raw);
+    const workingBytes = workingBytesOf(decodeProfile(raw));
     // 7 strings x 12 + 4 functions x 24 + 3 locations x 24 + 4 samples x 8 bytes of tables, the id slack
     // (2 x 16 x 4), 5 slots' rows, and the result entries: an upper bound of what this decode allocates.
     assert.ok(workingBytes >= 7 * 12 + 4 * 24 + 3 * 24 + 4 * 8, `${workingBytes}`);
@@ -307,8 +307,8 @@ describe('decodeProfile on hand-built wire bytes', () => {
       ['functions', distinctIdRecords(0x2a, 50_000)],
       ['strings', emptyStrings(200_000)],
     ] as const) {
-      const s = decodeProfile(data);
-      assert.ok(s.workingBytes <= 6 * data.length + 1024, `${what}: ${s.workingBytes} bytes for ${data.length} input bytes`);
+      const bytes = workingBytesOf(decodeProfile(data));
+      assert.ok(bytes <= 6 * data.length + 1024, `${what}: ${bytes} bytes for ${data.length} input bytes`);
     }
     // Distinct attributed functions: MAX_FUNCTIONS pass, one more is refused as too large.
     assert.equal(decodeProfile(millionFunctions(MAX_FUNCTIONS)).byFunction.size, MAX_FUNCTIONS);

@@ -8,11 +8,12 @@ import { describe, it } from 'node:test';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import { FUZZ_SEED } from '../../harness/fuzz.js';
-import { decodeProfile, isRuntimeFrame, type ProfileSummary } from '../../../core/pprof/decode.js';
+import type { FunctionProfile } from '../../../core/model/profiles.js';
+import { decodeProfile, isRuntimeFrame } from '../../../core/pprof/decode.js';
 import { ProfileDecodeError } from '../../../core/pprof/text.js';
 import { deepStacks, distinctIdRecords, emptyStrings, gz, locationBomb, millionFunctions, varint } from '../../harness/crafted.js';
 import { repoRoot } from '../../harness/servers.js';
-import { assertSameDerived, reference, type Reference } from './reference.js';
+import { assertSameDerived, reference, workingBytesOf, type Reference } from './reference.js';
 
 fc.configureGlobal({ seed: FUZZ_SEED });
 
@@ -93,15 +94,15 @@ const compared = { same: 0, referenceRefused: 0 };
  * to compare.
  */
 function decodeOrReject(data: Uint8Array, note: string): 'ok' | 'rejected' {
-  let summary: ProfileSummary;
+  let summary: FunctionProfile;
   try {
     summary = decodeProfile(data, { skipFrame: isRuntimeFrame, maxInflatedBytes: 4 * 1024 * 1024 });
   } catch (err) {
     if (err instanceof ProfileDecodeError) return 'rejected';
     assert.fail(`${note}: threw ${err instanceof Error ? `${err.name}: ${err.message}` : String(err)} instead of ProfileDecodeError`);
   }
-  assert.equal(summary.totals.length, summary.sampleTypes.length, note);
-  for (const row of summary.byFunction.values()) assert.equal(row.length, summary.sampleTypes.length, note);
+  assert.equal(summary.totals.length, summary.columns.length, note);
+  for (const row of summary.byFunction.values()) assert.equal(row.length, summary.columns.length, note);
   let expected: Reference;
   try {
     expected = reference(data[0] === 0x1f && data[1] === 0x8b ? gunzipSync(data) : data, isRuntimeFrame);
@@ -173,7 +174,8 @@ describe('decodeProfile fuzzing', () => {
       ['20k functions', millionFunctions(20_000)],
     ] as const) {
       const s = decodeProfile(raw, { skipFrame: isRuntimeFrame });
-      assert.ok(s.workingBytes <= 6 * raw.length + 20_000 * 128 + 1024, `${what}: ${s.workingBytes} bytes for ${raw.length}`);
+      const workingBytes = workingBytesOf(s);
+      assert.ok(workingBytes <= 6 * raw.length + 20_000 * 128 + 1024, `${what}: ${workingBytes} bytes for ${raw.length}`);
       assertSameDerived(s, reference(raw, isRuntimeFrame), what);
     }
   });

@@ -23,7 +23,9 @@ describe('DecodePool', () => {
       const local = decodeProfile(gzipped, { skipFrame: prefixSkipper(SKIP_PREFIXES) });
       const remote = await pool.profile(Buffer.from(gzipped), 64 * 1024 * 1024, SKIP_PREFIXES);
       assert.deepEqual(remote.totals, local.totals);
-      assert.deepEqual(remote.columns, local.sampleTypes.map((t) => t.type));
+      assert.deepEqual(remote.columns, local.columns);
+      assert.deepEqual(remote.units, local.units);
+      assert.equal(remote.durationSeconds, local.durationSeconds);
       assert.deepEqual([...remote.byFunction].sort(), [...local.byFunction].sort());
       const stacks = testdata('goprog/goroutine.debug1.txt');
       const localStacks = parseGoroutineStacks(stacks, prefixSkipper(SKIP_PREFIXES));

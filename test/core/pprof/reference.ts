@@ -2,12 +2,19 @@
 // independent decoder, npm), shared by the decoder test and the fuzz test.
 import assert from 'node:assert/strict';
 import { Profile } from 'pprof-format';
-import { UNKNOWN_FUNCTION, type ProfileSummary } from '../../../core/pprof/decode.js';
+import type { FunctionProfile } from '../../../core/model/profiles.js';
+import { UNKNOWN_FUNCTION } from '../../../core/pprof/decode.js';
 import { WireReader } from '../../../core/pprof/wire.js';
 
 
-/** What the decoder's summary says, minus what only the decoder knows (its working memory). */
-export type Reference = Omit<ProfileSummary, 'workingBytes'>;
+/** What the decoder's result says, minus what only the decoder knows (its working memory). */
+export type Reference = Omit<FunctionProfile, 'workingBytes'>;
+
+/** The working memory a decode was sized for: decodeProfile always says it, other producers never do. */
+export function workingBytesOf(p: FunctionProfile): number {
+  assert.ok(p.workingBytes !== undefined, 'decodeProfile sets workingBytes');
+  return p.workingBytes;
+}
 
 /** Nested messages by field number, per message kind, as far as the summary reads them. */
 const NESTED: Record<string, Record<number, string>> = {
@@ -67,15 +74,17 @@ export function reference(raw: Uint8Array, skipFrame?: (name: string) => boolean
     });
   }
   const vt = (v: { type: number | bigint; unit: number | bigint }) => ({ type: str(v.type), unit: str(v.unit) });
+  const sampleTypes = p.sampleType.map(vt);
   return {
-    sampleTypes: p.sampleType.map(vt),
+    columns: sampleTypes.map((t) => t.type),
+    units: sampleTypes.map((t) => t.unit),
+    totals,
+    byFunction,
+    durationSeconds: Number(p.durationNanos) / 1e9,
+    sampleCount: p.sample.length,
     periodType: p.periodType === undefined ? undefined : vt(p.periodType),
     period: Number(p.period),
     timeNanos: Number(p.timeNanos),
-    durationNanos: Number(p.durationNanos),
-    totals,
-    byFunction,
-    sampleCount: p.sample.length,
   };
 }
 
@@ -88,15 +97,16 @@ function int64(v: number | bigint): number {
   return v >= 2 ** 63 ? v - 2 ** 64 : v;
 }
 
-export function assertSameSummary(actual: ProfileSummary, expected: Reference, what: string): void {
-  assert.deepEqual(actual.sampleTypes, expected.sampleTypes, `${what}: sampleTypes`);
+export function assertSameSummary(actual: FunctionProfile, expected: Reference, what: string): void {
+  assert.deepEqual(actual.columns, expected.columns, `${what}: columns`);
+  assert.deepEqual(actual.units, expected.units, `${what}: units`);
   assert.deepEqual(actual.periodType, expected.periodType, `${what}: periodType`);
   assert.equal(actual.period, expected.period, `${what}: period`);
   assert.equal(actual.timeNanos, expected.timeNanos, `${what}: timeNanos`);
-  assert.equal(actual.durationNanos, expected.durationNanos, `${what}: durationNanos`);
+  assert.equal(actual.durationSeconds, expected.durationSeconds, `${what}: durationSeconds`);
   assert.deepEqual(actual.totals, expected.totals, `${what}: totals`);
   assert.equal(actual.sampleCount, expected.sampleCount, `${what}: sampleCount`);
-  const sorted = (m: Map<string, number[]>) => [...m].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  const sorted = (m: ReadonlyMap<string, readonly number[]>) => [...m].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   assert.deepEqual(sorted(actual.byFunction), sorted(expected.byFunction), `${what}: byFunction`);
 }
 
@@ -107,7 +117,7 @@ function close(a: number, b: number): boolean {
 }
 
 /** What pprofcol derives from a summary (totals, by-function sums) matches the reference's. */
-export function assertSameDerived(actual: ProfileSummary, expected: Reference, what: string): void {
+export function assertSameDerived(actual: FunctionProfile, expected: Reference, what: string): void {
   assert.equal(actual.totals.length, expected.totals.length, `${what}: columns`);
   actual.totals.forEach((v, k) => assert.ok(close(v, expected.totals[k]), `${what}: total ${k}: ${v} vs ${expected.totals[k]}`));
   assert.equal(actual.byFunction.size, expected.byFunction.size, `${what}: functions`);
