@@ -22,6 +22,12 @@ export const DEFAULT_MAX_ELAPSED_TIME_MS = 300_000;
 export const DEFAULT_QUEUE_SIZE = 10_000;
 /** Points in one request at most: ~2000 points of ~5 attributes encode to ~150 KiB before gzip. */
 export const DEFAULT_MAX_POINTS_PER_REQUEST = 2_000;
+/**
+ * How long consume() waits for room in a full queue before dropping (reason="queue_full"), as the
+ * remote-write exporter's queue_config.block_timeout: below a remote-write sender's own timeout (30s),
+ * so a sender whose samples wait gets a 503 and retries, and below the default scrape interval (15s).
+ */
+export const DEFAULT_BLOCK_TIMEOUT_MS = 10_000;
 
 /** Headers the exporter sets itself, which `headers` may not override. */
 export const RESERVED_HEADERS = new Set(['authorization', 'host', 'content-encoding', 'content-length', 'content-type', 'user-agent', 'connection', 'keep-alive', 'accept-encoding']);
@@ -44,8 +50,10 @@ const retryOnFailure = z
 
 const sendingQueue = z
   .object({
-    // Points held in memory waiting to be sent; when full, new points are dropped (reason="queue_full").
+    // Points held in memory waiting to be sent; when full, consume() waits up to block_timeout for room.
     queue_size: z.number().int().positive().default(DEFAULT_QUEUE_SIZE),
+    // How long consume() waits for room; then what is left is dropped (reason="queue_full"). 0: no wait.
+    block_timeout: durationDefault(DEFAULT_BLOCK_TIMEOUT_MS),
     // Most points in one request.
     max_points_per_request: z.number().int().positive().default(DEFAULT_MAX_POINTS_PER_REQUEST),
   })

@@ -2,12 +2,17 @@
  * otlphttp: pushes metric batches to an OTLP/HTTP receiver (`<endpoint>/v1/metrics`), protobuf or JSON.
  * Three parts kept apart: the converter (points -> SDK ResourceMetrics, pure but for the counters'
  * start times), the transport (HTTP, classifies answers) and this sending loop (bounded queue, one
- * request at a time so a series' points arrive in order, retries with backoff). consume() only enqueues.
+ * request at a time so a series' points arrive in order, retries with backoff). consume() only enqueues;
+ * when the queue is full it waits for room up to sending_queue.block_timeout, fairly between sources
+ * (core/buffer/admission.ts, as the remote-write exporter's memory queue), then drops what is left
+ * (reason="queue_full") and fails with QueueFullError, so a push receiver answers 503 and a pull
+ * receiver skips its next slot instead of piling scrapes up behind a stalled endpoint.
  */
 import { RejectionLog } from '../../core/send/rejections.js';
 import { asSendError, IntervalBackoff, sendWithRetry } from '../../core/send/retry.js';
 import type { Batch, CreateSettings, Exporter } from '../../core/component.js';
 import type { ComponentStatus, StatusProvider } from '../../core/status.js';
+import { FairAdmission, type EnterWait } from '../../core/buffer/admission.js';
 import { errorMessage } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 import type { Point } from '../../core/model/metrics.js';
@@ -30,9 +35,16 @@ export class OtlpHttpExporter implements Exporter, StatusProvider {
   private readonly metrics: OtlpExporterMetrics;
   private readonly logger: Logger;
   private readonly env: ExporterEnv;
-  /** Queued batches (oldest first) and their total point count. */
-  private readonly queue: Point[][] = [];
+  /**
+   * Queued parts of batches (oldest first), each with the source it came from so that what leaves is
+   * released to that source's share, and their total point count. Bounded by sending_queue.queue_size
+   * points (plus one request's in flight): consume() waits, and then drops, rather than grow it.
+   */
+  private readonly queue: { points: readonly Point[]; source: string }[] = [];
   private queued = 0;
+  private readonly admission: FairAdmission;
+  /** How consume() waits for room (admission.enter). */
+  private readonly wait: EnterWait;
   private inFlight = 0;
   private loop: Promise<void> | undefined;
   private wakeLoop: (() => void) | undefined;
@@ -64,6 +76,14 @@ export class OtlpHttpExporter implements Exporter, StatusProvider {
     this.transport = options.transport ?? (config.encoding === 'json' ? new JsonTransport(transportOptions) : new ProtoTransport(transportOptions));
     this.converter = new OtlpConverter(config.external_labels, () => this.env.now());
     this.metrics = new OtlpExporterMetrics(settings.telemetry, settings.id);
+    const queueSize = config.sending_queue.queue_size;
+    this.admission = new FairAdmission(() => queueSize);
+    this.wait = {
+      blockTimeoutMs: config.sending_queue.block_timeout,
+      now: () => this.env.now(),
+      stopping: () => this.stopping,
+      dropped: (reason, n, source) => this.dropped(reason, n, source),
+    };
   }
 
   /** Endpoint, queue and counts for the status page (core/status.ts). One request at a time: one shard. */
@@ -84,35 +104,52 @@ export class OtlpHttpExporter implements Exporter, StatusProvider {
     this.loop = this.run();
   }
 
+  /**
+   * Queues the batch's points, in order. A full queue (or a source over its fair share while another
+   * waits) makes the call wait for room, up to block_timeout from the call; what is still out then is
+   * dropped (reason="queue_full") and the call fails with QueueFullError. Resolves once every point is queued.
+   */
   async consume(batch: Batch): Promise<void> {
     if (batch.signal !== 'metrics' || batch.points.length === 0) return;
-    if (this.stopping) {
-      this.metrics.samplesDropped('shutdown', batch.points.length);
-      return;
-    }
-    // The batch is ours now: its points are queued as they are, never copied.
-    let points = batch.points;
-    const room = this.config.sending_queue.queue_size - this.queued;
-    if (points.length > room) {
-      const overflow = points.length - Math.max(0, room);
-      this.metrics.samplesDropped('queue_full', overflow);
-      if (!this.queueFullLogged) {
-        this.queueFullLogged = true;
-        this.logger.warn({ queue_size: this.config.sending_queue.queue_size, dropped: overflow }, 'otlphttp queue is full; dropping new points (raise sending_queue.queue_size or check the receiver)');
-      }
-      points = points.slice(0, Math.max(0, room));
-      if (points.length === 0) return;
-    }
-    this.queue.push(points);
-    this.queued += points.length;
+    // The batch is ours now: its points are queued as they are, copied only where a wait splits it.
+    const points = batch.points;
+    const source = batch.source;
+    await this.admission.enter(source, points.length, (from) => this.admit(points, from, source), this.wait);
+  }
+
+  /** Points a wait for room left out (admission.enter): counted, and a full queue logged once per run. */
+  private dropped(reason: 'shutdown' | 'queue_full', dropped: number, source: string): void {
+    this.metrics.samplesDropped(reason, dropped);
+    if (reason === 'shutdown' || this.queueFullLogged) return;
+    this.queueFullLogged = true;
+    this.logger.warn(
+      { queue_size: this.config.sending_queue.queue_size, block_timeout_ms: this.config.sending_queue.block_timeout, dropped, source },
+      'otlphttp queue stayed full for block_timeout; dropping points (the receiver takes less than comes in: check it, or raise sending_queue.queue_size)',
+    );
+  }
+
+  /** Queues points from `from` on, as many as there is room for and the source's share allows; returns the index of the first left out. */
+  private admit(points: readonly Point[], from: number, source: string): number {
+    const n = Math.min(points.length - from, this.config.sending_queue.queue_size - this.queued, this.admission.allowance(source));
+    if (n <= 0) return from;
+    this.queue.push({ points: from === 0 && n === points.length ? points : points.slice(from, from + n), source });
+    this.queued += n;
+    this.admission.took(source, n);
     this.metrics.queueSamples(this.queued + this.inFlight);
     this.wakeLoop?.();
+    return from + n;
+  }
+
+  /** Ends every wait for room (callers get ShuttingDownError at once); what is queued is still sent by shutdown(). */
+  beginShutdown(): void {
+    this.admission.stop();
   }
 
   /** Sends what is queued (a failure during shutdown is not retried again), then closes. Idempotent. */
   shutdown(): Promise<void> {
     this.stopped ??= (async () => {
       this.stopping = true;
+      this.admission.stop();
       this.wakeLoop?.();
       this.interruptSleep?.();
       if (this.loop === undefined && this.queued > 0) this.loop = this.run();
@@ -148,21 +185,26 @@ export class OtlpHttpExporter implements Exporter, StatusProvider {
     this.metrics.queueSamples(0);
   }
 
-  /** Takes up to `max` points, oldest first, splitting a queued batch if needed. */
+  /**
+   * Takes up to `max` points, oldest first, splitting a queued batch if needed. What leaves is released
+   * to its source's share, which wakes the callers waiting for room.
+   */
   private take(max: number): Point[] {
     const out: Point[] = [];
     while (this.queue.length > 0 && out.length < max) {
       const head = this.queue[0];
-      const n = Math.min(head.length, max - out.length);
-      if (n === head.length) {
+      const points = head.points;
+      const n = Math.min(points.length, max - out.length);
+      if (n === points.length) {
         this.queue.shift();
-        for (let i = 0; i < head.length; i++) out.push(head[i]);
+        for (let i = 0; i < points.length; i++) out.push(points[i]);
       } else {
-        for (let i = 0; i < n; i++) out.push(head[i]);
-        this.queue[0] = head.slice(n);
+        for (let i = 0; i < n; i++) out.push(points[i]);
+        head.points = points.slice(n);
       }
+      this.queued -= n;
+      this.admission.released(head.source, n);
     }
-    this.queued -= out.length;
     return out;
   }
 

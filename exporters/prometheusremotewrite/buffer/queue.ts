@@ -28,8 +28,7 @@ import { cutRequest, SeriesSharder, shardEncoder, StoppableSleeps } from '../req
 import { Backoff, Delivery, REAL_ENV, RejectionLog, type DeliveryControl, type DeliveryOptions, type OutgoingRequest, type QueueEnv, type Sender } from '../send/delivery.js';
 import type { ExporterMetrics } from '../metrics.js';
 import type { OutboundQueue } from './outbound.js';
-import { FairAdmission } from './admission.js';
-import { QueueFullError, ShuttingDownError } from '../../../core/errors.js';
+import { FairAdmission, type EnterWait } from '../../../core/buffer/admission.js';
 import { sendWithRetry } from '../../../core/send/retry.js';
 import type { SendResult } from '../send/client.js';
 
@@ -354,6 +353,8 @@ export class QueueManager implements OutboundQueue, ShardHost {
   private shardTimer: NodeJS.Timeout | undefined;
   private queueFullLogged = false;
   private readonly admission: FairAdmission;
+  /** How enqueue() waits for room (admission.enter). */
+  private readonly wait: EnterWait;
   private stoppingFlag = false;
   private lossLogged = false;
 
@@ -381,6 +382,12 @@ export class QueueManager implements OutboundQueue, ShardHost {
   ) {
     this.sharder = new SeriesSharder(options.externalLabels);
     this.admission = new FairAdmission(() => this.shards.length * options.capacity);
+    this.wait = {
+      blockTimeoutMs: options.blockTimeoutMs,
+      now: () => this.env.now(),
+      stopping: () => this.stoppingFlag,
+      dropped: (reason, n, source) => this.dropped(reason, n, source),
+    };
     this.families = new ByteLru({ maxBytes: options.metadata.cacheBytes, onEvict: () => metrics.cacheEvicted('metadata') });
     const intervalS = options.shardUpdateIntervalMs / 1000;
     this.dataIn = new EwmaRate(intervalS);
@@ -439,43 +446,21 @@ export class QueueManager implements OutboundQueue, ShardHost {
    * then is dropped (reason="queue_full") and the call fails with QueueFullError, so that a receiver
    * that can tell its sender to retry (remote write: 503) does. Resolves once every point is queued.
    */
-  async enqueue(points: readonly Point[], source = ''): Promise<void> {
-    if (this.stoppingFlag) {
-      this.metrics.samplesDropped('shutdown', points.length);
-      throw new ShuttingDownError(points.length);
-    }
-    const admission = this.admission;
-    let next = admission.waiting(source) ? 0 : this.admit(points, 0, source);
-    if (next === points.length) return;
-    const deadline = this.env.now() + this.options.blockTimeoutMs;
-    const ticket = admission.join(source);
-    try {
-      while (next < points.length) {
-        const left = deadline - this.env.now();
-        const result = left > 0 ? await admission.turn(ticket, left) : 'timeout';
-        if (result === 'room' && !this.stoppingFlag) {
-          next = this.admit(points, next, source);
-          continue;
-        }
-        const dropped = points.length - next;
-        if (result === 'stopped' || this.stoppingFlag) {
-          this.metrics.samplesDropped('shutdown', dropped);
-          throw new ShuttingDownError(dropped);
-        }
-        this.dataDropped.add(dropped);
-        this.metrics.samplesDropped('queue_full', dropped);
-        if (!this.queueFullLogged) {
-          this.queueFullLogged = true;
-          this.logger.warn(
-            { capacity: this.options.capacity, shards: this.shards.length, block_timeout_ms: this.options.blockTimeoutMs, dropped, source },
-            'remote-write queue stayed full for block_timeout; dropping samples (the remote end takes less than comes in: check it, or raise max_shards)',
-          );
-        }
-        throw new QueueFullError(dropped, this.options.blockTimeoutMs);
-      }
-    } finally {
-      admission.leave(ticket);
-    }
+  enqueue(points: readonly Point[], source = ''): Promise<void> {
+    return this.admission.enter(source, points.length, (from) => this.admit(points, from, source), this.wait);
+  }
+
+  /** Points a wait for room left out (admission.enter): counted, and a full queue logged once per run. */
+  private dropped(reason: 'shutdown' | 'queue_full', dropped: number, source: string): void {
+    this.metrics.samplesDropped(reason, dropped);
+    if (reason === 'shutdown') return;
+    this.dataDropped.add(dropped);
+    if (this.queueFullLogged) return;
+    this.queueFullLogged = true;
+    this.logger.warn(
+      { capacity: this.options.capacity, shards: this.shards.length, block_timeout_ms: this.options.blockTimeoutMs, dropped, source },
+      'remote-write queue stayed full for block_timeout; dropping samples (the remote end takes less than comes in: check it, or raise max_shards)',
+    );
   }
 
   /** Pushes points from `from` on until one does not fit; returns the index of the first left out. */

@@ -258,17 +258,21 @@ describe('otlphttp exporter, protobuf specifics', () => {
     await exp.shutdown();
   });
 
-  it('gives up after max_elapsed_time and drops what does not fit the queue', async () => {
+  it('gives up after max_elapsed_time and, with block_timeout 0, drops at once what does not fit the queue', async () => {
     const server = await capture(() => ({ status: 503 }));
     const s = settings('otlphttp/giveup');
     const exp = new OtlpHttpExporter(
       s,
-      configSchema.parse({ endpoint: server.url, retry_on_failure: { initial_interval: '10ms', max_interval: '20ms', max_elapsed_time: '100ms' }, sending_queue: { queue_size: 2 } }),
+      configSchema.parse({
+        endpoint: server.url,
+        retry_on_failure: { initial_interval: '10ms', max_interval: '20ms', max_elapsed_time: '100ms' },
+        sending_queue: { queue_size: 2, block_timeout: 0 },
+      }),
     );
     await exp.start();
     const ts = Date.now();
     const target = { job: 'a', instance: 'x:1' };
-    await exp.consume(metricBatch('pprof', [pt(goroutines, target, 1, ts), pt(pprofUp, target, 1, ts), pt(allocTotal, target, 5, ts)]));
+    await assert.rejects(exp.consume(metricBatch('pprof', [pt(goroutines, target, 1, ts), pt(pprofUp, target, 1, ts), pt(allocTotal, target, 5, ts)])), { code: 'ERR_QUEUE_FULL', dropped: 1 });
     assert.equal(await metric(s.telemetry, DROPPED, { exporter: s.id, reason: 'queue_full' }), 1);
     await waitFor('retries exhausted', async () => (await metric(s.telemetry, DROPPED, { exporter: s.id, reason: 'retries_exhausted' })) === 2, 5_000);
     await exp.shutdown();
@@ -286,6 +290,6 @@ describe('otlphttp exporter, protobuf specifics', () => {
     assert.equal(d.compression, 'gzip');
     assert.equal(d.timeout, 30_000);
     assert.deepEqual(d.retry_on_failure, { enabled: true, initial_interval: 5000, max_interval: 30_000, max_elapsed_time: 300_000 });
-    assert.deepEqual(d.sending_queue, { queue_size: 10_000, max_points_per_request: 2000 });
+    assert.deepEqual(d.sending_queue, { queue_size: 10_000, max_points_per_request: 2000, block_timeout: 10_000 });
   });
 });

@@ -161,7 +161,17 @@ export interface OtlpCaptureServer {
   /** Base URL (the exporter's `endpoint`). */
   url: string;
   port: number;
+  /** Requests answered so far, in the order they were answered. */
   requests: OtlpCaptured[];
+  /**
+   * Stalls the receiver: requests that arrive are read whole but not answered (nor recorded) until
+   * resume(), as a collector whose pipeline is blocked holds its senders.
+   */
+  pause(): void;
+  /** Answers the held requests in arrival order, and the later ones at once. */
+  resume(): void;
+  /** Requests waiting for resume(). */
+  readonly held: number;
   close(): Promise<void>;
 }
 
@@ -172,10 +182,13 @@ export async function startOtlpCaptureServer(
 ): Promise<OtlpCaptureServer> {
   const requests: OtlpCaptured[] = [];
   let n = 0;
+  let paused = false;
+  /** The answers paused() holds back, oldest first; at most one per request the client has open. */
+  const held: Array<() => void> = [];
   const handler = (req: http.IncomingMessage, res: http.ServerResponse): void => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
+    const reply = (): void => {
       const raw = Buffer.concat(chunks);
       const body = req.headers['content-encoding'] === 'gzip' ? gunzipSync(raw) : raw;
       const json = String(req.headers['content-type'] ?? '').startsWith('application/json');
@@ -189,6 +202,10 @@ export async function startOtlpCaptureServer(
       requests.push({ at: Date.now(), path: req.url ?? '', headers: req.headers, body, resources });
       res.writeHead(a.status, a.headers);
       res.end(a.body ?? '');
+    };
+    req.on('end', () => {
+      if (paused) held.push(reply);
+      else reply();
     });
   };
   const server = tls === undefined ? http.createServer(handler) : https.createServer(tls, handler);
@@ -198,7 +215,18 @@ export async function startOtlpCaptureServer(
     url: `${tls === undefined ? 'http' : 'https'}://127.0.0.1:${port}`,
     port,
     requests,
+    pause: () => {
+      paused = true;
+    },
+    resume: () => {
+      paused = false;
+      for (const reply of held.splice(0)) reply();
+    },
+    get held() {
+      return held.length;
+    },
     close: async () => {
+      for (const reply of held.splice(0)) reply();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },

@@ -1,5 +1,7 @@
 /**
- * Who may put points into the memory queue, and who waits (queue_config.block_timeout).
+ * Who may put points into an exporter's memory queue, and who waits (block_timeout): the remote-write
+ * exporter's queue_config.block_timeout and the otlphttp exporter's sending_queue.block_timeout, one
+ * implementation for both (components do not import each other).
  *
  * A full queue makes consume() wait for room instead of dropping: the caller (a receiver, through the
  * processors) is slowed down to what the remote end takes. Two rules keep that wait fair and ordered:
@@ -9,9 +11,15 @@
  * - while another source waits, a source holds at most its fair share of the queue (capacity / sources
  *   holding or waiting): a receiver that floods cannot take every slot freed for one that scrapes.
  *
+ * The queue says how it takes points (`admit` of enter()) and how it counts what it drops, and tells
+ * this when points leave it (released()); this says who goes, when a wait ends, and what the caller is
+ * told then: QueueFullError when block_timeout ran out, ShuttingDownError at shutdown (core/errors.ts).
+ *
  * Memory: one counter per source (the receivers of the pipeline) and one ticket per consume() call that
  * waits, which its caller bounds (remote-write requests in flight, scrape loops).
  */
+
+import { QueueFullError, ShuttingDownError } from '../errors.js';
 
 /** How a wait ended: room (try again), the deadline, or the queue stopping. */
 export type TurnResult = 'room' | 'timeout' | 'stopped';
@@ -20,6 +28,15 @@ export class Ticket {
   /** Set while the ticket waits for its turn. */
   wake: ((result: TurnResult) => void) | undefined;
   constructor(readonly source: string) {}
+}
+
+/** The queue's side of enter(): the wait's budget from the call, the clock, shutdown, and its drop count. */
+export interface EnterWait {
+  readonly blockTimeoutMs: number;
+  now(): number;
+  stopping(): boolean;
+  /** Points that stayed out, before the caller is told: count them (reason="shutdown" or "queue_full"), log once. */
+  dropped(reason: 'shutdown' | 'queue_full', n: number, source: string): void;
 }
 
 export class FairAdmission {
@@ -31,6 +48,42 @@ export class FairAdmission {
 
   /** `capacity` reads the queue's room in points now (it changes with resharding). */
   constructor(private readonly capacity: () => number) {}
+
+  /**
+   * Takes `length` points in through `admit` (it puts in what fits from index `from` on, at most
+   * allowance(source) of them, tells took(), and returns the index of the first left out), waiting for
+   * room as long as some are out, until `blockTimeoutMs` from the call (on `now`'s clock). Resolves once
+   * all are in. Else what is still out is dropped (wait.dropped) and the call fails: with QueueFullError
+   * when the time ran out, with ShuttingDownError when the queue is stopping (at once if it already was).
+   */
+  async enter(source: string, length: number, admit: (from: number) => number, wait: EnterWait): Promise<void> {
+    const out = await this.admitWaiting(source, length, admit, wait);
+    if (out === undefined) return;
+    const dropped = length - out.next;
+    wait.dropped(out.why, dropped, source);
+    throw out.why === 'shutdown' ? new ShuttingDownError(dropped) : new QueueFullError(dropped, wait.blockTimeoutMs);
+  }
+
+  /** enter()'s admission and waits: undefined when all are in, else the first point out and why. */
+  private async admitWaiting(source: string, length: number, admit: (from: number) => number, wait: EnterWait): Promise<{ next: number; why: 'shutdown' | 'queue_full' } | undefined> {
+    if (wait.stopping()) return { next: 0, why: 'shutdown' };
+    let next = this.waiting(source) ? 0 : admit(0);
+    if (next >= length) return undefined;
+    const deadline = wait.now() + wait.blockTimeoutMs;
+    const ticket = this.join(source);
+    try {
+      while (next < length) {
+        const left = deadline - wait.now();
+        const result = left > 0 ? await this.turn(ticket, left) : 'timeout';
+        if (result === 'stopped' || wait.stopping()) return { next, why: 'shutdown' };
+        if (result === 'timeout') return { next, why: 'queue_full' };
+        next = admit(next);
+      }
+      return undefined;
+    } finally {
+      this.leave(ticket);
+    }
+  }
 
   /** An earlier call of this source waits: a new one must queue behind it. */
   waiting(source: string): boolean {
