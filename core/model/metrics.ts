@@ -32,7 +32,12 @@ export function makeLabels(): Labels {
  * sorting and hashing the labels again for every point.
  */
 export interface LabelsIdentity {
-  /** `\xff<name>\xfe<value>` per label in name order (empty values too): seriesKey is the name plus this. */
+  /**
+   * `\xff<name>\xfe<value>` per label in name order (empty values too): seriesKey is the name plus this.
+   * When a name or value itself holds \xfe or \xff (a remote-write sender may send any character),
+   * `\xfd` then `<name length>:<name><value length>:<value>` per label instead, so two label sets never
+   * share a key ({a: 'x\xffb\xfey'} and {a: 'x', b: 'y'} would in the plain form). See identityKeyOf.
+   */
   readonly key: string;
   /**
    * Order-independent 32-bit hash of the non-empty labels (`__name__` left out): per label
@@ -62,11 +67,14 @@ export function labelsIdentity(labels: Readonly<Labels>): LabelsIdentity {
   const names = Object.keys(labels).sort();
   let key = '';
   let pairHash = 0;
+  let separators = false;
   for (const n of names) {
     const v = labels[n];
     key += `\xff${n}\xfe${v}`;
+    separators ||= holdsSeparator(n) || holdsSeparator(v);
     if (v !== '' && n !== '__name__') pairHash = (pairHash + labelPairHash(n, v)) | 0;
   }
+  if (separators) key = escapedKey(names, labels);
   const identity: LabelsIdentity = { key, pairHash };
   if (Object.isFrozen(own)) frozenIdentities.set(own, identity);
   else {
@@ -79,6 +87,55 @@ export function labelsIdentity(labels: Readonly<Labels>): LabelsIdentity {
 
 /** Identities of label sets frozen before anyone asked (they cannot take the symbol any more). */
 const frozenIdentities = new WeakMap<object, LabelsIdentity>();
+
+/**
+ * The identity a labels object already carries, or undefined: never computes one (nor freezes the
+ * object). For a stage that has its own way to key labels that carry none (the remote-write encoder:
+ * labels from the prometheus receiver or a plugin reach it without one when there is a single shard).
+ */
+export function carriedLabelsIdentity(labels: Readonly<Labels>): LabelsIdentity | undefined {
+  const own = labels as Identified;
+  return own[IDENTITY] ?? (Object.isFrozen(own) ? frozenIdentities.get(own) : undefined);
+}
+
+/** Whether `s` holds \xfe or \xff, the separators of an identity key's plain form. */
+function holdsSeparator(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 0xfe || c === 0xff) return true;
+  }
+  return false;
+}
+
+/** The escaped form of LabelsIdentity.key: length-prefixed, so any characters parse one way. */
+function escapedKey(names: readonly string[], labels: Readonly<Labels>): string {
+  let key = '\xfd';
+  for (const n of names) {
+    const v = labels[n];
+    key += `${n.length}:${n}${v.length}:${v}`;
+  }
+  return key;
+}
+
+/**
+ * LabelsIdentity.key of the labels `pairs` (name, value, name, value, ... in name order): the same
+ * string labelsIdentity gives a labels object with exactly these labels. For a stage that keys label
+ * sets it derives (the remote-write encoder's series without empty values) in the carried form.
+ */
+export function identityKeyOf(pairs: readonly string[]): string {
+  let key = '';
+  let separators = false;
+  for (let i = 0; i < pairs.length; i += 2) {
+    const n = pairs[i];
+    const v = pairs[i + 1];
+    key += `\xff${n}\xfe${v}`;
+    separators ||= holdsSeparator(n) || holdsSeparator(v);
+  }
+  if (!separators) return key;
+  key = '\xfd';
+  for (let i = 0; i < pairs.length; i += 2) key += `${pairs[i].length}:${pairs[i]}${pairs[i + 1].length}:${pairs[i + 1]}`;
+  return key;
+}
 
 /** How many identities were computed (not read back) in this process: tests check that stages carry them. */
 export function labelsIdentitiesComputed(): number {

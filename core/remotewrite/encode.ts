@@ -11,7 +11,7 @@
  *   Sample        { double value = 1; int64 timestamp = 2; }
  *   MetricMetadata{ MetricType type = 1; string metric_family_name = 2; string help = 4; string unit = 5; }
  */
-import type { Labels, MetricFamily, MetricType, Point } from '../model/metrics.js';
+import { carriedLabelsIdentity, identityKeyOf, makeLabels, type Labels, type MetricFamily, type MetricType, type Point } from '../model/metrics.js';
 import { buildRecipe, closeLiteral, putCopy, type Recipe, type RecipeSource, SnappyBlockWriter, WrittenAt } from './fused.js';
 import { ProtoWriter, putUvarint, uvarintSize } from './writer.js';
 import { ByteLru, MAP_ENTRY_BYTES, stringBytes } from '../lru.js';
@@ -144,12 +144,7 @@ const EMPTY_KEYS: readonly string[] = [];
  * indices into the request's points (no array per series per request).
  */
 interface CachedSeries {
-  /**
-   * Canonical key (`<name length>:name<value length>:value` per label in name order): the same label
-   * set from another shape. Length-prefixed, not separated: label names and values from the
-   * remote-write receiver may hold any character, and with separators {a:'x\xffb\xfey'} and
-   * {a:'x', b:'y'} made one key, so the second series was written with the first one's labels.
-   */
+  /** Its key in the generations' maps (seriesKeyOf): the same label set from another shape or object. */
   readonly key: string;
   /** The series' TimeSeries.labels fields, tags and lengths included, ready to copy. */
   readonly labels: Buffer;
@@ -176,7 +171,20 @@ interface CachedSeries {
 }
 
 /**
- * One generation of the series cache: series by canonical key. One Map lookup of one string per miss:
+ * The series cache's key of a series: `<name length>\x00<name>` and the identity key (core/model/metrics.ts
+ * LabelsIdentity.key, injective) of its own labels that decide it: the non-empty ones, less any equal to
+ * the external label of its name (the series is the same without it). Those labels and the external
+ * labels make the series, so equal keys are equal series and the other way round; and for labels with
+ * no empty value and no such label (nearly all) it is the key the labels object already carries, so
+ * the encoder takes it instead of computing one (lookup). One form for both, so a series met with and
+ * without a carried identity is one entry, never two TimeSeries in one request.
+ */
+function seriesKeyOf(name: string, identityKey: string): string {
+  return `${name.length}\x00${name}${identityKey}`;
+}
+
+/**
+ * One generation of the series cache: series by key (seriesKeyOf). One Map lookup of one string per miss:
  * a trie of one Map per label value (what this replaced) hashed the same strings one by one, but made
  * ~4 Maps per new series below a high-cardinality label, most of a new series' cost and heap.
  */
@@ -249,6 +257,9 @@ export class WriteRequestEncoder {
   private lastKeys: string[] = [];
   private lastShape: readonly string[] | undefined;
   private readonly scratch: string[] = [];
+  /** The name/value pairs of a point's own labels that decide its series (seriesKeyOf), for keyOf. */
+  private readonly ownScratch: string[] = [];
+  private keysCount = 0;
   private encodedCount = 0;
   private readonly order: number[] = [];
   /** Series of the first point of the last request: the guess for the first point of the next. */
@@ -273,7 +284,8 @@ export class WriteRequestEncoder {
   constructor(options: EncoderOptions = {}) {
     this.writer = new ProtoWriter(options.initialBufferSize);
     this.snappy = new SnappyBlockWriter(options.initialBufferSize);
-    const external: Labels = {};
+    // Without a prototype, so an own label named like an Object.prototype member (toString) is no external label.
+    const external: Labels = makeLabels();
     for (const [name, value] of Object.entries(options.externalLabels ?? {})) {
       if (value !== '' && name !== '__name__') external[name] = value;
     }
@@ -293,6 +305,14 @@ export class WriteRequestEncoder {
   /** Series whose labels are cached now (both generations; a series is in one of them). */
   get cachedSeries(): number {
     return this.current.size + this.previous.size;
+  }
+
+  /**
+   * Series keys computed since the encoder was made (for tests): a point whose labels carry their
+   * identity (core/model/metrics.ts labelsIdentity) is looked up by it, and computes none.
+   */
+  get keysComputed(): number {
+    return this.keysCount;
   }
 
   /** Series whose labels were encoded (not found in the cache) since the encoder was made (for tests). */
@@ -403,13 +423,17 @@ export class WriteRequestEncoder {
   }
 
   /**
-   * The cached series of a point: by canonical key in the current generation, else the old one's entry
-   * (moved into the current), else a new entry. The key is built from the shape's non-empty values, so
-   * {a:'1', b:''} and {a:'1'} find one series.
+   * The cached series of a point: by key (seriesKeyOf) in the current generation, else the old one's
+   * entry (moved into the current), else a new entry. The key is the one the labels carry when they
+   * carry one and it decides the series (carriesKey), else computed (keyOf); either way {a:'1', b:''}
+   * and {a:'1'} find one series.
    */
   private lookup(p: Point): CachedSeries {
-    const shape = this.shapeOf(p.labels);
-    const key = this.keyOf(p, shape);
+    const own = p.labels;
+    const shape = this.shapeOf(own);
+    const id = carriedLabelsIdentity(own);
+    const carried = id !== undefined && this.carriesKey(own);
+    const key = carried ? seriesKeyOf(p.name, id.key) : this.keyOf(p, shape);
     const cur = this.current;
     let s = cur.canonical.get(key);
     if (s !== undefined) return s;
@@ -421,6 +445,7 @@ export class WriteRequestEncoder {
       old.size--;
       old.bytes -= seriesBytes(s.key, s.labels);
     } else {
+      if (carried) this.pairsOf(p, shape);
       s = this.newSeries(p, key);
     }
     cur.canonical.set(key, s);
@@ -431,28 +456,51 @@ export class WriteRequestEncoder {
   }
 
   /**
-   * The canonical key of a point's label set (`<name length>:name<value length>:value` per non-empty
-   * label in name order); the name/value pairs are left in `scratch` for newSeries.
+   * Whether the identity key a labels object carries is the one its series' key is made of: no empty
+   * value, no `__name__` of its own, and no label equal to the external label of its name.
    */
-  private keyOf(p: Point, shape: readonly string[]): string {
-    const labels = this.scratch;
-    labels.length = 0;
-    let key = '';
-    for (let i = 0; i < shape.length; i++) {
-      const name = shape[i];
-      const value = name === '__name__' ? p.name : this.valueOf(p.labels, name);
-      if (value === '') continue;
-      labels.push(name, value);
-      key += `${name.length}:${name}${value.length}:${value}`;
+  private carriesKey(own: Labels): boolean {
+    const external = this.externalNames.length > 0 ? this.externalValues : undefined;
+    for (const name in own) {
+      const v = own[name];
+      if (v === '' || name === '__name__' || (external !== undefined && external[name] === v)) return false;
     }
-    return key;
+    return true;
   }
 
-  /** Own value when not empty, else the external label's, else '' (left out). */
-  private valueOf(own: Labels, name: string): string {
-    const v = own[name];
-    if (v !== undefined && v !== '') return v;
-    return this.externalValues[name] ?? '';
+  /** A point's series key computed from its labels (seriesKeyOf); the pairs are left for newSeries. */
+  private keyOf(p: Point, shape: readonly string[]): string {
+    this.pairsOf(p, shape);
+    this.keysCount++;
+    return seriesKeyOf(p.name, identityKeyOf(this.ownScratch));
+  }
+
+  /**
+   * A point's label pairs in name order: the series' labels (`__name__`, own non-empty, external where
+   * own is empty) into `scratch` for newSeries, and the own ones that decide the series into `ownScratch`.
+   */
+  private pairsOf(p: Point, shape: readonly string[]): void {
+    const labels = this.scratch;
+    const decide = this.ownScratch;
+    labels.length = 0;
+    decide.length = 0;
+    const own = p.labels;
+    const external = this.externalValues;
+    for (let i = 0; i < shape.length; i++) {
+      const name = shape[i];
+      if (name === '__name__') {
+        if (p.name !== '') labels.push(name, p.name);
+        continue;
+      }
+      const v = own[name];
+      if (typeof v === 'string' && v !== '') {
+        labels.push(name, v);
+        if (external[name] !== v) decide.push(name, v);
+        continue;
+      }
+      const e = external[name];
+      if (e !== undefined) labels.push(name, e);
+    }
   }
 
   /** The sorted label names (own, external, `__name__`) of a labels object, cached by key order. */
