@@ -2,10 +2,12 @@
 // labels are frozen once it is taken, and a changed copy gets its own.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { copyLabels, labelsIdentitiesComputed, labelsIdentity, makeLabels, seriesKey, withLabels, type Point } from '../../../core/model/metrics.js';
+import { carriedLabelsIdentity, copyLabels, identityKeyOf, labelsIdentitiesComputed, labelsIdentity, makeLabels, seriesKey, withLabels, type MetricFamily, type Point } from '../../../core/model/metrics.js';
+import { snappyUncompress, WriteRequestEncoder } from '../../../core/remotewrite/index.js';
 import { makeTarget } from '../../../core/scrape/targets.js';
 import { seriesHash } from '../../../exporters/prometheusremotewrite/request.js';
 import { MetricsDeriver } from '../../../processors/pprof_metrics/derive.js';
+import { decodeWriteRequest } from '../remotewrite/reference-decoder.js';
 
 function labels(entries: Record<string, string>) {
   return copyLabels(entries);
@@ -80,5 +82,94 @@ describe('labels identity', () => {
     const ext = labels({ cluster: 'c1', job: 'other' });
     const p = second[0];
     assert.equal(seriesHash(p.name, p.labels, ext, ['cluster', 'job']), seriesHash(p.name, withLabels(p.labels, { cluster: 'c1' }), makeLabels(), []));
+  });
+
+  it('keys stay apart for label sets whose joined text is equal (a name or value holding \\xfe or \\xff)', () => {
+    const pairs: Array<[Record<string, string>, Record<string, string>]> = [
+      [{ a: 'x\u00ffb\u00fey' }, { a: 'x', b: 'y' }],
+      [{ 'a\u00ffb': 'v' }, { a: 'v', b: 'v' }],
+      [{ 'a\u00feb': 'c' }, { a: 'b\u00fec' }],
+    ];
+    for (const [a, b] of pairs) {
+      assert.notEqual(labelsIdentity(labels(a)).key, labelsIdentity(labels(b)).key);
+      // identityKeyOf gives the key labelsIdentity gives, in both forms.
+      for (const l of [a, b]) {
+        const names = Object.keys(l).sort();
+        assert.equal(identityKeyOf(names.flatMap((n) => [n, l[n]])), labelsIdentity(labels(l)).key);
+      }
+    }
+    assert.equal(carriedLabelsIdentity(labels({ a: '1' })), undefined);
+  });
+});
+
+describe('the remote-write encoder looks series up by the identity their labels carry', () => {
+  const family: MetricFamily = { name: 'go_pprof_heap_inuse_bytes', type: 'gauge', help: 'h', unit: 'bytes' };
+  const at = (l: Record<string, string>, value: number, t: number, name = family.name): Point => ({ family, name, labels: l, value, timestampMs: t, stale: false });
+  const sets = Array.from({ length: 40 }, (_, i) => ({ job: 'api', instance: `10.0.0.${i % 8}:6060`, function: `main.f${i}` }));
+  const carrying = () =>
+    sets.map((l) => {
+      const c = copyLabels(l);
+      labelsIdentity(c);
+      return c;
+    });
+  const decoded = (body: Buffer) => decodeWriteRequest(snappyUncompress(body)).timeseries.map((s) => ({ labels: s.labels.map((x) => `${x.name}=${x.value}`), samples: s.samples }));
+
+  it('computes no key for labels that carry one, in any order, and writes what labels without one give', () => {
+    const withId = new WriteRequestEncoder({ externalLabels: { cluster: 'c1' } });
+    const without = new WriteRequestEncoder({ externalLabels: { cluster: 'c1' } });
+    const identitiesBefore = labelsIdentitiesComputed();
+    for (let r = 0; r < 4; r++) {
+      // Fresh labels objects every request, carrying their identity (as pprof_metrics makes them), in an
+      // order that changes (so the encoder's guess of the next series misses and it looks each one up).
+      const l = carrying();
+      const order = sets.map((_, i) => (i * [1, 3, 7, 11][r]) % sets.length);
+      const a = withId.encodeCompressed(order.map((i) => at(l[i], i, 1000 * r)));
+      const b = without.encodeCompressed(order.map((i) => at(copyLabels(sets[i]), i, 1000 * r)));
+      assert.deepEqual(decoded(a), decoded(b));
+      assert.equal(decoded(a).length, sets.length);
+    }
+    assert.equal(withId.keysComputed, 0);
+    assert.ok(without.keysComputed >= sets.length, `${without.keysComputed}`);
+    assert.equal(withId.seriesEncoded, sets.length);
+    // The encoder reads identities, never computes them (the 4 x 40 above are carrying()'s own).
+    assert.equal(labelsIdentitiesComputed() - identitiesBefore, 4 * sets.length);
+  });
+
+  it('a series met with and without a carried identity, with an empty label or one equal to an external label, is one series', () => {
+    const encoder = new WriteRequestEncoder({ externalLabels: { cluster: 'c1' } });
+    const [carried] = carrying();
+    const points = [
+      at(carried, 1, 1000),
+      at(copyLabels(sets[0]), 2, 2000),
+      at(copyLabels(sets[0], { team: '' }), 3, 3000),
+      at(copyLabels(sets[0], { cluster: 'c1' }), 4, 4000),
+      at(copyLabels(sets[0], { cluster: 'c2' }), 5, 5000),
+    ];
+    for (const p of points.slice(2)) labelsIdentity(p.labels);
+    const keysBefore = encoder.keysComputed;
+    const series = decoded(encoder.encodeCompressed(points));
+    assert.equal(series.length, 2);
+    assert.deepEqual(series[0].samples.map((x) => x.value), [1, 2, 3, 4]);
+    assert.deepEqual(series[0].labels, ['__name__=go_pprof_heap_inuse_bytes', 'cluster=c1', 'function=main.f0', 'instance=10.0.0.0:6060', 'job=api']);
+    assert.deepEqual(series[1].labels, ['__name__=go_pprof_heap_inuse_bytes', 'cluster=c2', 'function=main.f0', 'instance=10.0.0.0:6060', 'job=api']);
+    // Computed for the one without an identity and the two whose carried key does not decide the series.
+    assert.equal(encoder.keysComputed - keysBefore, 3);
+  });
+
+  it('the carried key is what the cache is keyed on: label sets with one joined text are two series', () => {
+    const encoder = new WriteRequestEncoder();
+    const a = labels({ a: 'x\u00ffb\u00fey' });
+    const b = labels({ a: 'x', b: 'y' });
+    labelsIdentity(a);
+    labelsIdentity(b);
+    const series = decoded(encoder.encodeCompressed([at(a, 1, 1000), at(b, 2, 1000), at(a, 3, 2000)]));
+    assert.deepEqual(
+      series.map((s) => [s.labels, s.samples.length]),
+      [
+        [['__name__=go_pprof_heap_inuse_bytes', 'a=x\u00ffb\u00fey'], 2],
+        [['__name__=go_pprof_heap_inuse_bytes', 'a=x', 'b=y'], 1],
+      ],
+    );
+    assert.equal(encoder.keysComputed, 0);
   });
 });
