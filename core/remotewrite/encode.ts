@@ -12,7 +12,7 @@
  *   MetricMetadata{ MetricType type = 1; string metric_family_name = 2; string help = 4; string unit = 5; }
  */
 import { carriedLabelsIdentity, identityKeyOf, makeLabels, type Labels, type MetricFamily, type MetricType, type Point } from '../model/metrics.js';
-import { buildRecipe, closeLiteral, putCopy, type Recipe, type RecipeSource, SnappyBlockWriter, WrittenAt } from './fused.js';
+import { buildRecipe, closeLiteral, putCopy, type Recipe, type RecipeSource, recipeInScratch, SnappyBlockWriter, WrittenAt } from './fused.js';
 import { ProtoWriter, putUvarint, uvarintSize } from './writer.js';
 import { ByteLru, MAP_ENTRY_BYTES, stringBytes } from '../lru.js';
 import { PprofcolError } from '../errors.js';
@@ -230,7 +230,9 @@ export interface EncoderOptions {
 }
 
 export class WriteRequestEncoder {
-  private readonly writer: ProtoWriter;
+  /** encode()'s buffer, made on its first use: the exporter only calls encodeCompressed. */
+  private writer: ProtoWriter | undefined;
+  private readonly initialBufferSize: number | undefined;
   /** Encodes one series' labels before they are copied into their cache entry. */
   private readonly labelWriter = new ProtoWriter(1024);
   private readonly externalNames: readonly string[];
@@ -269,6 +271,7 @@ export class WriteRequestEncoder {
   /** Recently written series (a ring), the sources a new series' recipe may copy from. */
   private readonly recent: (CachedSeries | undefined)[] = new Array<CachedSeries | undefined>(RECENT).fill(undefined);
   private recentAt = 0;
+  private readonly candidates: RecipeSource[] = [];
   /**
    * The previous Sample written by encodeCompressed in this request: where its value's eight bytes
    * start (-1: none yet), those bytes as two little-endian 32-bit halves, its timestamp and the
@@ -282,7 +285,7 @@ export class WriteRequestEncoder {
   private prevTsLength = 0;
 
   constructor(options: EncoderOptions = {}) {
-    this.writer = new ProtoWriter(options.initialBufferSize);
+    this.initialBufferSize = options.initialBufferSize;
     this.snappy = new SnappyBlockWriter(options.initialBufferSize);
     // Without a prototype, so an own label named like an Object.prototype member (toString) is no external label.
     const external: Labels = makeLabels();
@@ -326,10 +329,10 @@ export class WriteRequestEncoder {
    */
   encode(points: readonly Point[], metadata: Iterable<MetricFamily> = []): Buffer {
     this.group(points);
-    const w = this.writer;
+    const w = (this.writer ??= new ProtoWriter(this.initialBufferSize));
     w.reset();
     const series = this.series;
-    for (let i = 0; i < series.length; i++) this.writeSeries(series[i], points);
+    for (let i = 0; i < series.length; i++) this.writeSeries(series[i], points, w);
     series.length = 0;
     for (const family of metadata) writeMetadata(w, family);
     return w.view();
@@ -572,7 +575,7 @@ export class WriteRequestEncoder {
     };
   }
 
-  private writeSeries(s: CachedSeries, points: readonly Point[]): void {
+  private writeSeries(s: CachedSeries, points: readonly Point[], w: ProtoWriter): void {
     const next = this.next;
     // First pass: the series' length (known exactly, so no bytes move) and whether timestamps ascend.
     let bodyLength = s.labels.length;
@@ -586,7 +589,6 @@ export class WriteRequestEncoder {
       prevTs = ts;
       count++;
     }
-    const w = this.writer;
     w.ensure(1 + 5 + s.labels.length + count * MAX_SAMPLE_BYTES);
     w.byte(TAG_TIMESERIES);
     w.uvarint(bodyLength);
@@ -621,11 +623,29 @@ export class WriteRequestEncoder {
       if (ts < orderTs) inOrder = false;
       orderTs = ts;
     }
-    let recipe = s.recipe;
-    if (recipe === undefined || !writtenNow(recipe.sources, epoch)) recipe = s.recipe = this.recipeFor(s);
+    let ops: ArrayLike<number>;
+    let opCount: number;
+    let sources: readonly WrittenAt[];
+    const kept = s.recipe;
+    if (kept !== undefined && writtenNow(kept.sources, epoch)) {
+      ops = kept.ops;
+      opCount = kept.ops.length;
+      sources = kept.sources;
+    } else if (kept === undefined && s.written.epoch === 0) {
+      // Never written before (epochs start at 1): the recipe is used once, from scratch, and not kept,
+      // so a series met once (a churning label, a first scrape) pays for no Recipe; its second write
+      // builds the one it keeps.
+      const r = recipeInScratch(s.labels, this.candidatesFor(s));
+      ops = r.ops;
+      opCount = r.n;
+      sources = r.sources;
+    } else {
+      const recipe = (s.recipe = buildRecipe(s.labels, this.candidatesFor(s)));
+      ops = recipe.ops;
+      opCount = ops.length;
+      sources = recipe.sources;
+    }
     this.recent[this.recentAt++ & (RECENT - 1)] = s;
-    const ops = recipe.ops;
-    const sources = recipe.sources;
     const labels = s.labels;
     const headerLength = 1 + uvarintSize(bodyLength);
 
@@ -641,7 +661,7 @@ export class WriteRequestEncoder {
     const labelsAt = at + headerLength;
     // The header as a copy when the labels start as a copy of the start of a series with the same
     // body length (so the same header bytes): the copy runs on into the labels.
-    const first = ops[1] >= 0 && ops[2] === 0 ? sources[ops[1]] : undefined;
+    const first = opCount > 0 && ops[1] >= 0 && ops[2] === 0 ? sources[ops[1]] : undefined;
     if (first !== undefined && first.bodyLength === bodyLength) {
       const d = at - first.at;
       if (cl !== 0 && d === cd) cl += headerLength;
@@ -665,7 +685,7 @@ export class WriteRequestEncoder {
 
     let own = 0;
     let last: WrittenAt | undefined;
-    for (let k = 0; k < ops.length; k += 3) {
+    for (let k = 0; k < opCount; k += 3) {
       const len = ops[k];
       const source = ops[k + 1];
       if (source >= 0) {
@@ -844,13 +864,14 @@ export class WriteRequestEncoder {
   }
 
   /**
-   * A recipe for a series about to be written: its label fields against those of the series written
-   * just before it and of the last one written with the same name (both already in this request's
-   * output, so every copy is valid).
+   * What a recipe for a series about to be written compares its label fields with: the series written
+   * just before it and the last one written with the same name (both already in this request's output,
+   * so every copy is valid). A scratch array, valid until the next call.
    */
-  private recipeFor(s: CachedSeries): Recipe {
+  private candidatesFor(s: CachedSeries): readonly RecipeSource[] {
     const epoch = this.epoch;
-    const candidates: RecipeSource[] = [];
+    const candidates = this.candidates;
+    candidates.length = 0;
     const recent = this.recent;
     const newest = recent[(this.recentAt - 1) & (RECENT - 1)];
     if (newest !== undefined && newest !== s && newest.written.epoch === epoch) candidates.push(newest);
@@ -862,7 +883,7 @@ export class WriteRequestEncoder {
         break;
       }
     }
-    return buildRecipe(s.labels, candidates);
+    return candidates;
   }
 }
 

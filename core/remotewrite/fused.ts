@@ -363,9 +363,32 @@ function diffPair(own: Uint8Array, ps: number, pe: number, src: Uint8Array, qs: 
  * and again only when a source is missing from a later request.
  */
 export function buildRecipe(labels: Uint8Array, candidates: readonly RecipeSource[]): Recipe {
+  const scratch = recipeInScratch(labels, candidates);
+  // A plain array of small integers: a typed array's slice costs a backing store of its own, which
+  // was a third of buildRecipe's time on a new series.
+  const out = new Array<number>(scratch.n);
+  for (let k = 0; k < scratch.n; k++) out[k] = scratch.ops[k];
+  return { ops: out, sources: scratch.sources.slice() };
+}
+
+/**
+ * A recipe in scratch, valid until the next recipe is built: `ops[0, n)` and `sources` as in Recipe.
+ * For a series written once (the first time the encoder meets it), whose recipe need not be kept.
+ */
+export interface ScratchRecipe {
+  readonly ops: Int32Array;
+  readonly n: number;
+  readonly sources: WrittenAt[];
+}
+
+const scratchSources: WrittenAt[] = [];
+
+/** buildRecipe's recipe left in scratch (ScratchRecipe): no allocation. */
+export function recipeInScratch(labels: Uint8Array, candidates: readonly RecipeSource[]): ScratchRecipe {
   const ops = recipeOps;
   ops.n = 0;
-  const sources: WrittenAt[] = [];
+  const sources = scratchSources;
+  sources.length = 0;
   const count = Math.min(candidates.length, MAX_CANDIDATES);
   const ownCount = pairsOf(labels, 0);
   const ownSpans = spanScratch[0];
@@ -412,9 +435,5 @@ export function buildRecipe(labels: Uint8Array, candidates: readonly RecipeSourc
     for (let k = 0; k < bestOps.n; k += 3) pushTrial(ops, best[k], best[k + 1] < 0 ? -1 : index, best[k + 2]);
     lastSource = bestCandidate;
   }
-  // A plain array of small integers: a typed array's slice costs a backing store of its own, which
-  // was a third of buildRecipe's time on a new series.
-  const out = new Array<number>(ops.n);
-  for (let k = 0; k < ops.n; k++) out[k] = ops.ops[k];
-  return { ops: out, sources };
+  return { ops: ops.ops, n: ops.n, sources };
 }

@@ -222,14 +222,17 @@ describe('WriteRequestEncoder.encodeCompressed', () => {
   it('requests over 64 KiB: copies reach back past 64 KiB with 4-byte offsets', () => {
     const plain = new WriteRequestEncoder();
     const fused = new WriteRequestEncoder();
-    // First request: series A then B, so B's recipe copies from A. Second: A, 2,000 other series
-    // (~400 KiB), then B: B's copies now reach ~400 KiB back.
+    // First requests: series A then B, so B's recipe copies from A (twice: a series keeps the recipe
+    // of its second write; its first is used once). Then A, 2,000 other series (~400 KiB), then B:
+    // B's copies now reach ~400 KiB back.
     const fam = families[0];
     const mk = (name: string, labels: Labels): Point => ({ family: fam, name, labels, value: 1.5, timestampMs: 1_700_000_000_000, stale: false });
     const a = (): Point => mk('far_metric', { job: 'far-away-job', instance: 'far-away-instance:9100', function: 'pkg.(*Far).Function1' });
     const b = (): Point => mk('far_metric', { job: 'far-away-job', instance: 'far-away-instance:9100', function: 'pkg.(*Far).Function2' });
-    const first = [a(), b()];
-    assertDecodes(fused.encodeCompressed(first), Buffer.from(plain.encode(first)));
+    for (let r = 0; r < 2; r++) {
+      const first = [a(), b()];
+      assertDecodes(fused.encodeCompressed(first), Buffer.from(plain.encode(first)));
+    }
     const second = [a(), ...scrape(2000, 1), b()];
     const expected = Buffer.from(plain.encode(second));
     assert.ok(expected.length > 64 * 1024);
