@@ -160,7 +160,7 @@ interface CachedSeries {
    */
   name: string;
   keys: readonly string[];
-  values: string[];
+  values: readonly string[];
   /** The series that followed this one in the last request: the guess for the next point. */
   successor: CachedSeries | undefined;
   /** The generation whose map holds it: a guess is only taken from the current one. */
@@ -567,7 +567,7 @@ export class WriteRequestEncoder {
       tail: -1,
       name: p.name,
       keys: EMPTY_KEYS,
-      values: [],
+      values: EMPTY_KEYS, // miss() sets them
       successor: undefined,
       gen: this.current,
       written: new WrittenAt(),
@@ -635,7 +635,7 @@ export class WriteRequestEncoder {
       // Never written before (epochs start at 1): the recipe is used once, from scratch, and not kept,
       // so a series met once (a churning label, a first scrape) pays for no Recipe; its second write
       // builds the one it keeps.
-      const r = recipeInScratch(s.labels, this.candidatesFor(s));
+      const r = recipeInScratch(s.labels, this.candidatesFor(s, true));
       ops = r.ops;
       opCount = r.n;
       sources = r.sources;
@@ -760,8 +760,9 @@ export class WriteRequestEncoder {
         hi = F64_WORDS[1];
       }
       if (k === 0) {
-        cell.valueLo = lo;
-        cell.valueHi = hi;
+        // As int32 (leadingEqualBytes XORs them): a uint32 past 2^31 would be a boxed double per cell.
+        cell.valueLo = lo | 0;
+        cell.valueHi = hi | 0;
       }
       const valueAt = dpos + 3;
       // Distance back to the previous sample (same layout: header, value, timestamp), 0 if none.
@@ -868,7 +869,7 @@ export class WriteRequestEncoder {
    * just before it and the last one written with the same name (both already in this request's output,
    * so every copy is valid). A scratch array, valid until the next call.
    */
-  private candidatesFor(s: CachedSeries): readonly RecipeSource[] {
+  private candidatesFor(s: CachedSeries, one = false): readonly RecipeSource[] {
     const epoch = this.epoch;
     const candidates = this.candidates;
     candidates.length = 0;
@@ -879,7 +880,8 @@ export class WriteRequestEncoder {
       const r = recent[(this.recentAt - k) & (RECENT - 1)];
       if (r === undefined || r.written.epoch !== epoch || r === s) continue;
       if (r.name === s.name) {
-        if (r !== newest) candidates.push(r);
+        if (one) candidates[0] = r;
+        else if (r !== newest) candidates.push(r);
         break;
       }
     }

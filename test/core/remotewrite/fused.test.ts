@@ -181,6 +181,27 @@ describe('WriteRequestEncoder.encodeCompressed', () => {
     );
   });
 
+  it('a series turning from new (a recipe used once) to cached (the recipe it keeps) writes the same bytes', () => {
+    // Request 1: every series new; its recipe comes from scratch and is not kept. Request 2: the same
+    // series (fresh objects) build the recipes they keep. Request 3: those kept recipes are used.
+    // A series new in request 2 (and 3) among cached ones: both kinds side by side in one request.
+    const plain = new WriteRequestEncoder();
+    const fused = new WriteRequestEncoder();
+    const extra = (b: number): Point[] => scrape(40, b).map((p) => ({ ...p, labels: { ...p.labels, job: `new-${b}` } }));
+    const requests = [scrape(300, 0), [...scrape(300, 1), ...extra(1)], [...extra(2), ...scrape(300, 2), ...extra(1)]];
+    const bodies: Buffer[] = [];
+    for (const [i, points] of requests.entries()) {
+      const body = fused.encodeCompressed(points);
+      assertDecodes(body, Buffer.from(plain.encode(points)), `request ${i}`);
+      bodies.push(body);
+    }
+    // Each equals what a fresh encoder writes for the new series alone, decoded the same.
+    const fresh = new WriteRequestEncoder();
+    assertDecodes(fresh.encodeCompressed(extra(2)), Buffer.from(new WriteRequestEncoder().encode(extra(2))), 'fresh');
+    // The compressed size of the cached request stays close to the new one's: kept recipes are as good.
+    assert.ok(bodies[2].length < 1.3 * bodies[0].length * (380 / 300), `${bodies[2].length} vs ${bodies[0].length}`);
+  });
+
   it('stays correct when series come in another order or subset than before (recipes rebuilt)', () => {
     const plain = new WriteRequestEncoder();
     const fused = new WriteRequestEncoder();
