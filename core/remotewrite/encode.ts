@@ -244,7 +244,7 @@ export class WriteRequestEncoder {
   private previous: Generation = generation();
   /**
    * Sorted label names by id. A shape evicted and met again is built again; its series are found by
-   * canonical key as before (lookup).
+   * key as before (lookup).
    */
   private readonly shapes: ByteLru<string, readonly string[]>;
   /** Series of the request being built, in order of first appearance. */
@@ -366,7 +366,8 @@ export class WriteRequestEncoder {
    * Groups the points by series into `series` (order of first appearance) and the `next` chains.
    * Each point is first tried against a guess, the series that followed the previous point's series
    * last time (scrapes repeat their order), by comparing name, keys and values with what that series
-   * last saw; only a miss builds the canonical key and looks it up (hashing the fresh key string).
+   * last saw; only a miss looks the series up by key: the identity key its labels carry, or one
+   * computed when they carry none (lookup).
    */
   private group(points: readonly Point[]): void {
     const held = this.current;
