@@ -154,6 +154,16 @@ describe('the remote-write encoder looks series up by the identity their labels 
     assert.deepEqual(series[1].labels, ['__name__=go_pprof_heap_inuse_bytes', 'cluster=c2', 'function=main.f0', 'instance=10.0.0.0:6060', 'job=api']);
     // Computed for the one without an identity and the two whose carried key does not decide the series.
     assert.equal(encoder.keysComputed - keysBefore, 3);
+    // Non-ASCII labels (the key computed by another path) and a separator in a value (the key's
+    // escaped form): one series each, with and without a carried identity.
+    const odds: Record<string, string>[] = [{ function: 'main.caf\u00e9', instance: '\u4e16\u754c' }, { function: 'main.f\u00ff\u00fex' }];
+    for (const odd of odds) {
+      const withId = labels(odd);
+      labelsIdentity(withId);
+      const both = decoded(encoder.encodeCompressed([at(withId, 1, 1000), at(copyLabels(odd), 2, 2000)]));
+      assert.equal(both.length, 1, JSON.stringify(both));
+      assert.equal(both[0].samples.length, 2);
+    }
   });
 
   it('the carried key is what the cache is keyed on: label sets with one joined text are two series', () => {
