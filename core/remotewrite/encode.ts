@@ -95,8 +95,11 @@ const LABEL_LENGTH_RESERVE = 1;
  * once encodeCompressed has written it, ~300 bytes of recipe, written-at cell and last-seen values
  * (estimated from the object layouts, not measured), so 50k is up to ~95 MiB. Since the trie gave way
  * to one Map by canonical key, a series of four labels written by encodeCompressed measures 1,391
- * heap bytes in all (10k series after a gc; 2,183 with the trie), so these figures are now an upper bound. The exporter keeps one encoder per shard and shards split the series by hash,
- * so all encoders together hold about the number of distinct series.
+ * heap bytes in all (10k series after a gc; 2,183 with the trie), and since the key is one flat
+ * latin1 string (keyOf), the value halves of its written-at cell int32 and a recipe kept only from
+ * its second write, 940 (711 written once), so these figures are now an upper bound. The exporter
+ * keeps one encoder per shard and shards split the series by hash, so all encoders together hold
+ * about the number of distinct series.
  */
 export const DEFAULT_MAX_CACHED_SERIES = 50_000;
 
@@ -137,6 +140,7 @@ const MAX_SAMPLE_BYTES = SAMPLE_FIXED_BYTES + 10;
 /** Recently written series a recipe may copy from (a power of two: the ring's index is masked). */
 const RECENT = 8;
 const EMPTY_KEYS: readonly string[] = [];
+const NO_CANDIDATES: readonly RecipeSource[] = [];
 
 /**
  * A series as the encoder keeps it between requests: its Label fields encoded once (labels rarely
@@ -259,8 +263,13 @@ export class WriteRequestEncoder {
   private lastKeys: string[] = [];
   private lastShape: readonly string[] | undefined;
   private readonly scratch: string[] = [];
-  /** The name/value pairs of a point's own labels that decide its series (seriesKeyOf), for keyOf. */
-  private readonly ownScratch: string[] = [];
+  /** How many entries of `scratch` pairsOf wrote (two a label). */
+  private pairCount = 0;
+  /** Per pair of `scratch`: 1 where it is an own label that decides the series (seriesKeyOf), for keyOf. */
+  private decides = new Uint8Array(16);
+  /** keyOf's Label fields of `scratch` (length labelLength; -1: not made, newSeries encodes them). */
+  private labelBytes = Buffer.allocUnsafe(512);
+  private labelLength = -1;
   private keysCount = 0;
   /** keyOf's bytes, reused. */
   private keyBytes = Buffer.allocUnsafe(256);
@@ -273,7 +282,6 @@ export class WriteRequestEncoder {
   /** Recently written series (a ring), the sources a new series' recipe may copy from. */
   private readonly recent: (CachedSeries | undefined)[] = new Array<CachedSeries | undefined>(RECENT).fill(undefined);
   private recentAt = 0;
-  private readonly candidates: RecipeSource[] = [];
   /**
    * The previous Sample written by encodeCompressed in this request: where its value's eight bytes
    * start (-1: none yet), those bytes as two little-endian 32-bit halves, its timestamp and the
@@ -451,7 +459,10 @@ export class WriteRequestEncoder {
       old.size--;
       old.bytes -= seriesBytes(s.key, s.labels);
     } else {
-      if (carried) this.pairsOf(p, shape);
+      if (carried) {
+        this.pairsOf(p, shape);
+        this.labelLength = -1;
+      }
       s = this.newSeries(p, key);
     }
     cur.canonical.set(key, s);
@@ -475,64 +486,115 @@ export class WriteRequestEncoder {
   }
 
   /**
-   * A point's series key computed from its labels (seriesKeyOf); the pairs are left for newSeries.
-   * When the name and labels are ASCII (so hold no \xfe or \xff: the key's plain form), its characters
-   * are written as bytes and read back as one string: one flat string instead of a rope of ~20
-   * concatenations flattened for hashing, and no second pass looking for separators (identityKeyOf).
+   * A point's series key computed from its labels (seriesKeyOf), and for newSeries its pairs and,
+   * when it can, its Label fields (labelBytes). When the name and labels are ASCII (so hold no \xfe
+   * or \xff: the key's plain form), one pass over their characters writes the key as bytes, read back
+   * as one string (not a rope of ~20 concatenations flattened for hashing, nor a second pass looking
+   * for separators as identityKeyOf makes), and the Label fields beside it (asciiLabels' bytes).
    */
   private keyOf(p: Point, shape: readonly string[]): string {
     this.pairsOf(p, shape);
     this.keysCount++;
-    const pairs = this.ownScratch;
+    const pairs = this.scratch;
+    const count = this.pairCount;
+    const decides = this.decides;
     const name = p.name;
     const prefix = `${name.length}\x00`;
     let size = prefix.length + name.length;
-    for (let i = 0; i < pairs.length; i++) size += 1 + pairs[i].length;
+    for (let i = 0; i < count; i++) size += 1 + pairs[i].length;
+    const fields = size + 4 * count; // 6 + name + value bytes a Label field
     if (this.keyBytes.length < size) this.keyBytes = Buffer.allocUnsafe(Math.max(size, 2 * this.keyBytes.length));
+    if (this.labelBytes.length < fields) this.labelBytes = Buffer.allocUnsafe(Math.max(fields, 2 * this.labelBytes.length));
     const out = this.keyBytes;
+    const lab = this.labelBytes;
     let pos = 0;
+    let lp = 0;
     for (let j = 0; j < prefix.length; j++) out[pos++] = prefix.charCodeAt(j);
     let high = 0;
     for (let j = 0; j < name.length; j++) high |= out[pos++] = name.charCodeAt(j);
-    for (let i = 0; i < pairs.length; i++) {
-      const text = pairs[i];
-      out[pos++] = (i & 1) === 0 ? 0xff : 0xfe;
-      for (let j = 0; j < text.length; j++) {
-        const c = text.charCodeAt(j);
+    let short = true;
+    for (let i = 0; i < count; i += 2) {
+      const n = pairs[i];
+      const v = pairs[i + 1];
+      const body = 4 + n.length + v.length;
+      if (body > 127) short = false;
+      lab[lp] = TAG_LABEL;
+      lab[lp + 1] = body;
+      lab[lp + 2] = TAG_LABEL_NAME;
+      lab[lp + 3] = n.length;
+      lp += 4;
+      // Key bytes are written for every pair but kept (pos advanced) only for those that decide the series.
+      const d = decides[i >> 1];
+      out[pos] = 0xff;
+      pos += d;
+      for (let j = 0; j < n.length; j++) {
+        const c = n.charCodeAt(j);
         high |= c;
-        out[pos++] = c;
+        out[pos] = c;
+        pos += d;
+        lab[lp++] = c;
+      }
+      out[pos] = 0xfe;
+      pos += d;
+      lab[lp++] = TAG_LABEL_VALUE;
+      lab[lp++] = v.length;
+      for (let j = 0; j < v.length; j++) {
+        const c = v.charCodeAt(j);
+        high |= c;
+        out[pos] = c;
+        pos += d;
+        lab[lp++] = c;
       }
     }
-    if (high > 0x7f) return seriesKeyOf(name, identityKeyOf(pairs));
+    if (high > 0x7f) {
+      this.labelLength = -1;
+      return seriesKeyOf(name, identityKeyOf(this.decidingPairs()));
+    }
+    this.labelLength = short ? lp : -1;
     return out.toString('latin1', 0, pos);
   }
 
+  /** The pairs of `scratch` that decide the series (pairsOf's `decides`), for identityKeyOf. */
+  private decidingPairs(): string[] {
+    const pairs = this.scratch;
+    const out: string[] = [];
+    for (let i = 0; i < this.pairCount; i += 2) if (this.decides[i >> 1] === 1) out.push(pairs[i], pairs[i + 1]);
+    return out;
+  }
+
   /**
-   * A point's label pairs in name order: the series' labels (`__name__`, own non-empty, external where
-   * own is empty) into `scratch` for newSeries, and the own ones that decide the series into `ownScratch`.
+   * A point's label pairs in name order into `scratch`: the series' labels (`__name__`, own non-empty,
+   * external where own is empty), for newSeries; `decides[k]` is 1 where pair k is an own label that
+   * decides the series (seriesKeyOf), for keyOf.
    */
   private pairsOf(p: Point, shape: readonly string[]): void {
+    // Written by index up to pairCount (setting an array's length costs a runtime call per point).
     const labels = this.scratch;
-    const decide = this.ownScratch;
-    labels.length = 0;
-    decide.length = 0;
+    if (this.decides.length < shape.length) this.decides = new Uint8Array(2 * shape.length);
+    const decides = this.decides;
     const own = p.labels;
     const external = this.externalValues;
+    let k = 0;
     for (let i = 0; i < shape.length; i++) {
       const name = shape[i];
+      let value: string | undefined;
+      let decide = 0;
       if (name === '__name__') {
-        if (p.name !== '') labels.push(name, p.name);
-        continue;
+        if (p.name !== '') value = p.name;
+      } else {
+        const v = own[name];
+        if (typeof v === 'string' && v !== '') {
+          value = v;
+          if (external[name] !== v) decide = 1;
+        } else value = external[name];
       }
-      const v = own[name];
-      if (typeof v === 'string' && v !== '') {
-        labels.push(name, v);
-        if (external[name] !== v) decide.push(name, v);
-        continue;
-      }
-      const e = external[name];
-      if (e !== undefined) labels.push(name, e);
+      if (value === undefined) continue;
+      decides[k >> 1] = decide;
+      labels[k] = name;
+      labels[k + 1] = value;
+      k += 2;
     }
+    this.pairCount = k;
   }
 
   /** The sorted label names (own, external, `__name__`) of a labels object, cached by key order. */
@@ -571,11 +633,18 @@ export class WriteRequestEncoder {
   /** A series in neither generation: its labels (in `scratch`, from keyOf) encoded now. */
   private newSeries(p: Point, key: string): CachedSeries {
     const labels = this.scratch;
-    let encoded = asciiLabels(labels);
+    let encoded: Buffer | undefined;
+    const count = this.pairCount;
+    const n = this.labelLength;
+    if (n >= 0) {
+      encoded = Buffer.allocUnsafe(n);
+      const from = this.labelBytes;
+      for (let i = 0; i < n; i++) encoded[i] = from[i];
+    } else encoded = asciiLabels(labels, count);
     if (encoded === undefined) {
       const w = this.labelWriter;
       w.reset();
-      for (let i = 0; i < labels.length; i += 2) {
+      for (let i = 0; i < count; i += 2) {
         w.byte(TAG_LABEL);
         const start = w.beginLength(LABEL_LENGTH_RESERVE);
         w.byte(TAG_LABEL_NAME);
@@ -896,25 +965,26 @@ export class WriteRequestEncoder {
   /**
    * What a recipe for a series about to be written compares its label fields with: the series written
    * just before it and the last one written with the same name (both already in this request's output,
-   * so every copy is valid). A scratch array, valid until the next call.
+   * so every copy is valid); `one`: only the first of these there is, by name first.
    */
   private candidatesFor(s: CachedSeries, one = false): readonly RecipeSource[] {
     const epoch = this.epoch;
-    const candidates = this.candidates;
-    candidates.length = 0;
     const recent = this.recent;
-    const newest = recent[(this.recentAt - 1) & (RECENT - 1)];
-    if (newest !== undefined && newest !== s && newest.written.epoch === epoch) candidates.push(newest);
+    let newest = recent[(this.recentAt - 1) & (RECENT - 1)];
+    if (newest !== undefined && (newest === s || newest.written.epoch !== epoch)) newest = undefined;
+    let named: CachedSeries | undefined;
     for (let k = 1; k <= RECENT; k++) {
       const r = recent[(this.recentAt - k) & (RECENT - 1)];
       if (r === undefined || r.written.epoch !== epoch || r === s) continue;
       if (r.name === s.name) {
-        if (one) candidates[0] = r;
-        else if (r !== newest) candidates.push(r);
+        named = r;
         break;
       }
     }
-    return candidates;
+    // Array literals: a scratch array's length reset costs more than one of these.
+    if (named === undefined) return newest === undefined ? NO_CANDIDATES : [newest];
+    if (one || newest === undefined || named === newest) return [named];
+    return [newest, named];
   }
 }
 
@@ -954,16 +1024,16 @@ function trailingEqualBytes(lo: number, hi: number, lo2: number, hi2: number): n
  * of the exact size (no native UTF-8 calls, no second copy). Else undefined, and the writer's path
  * handles any string.
  */
-function asciiLabels(pairs: readonly string[]): Buffer | undefined {
+function asciiLabels(pairs: readonly string[], count: number): Buffer | undefined {
   let total = 0;
-  for (let i = 0; i < pairs.length; i += 2) {
+  for (let i = 0; i < count; i += 2) {
     const body = 4 + pairs[i].length + pairs[i + 1].length;
     if (body > 127) return undefined;
     total += 2 + body;
   }
   const out = Buffer.allocUnsafe(total);
   let pos = 0;
-  for (let i = 0; i < pairs.length; i += 2) {
+  for (let i = 0; i < count; i += 2) {
     const name = pairs[i];
     const value = pairs[i + 1];
     out[pos++] = TAG_LABEL;
