@@ -271,7 +271,7 @@ export class WriteRequestEncoder {
   private labelBytes = Buffer.allocUnsafe(512);
   private labelLength = -1;
   private keysCount = 0;
-  /** keyOf's bytes, reused. */
+  /** keyOf's bytes, reused; like labelBytes it grows to the largest label set met (its bytes, twice at most). */
   private keyBytes = Buffer.allocUnsafe(256);
   private encodedCount = 0;
   private readonly order: number[] = [];
