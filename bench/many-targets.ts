@@ -31,11 +31,12 @@
 //      MT_WARMUP_S (default interval + 5), MT_SECONDS (measured window, default 2 intervals),
 //      MT_PROGRAM (goprog), MT_CPU_PROF (a folder: the daemon runs with --cpu-prof there),
 //      MT_BASELINE=0 skips the fetch-only baseline.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { waitLine, stopChild } from './replay/child.js';
 import { freePort, repoRoot, startVictoriaMetrics } from '../test/harness/servers.js';
 
 interface Case {
@@ -126,32 +127,6 @@ function quantileMs(before: Map<number, number>, after: Map<number, number>, q: 
     below = counts[i];
   }
   return NaN;
-}
-
-function waitLine(child: ChildProcess, what: string, timeoutMs: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let buf = '';
-    const timer = setTimeout(() => reject(new Error(`${what}: no output within ${timeoutMs} ms`)), timeoutMs);
-    const onData = (d: Buffer): void => {
-      buf += d.toString();
-      const nl = buf.indexOf('\n');
-      if (nl === -1) return;
-      clearTimeout(timer);
-      child.stdout!.off('data', onData);
-      resolve(buf.slice(0, nl));
-    };
-    child.stdout!.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`${what} exited with ${code}`)));
-  });
-}
-
-async function stopChild(child: ChildProcess, timeoutMs = 30_000): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-  await exited;
-  clearTimeout(timer);
 }
 
 function configYaml(job: string, c: Case, ports: number[], intervalS: number, vmWrite: string, telemetryPort: number): string {

@@ -26,6 +26,8 @@ export class AckingSender {
     private readonly run: string,
     private readonly series: number,
     private readonly maxRetryAfterMs = 1000,
+    /** Least time from one request's start to the next's (0: back to back); a soak's steady rate. */
+    private readonly intervalMs = 0,
   ) {}
 
   start(): void {
@@ -51,6 +53,9 @@ export class AckingSender {
 
   private async sendAll(): Promise<void> {
     while (this.running) {
+      const wait = this.lastTs + this.intervalMs - Date.now();
+      if (this.intervalMs > 0 && wait > 0) await new Promise((r) => setTimeout(r, wait));
+      if (!this.running) break;
       const ts = Math.max(Date.now(), this.lastTs + 1);
       this.lastTs = ts;
       const body = new Uint8Array(this.request(ts));
