@@ -3,12 +3,15 @@
  * main thread: at most `workers` decodes run at once, each on its own thread, and at most `queueLimit`
  * wait; past that a profile is refused at once (reason `queue_full`), never queued without bound. So
  * one target's huge profile costs a worker, not the main thread's timers: other targets' scrapes and the
- * exporter keep their schedule. Workers start on first use and stay; a worker that dies fails its job
- * and is replaced on the next one.
+ * exporter keep their schedule. Workers start on first use (the default profiles never need one: no
+ * protobuf, no large text), exit after DECODE_WORKER_IDLE_MS without work, and start again when work
+ * comes; a worker that dies fails its job and is replaced on the next one.
  *
  * Memory: each worker holds at most one decode, which is bounded by its input (core/pprof/decode.ts: the
  * inflated bytes + maxWorkingBytes + the name cache), so the pool holds at most `workers` such bounds
- * plus the queued bodies (each <= body_size_limit).
+ * plus the queued bodies (each <= body_size_limit). An idle worker still costs its isolate (~11 MiB of
+ * RSS after one small decode, measured; more while its heap keeps what a large decode grew it to), so
+ * one a burst started does not stay for the life of the daemon.
  */
 import { Worker } from 'node:worker_threads';
 import { PprofcolError } from '../errors.js';
@@ -31,13 +34,24 @@ export interface DecodePoolOptions {
   queueLimit: number;
   /** After every change: profiles waiting, and workers decoding. */
   onChange?: (queued: number, busy: number) => void;
+  /** A worker with nothing to do this long (ms) exits; default DECODE_WORKER_IDLE_MS. */
+  idleExitMs?: number;
 }
+
+/**
+ * How long an idle worker waits for work before it exits: longer than a scrape interval (15 s by
+ * default, 1 min for heap profiles), so a target whose profiles need a worker every scrape keeps it,
+ * and a worker costs its start (~30 ms of a core) at most once a minute.
+ */
+export const DECODE_WORKER_IDLE_MS = 60_000;
 
 type Job = { req: DecodeRequest; transfer: ArrayBuffer[]; resolve: (r: DecodeReply & { ok: true }) => void; reject: (err: Error) => void };
 
 interface Slot {
   worker: Worker;
   job: Job | undefined;
+  /** Set while idle: ends the worker after idleExitMs. */
+  idleTimer: NodeJS.Timeout | undefined;
 }
 
 const WORKER_URL = new URL('./decode-worker.js', import.meta.url);
@@ -47,6 +61,7 @@ export class DecodePool {
   private readonly queue: Job[] = [];
   private nextId = 1;
   private closed = false;
+  private spawned = 0;
 
   constructor(private readonly options: DecodePoolOptions) {
     if (!(Number.isInteger(options.workers) && options.workers >= 1)) throw new PprofcolError('ERR_INVALID_OPTION', `workers must be >= 1, got ${options.workers}`);
@@ -118,9 +133,10 @@ export class DecodePool {
 
   private spawn(): Slot {
     const worker = new Worker(WORKER_URL);
+    this.spawned++;
     // An idle worker must not keep the process alive (the daemon exits through its own shutdown).
     worker.unref();
-    const slot: Slot = { worker, job: undefined };
+    const slot: Slot = { worker, job: undefined, idleTimer: undefined };
     worker.on('message', (reply: DecodeReply) => this.finished(slot, reply));
     const fail = (err: Error) => {
       const job = slot.job;
@@ -139,6 +155,8 @@ export class DecodePool {
   }
 
   private dispatch(slot: Slot, job: Job): void {
+    clearTimeout(slot.idleTimer);
+    slot.idleTimer = undefined;
     slot.job = job;
     slot.worker.ref(); // busy: the process waits for the answer
     slot.worker.postMessage(job.req, job.transfer);
@@ -161,7 +179,26 @@ export class DecodePool {
       if (slot === undefined) break;
       this.dispatch(slot, this.queue.shift()!);
     }
+    for (const s of this.slots) if (s.job === undefined && s.idleTimer === undefined && !this.closed) this.armIdle(s);
     this.changed();
+  }
+
+  /** Ends an idle worker after idleExitMs; dispatch() clears the timer when work comes first. */
+  private armIdle(slot: Slot): void {
+    slot.idleTimer = setTimeout(() => {
+      slot.idleTimer = undefined;
+      if (slot.job !== undefined) return;
+      const at = this.slots.indexOf(slot);
+      if (at === -1) return;
+      this.slots.splice(at, 1); // out of the pool first: its exit is then no failure
+      void slot.worker.terminate();
+    }, this.options.idleExitMs ?? DECODE_WORKER_IDLE_MS);
+    slot.idleTimer.unref();
+  }
+
+  /** Workers running now (busy or idle), and started since the pool was made (for tests). */
+  get workers(): { running: number; started: number } {
+    return { running: this.slots.length, started: this.spawned };
   }
 
   private changed(): void {
@@ -174,6 +211,7 @@ export class DecodePool {
     this.closed = true;
     for (const job of this.queue.splice(0)) job.reject(new PprofcolError('ERR_DECODE_POOL_CLOSED', 'decode pool is closed'));
     const slots = this.slots.splice(0);
+    for (const s of slots) clearTimeout(s.idleTimer);
     for (const s of slots) s.job?.reject(new PprofcolError('ERR_DECODE_POOL_CLOSED', 'decode pool is closed'));
     await Promise.all(slots.map((s) => s.worker.terminate()));
     this.changed();

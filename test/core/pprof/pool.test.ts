@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { decodeProfile } from '../../../core/pprof/decode.js';
 import { DecodePool, DecodeQueueFullError } from '../../../core/pprof/pool.js';
 import { prefixSkipper } from '../../../core/pprof/pool-protocol.js';
@@ -58,5 +59,31 @@ describe('DecodePool', () => {
       await pool.close();
     }
     await assert.rejects(pool.profile(Buffer.alloc(10), 1024, []), /closed/);
+  });
+  it('an idle worker exits after idleExitMs and a new one starts for the next profile; a worker in use stays', async () => {
+    const pool = new DecodePool({ workers: 1, queueLimit: 4, idleExitMs: 1_000 });
+    try {
+      const gzipped = testdata('prometheus-2.42/heap.pb.gz');
+      const first = await pool.profile(Buffer.from(gzipped), 64 * 1024 * 1024, SKIP_PREFIXES);
+      assert.deepEqual(pool.workers, { running: 1, started: 1 });
+      // Used every ~100 ms, a tenth of the idle time: the same worker all along. A gap grows only by the
+      // timer's lateness; the test fails only if the loaded machine stalls this process by 900 ms.
+      for (let i = 0; i < 5; i++) {
+        await sleep(100);
+        await pool.profile(Buffer.from(gzipped), 64 * 1024 * 1024, SKIP_PREFIXES);
+      }
+      assert.deepEqual(pool.workers, { running: 1, started: 1 });
+      const end = performance.now() + 10_000;
+      while (pool.workers.running > 0) {
+        assert.ok(performance.now() < end, 'the idle worker did not exit within 10 s');
+        await sleep(50);
+      }
+      assert.deepEqual(pool.workers, { running: 0, started: 1 });
+      const again = await pool.profile(Buffer.from(gzipped), 64 * 1024 * 1024, SKIP_PREFIXES);
+      assert.deepEqual(again.totals, first.totals);
+      assert.deepEqual(pool.workers, { running: 1, started: 2 });
+    } finally {
+      await pool.close();
+    }
   });
 });
