@@ -1,6 +1,7 @@
 // The per-origin connection pools of HttpScraper (core/scrape/origin-pool.ts): at most `connections`
 // sockets per origin however many requests come at once, every request answered, idle connections
-// reused, and an origin whose connections closed forgotten (its memory goes with it).
+// reused, requests that answer fast sharing one socket, a slow one delaying another by GROW_AFTER_MS at
+// most, and an origin whose connections closed forgotten (its memory goes with it).
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
@@ -22,7 +23,7 @@ interface Server {
   close(): Promise<void>;
 }
 
-/** A loopback server that answers every GET after `delayMs` with the path it was asked. */
+/** A loopback server that answers every GET with the path it was asked: after `delayMs`, a path under /slow after 1 s. */
 async function server(delayMs: number): Promise<Server> {
   const sockets = new Set<Socket>();
   let peak = 0;
@@ -31,7 +32,7 @@ async function server(delayMs: number): Promise<Server> {
     setTimeout(() => {
       answered++;
       res.end(req.url);
-    }, delayMs);
+    }, req.url?.startsWith('/slow') === true ? 1_000 : delayMs);
   });
   srv.on('connection', (s: Socket) => {
     sockets.add(s);
@@ -85,7 +86,9 @@ describe('OriginPools', () => {
   });
 
   it('opens at most `connections` sockets to an origin and answers every request (the rest wait)', async () => {
-    const s = await server(50);
+    // 300 ms an answer: the 11 requests wait long enough for the pool to grow to its bound (a Client
+    // more every GROW_AFTER_MS, so 4 by 150 ms, with room for late timers).
+    const s = await server(300);
     servers.push(s);
     const pools = new OriginPools({ connections: 4, keepAliveTimeout: 60_000, connect: undefined });
     // 11: what one pprof target can ask at once at most (10 sources and a CPU window), so 7 wait.
@@ -111,12 +114,32 @@ describe('OriginPools', () => {
     await pools.close();
   });
 
+  it('requests that answer fast share one socket; a slow one delays another by the grow delay, on a second socket', async () => {
+    const s = await server(0);
+    servers.push(s);
+    // 400 ms, not the default 50: a loopback answer on a loaded machine stays far inside it.
+    const pools = new OriginPools({ connections: 4, keepAliveTimeout: 60_000, connect: undefined, growAfterMs: 400 });
+    // A scrape's index page and /debug/vars, asked at once, 20 times.
+    for (let i = 0; i < 20; i++) assert.deepEqual(await Promise.all([get(pools, s.origin, '/index'), get(pools, s.origin, '/vars')]), ['/index', '/vars']);
+    assert.equal(s.peak(), 1);
+    const slow = get(pools, s.origin, '/slow');
+    const started = performance.now();
+    assert.equal(await get(pools, s.origin, '/fast'), '/fast');
+    const waited = performance.now() - started;
+    // At least the grow delay (it waited for the busy socket), less than the slow answer's 1 s (timer
+    // lateness on a loaded machine adds tens of ms, not 600).
+    assert.ok(waited >= 395 && waited < 1_000, `the fast request took ${waited.toFixed(0)} ms`);
+    assert.equal(s.peak(), 2);
+    assert.equal(await slow, '/slow');
+    await pools.close();
+  });
+
   it('forgets a Client whose idle connection closed, and the origin once it has none', async () => {
     const many = await Promise.all(Array.from({ length: 20 }, () => server(0)));
     servers.push(...many);
-    const pools = new OriginPools({ connections: 4, keepAliveTimeout: 60_000, connect: undefined });
+    const pools = new OriginPools({ connections: 4, keepAliveTimeout: 60_000, connect: undefined, growAfterMs: 2_000 });
     await Promise.all(many.flatMap((s) => [get(pools, s.origin, '/a'), get(pools, s.origin, '/b')]));
-    assert.deepEqual(pools.stats(), { origins: 20, clients: 40 });
+    assert.deepEqual(pools.stats(), { origins: 20, clients: 20 });
     // The targets close their idle sockets (as a keep-alive timeout or a target that went away does).
     for (const s of many) s.closeIdle();
     await until('every origin forgotten', () => pools.stats().origins === 0);
@@ -158,7 +181,7 @@ describe('OriginPools', () => {
 
 describe('HttpScraper through OriginPools', () => {
   it('GETs 11 paths of one target at once over at most 4 sockets, each answer to its request', async () => {
-    const s = await server(30);
+    const s = await server(300);
     try {
       const scraper = new HttpScraper({}, process.cwd());
       const paths = Array.from({ length: 11 }, (_, i) => `/debug/pprof/x${i}`);
