@@ -19,10 +19,11 @@
 //   (what reached the exporter: sent + dropped + queued), both as growth over the measured window
 //   (a request in flight at either edge moves the ratio by one batch).
 //
-// File descriptors: the daemon holds one connection per source a target is asked for at once, up to
-// HttpScraper's bound of 4 per origin: 2 a target with the default profiles and /debug/vars (index page
-// and expvar in parallel), 4 with the breakdown families; so at most 4N + ~50 (exporter, telemetry,
-// workers), measured 6,023 at N = 3,000 with defaults and 12,023 with the breakdowns. The replay holds
+// File descriptors: the daemon holds at most one connection per source a target is asked for at once,
+// up to HttpScraper's bound of 4 per origin; requests that answer within 50 ms share one keep-alive
+// socket (core/scrape/origin-pool.ts), so 1 a target with the default profiles, more only while one of
+// its requests is slow; at most 4N + ~50 (exporter, telemetry, workers), measured 3,037 at N = 3,000
+// with defaults and 3,865 with the breakdowns. The replay holds
 // as many plus N listening sockets. `ulimit -n` must exceed that (20,000 on this machine).
 //
 //   npm run build && node dist/bench/many-targets.js
