@@ -21,6 +21,12 @@
 
 import { QueueFullError, ShuttingDownError } from '../errors.js';
 
+/**
+ * The longest timer Node keeps: setTimeout fires one of more than 2^31 - 1 ms after 1 ms instead
+ * (TimeoutOverflowWarning), so a block_timeout of 25 days ended every wait at once as queue_full.
+ */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /** How a wait ended: room (try again), the deadline, or the queue stopping. */
 export type TurnResult = 'room' | 'timeout' | 'stopped';
 
@@ -74,9 +80,14 @@ export class FairAdmission {
     try {
       while (next < length) {
         const left = deadline - wait.now();
-        const result = left > 0 ? await this.turn(ticket, left) : 'timeout';
+        const result = left > 0 ? await this.turn(ticket, Math.min(left, MAX_TIMER_MS)) : 'timeout';
         if (result === 'stopped' || wait.stopping()) return { next, why: 'shutdown' };
-        if (result === 'timeout') return { next, why: 'queue_full' };
+        if (result === 'timeout') {
+          if (left <= MAX_TIMER_MS) return { next, why: 'queue_full' };
+          // A timer cut to MAX_TIMER_MS is no deadline: wait again for what is left (admit nothing: a
+          // ticket that is not its source's head would overtake the calls before it).
+          continue;
+        }
         next = admit(next);
       }
       return undefined;
