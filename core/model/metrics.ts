@@ -235,7 +235,11 @@ export function cloneMetricBatch(batch: MetricBatch): MetricBatch {
   return { signal: 'metrics', source: batch.source, points };
 }
 
-/** A stable identity for a series: name plus labels in name order (the labels' carried identity; see labelsIdentity). */
+/**
+ * A stable identity for a series: `<name length>\x00<name>` and the labels in name order (their carried
+ * identity; see labelsIdentity). The length keeps the name apart from the key: a name may hold any
+ * character (remote write), and name + key made m\xffa\xfex without labels one series with m{a="x"}.
+ */
 export function seriesKey(name: string, labels: Labels): string {
-  return name + labelsIdentity(labels).key;
+  return `${name.length}\x00${name}${labelsIdentity(labels).key}`;
 }
