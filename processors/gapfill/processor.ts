@@ -23,7 +23,7 @@ import type { Batch, Consumer, CreateSettings, Processor } from '../../core/comp
 import { errorMessage } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 import type { ComponentStatus, LossMeterStatus, StatusProvider } from '../../core/status.js';
-import { metricBatch, type Labels, type MetricFamily, type MetricBatch, type Point, copyLabels, labelsIdentity, withLabels } from '../../core/model/metrics.js';
+import { metricBatch, type Labels, type MetricFamily, type MetricBatch, type Point, copyLabels, identityKeyOf, labelsIdentity, withLabels } from '../../core/model/metrics.js';
 import type { GapfillConfig } from './config.js';
 import { gapfillMetrics, type GapfillMetrics } from './metrics.js';
 import { QueryApiClient, QueryApiError, selector, type RawSeries } from './queryapi.js';
@@ -98,17 +98,31 @@ const FILLED: MetricFamily = Object.freeze({ name: 'pprofcol_gapfill_filled_tota
  */
 const withinTarget = new WeakMap<Labels, string>();
 
-/** Series identity within a target: name and every label but job and instance, in name order. */
+/**
+ * Series identity within a target: the name's length, the name, and the identity key (identityKeyOf:
+ * escaped where a name or value holds \xfe or \xff) of every label but job and instance, in name order.
+ * Plain `name\xff<name>\xfe<value>...` made {a="x\xffb\xfey"} and {a="x", b="y"} one native series.
+ */
 function identity(name: string, labels: Labels): string {
   let part = withinTarget.get(labels);
   if (part === undefined) {
     labelsIdentity(labels);
-    part = '';
-    for (const n of Object.keys(labels).sort()) if (n !== 'job' && n !== 'instance') part += `\xff${n}\xfe${labels[n]}`;
+    const pairs: string[] = [];
+    for (const n of Object.keys(labels).sort()) if (n !== 'job' && n !== 'instance') pairs.push(n, labels[n]);
+    part = identityKeyOf(pairs);
     withinTarget.set(labels, part);
   }
-  return name + part;
+  return `${name.length}\x00${name}${part}`;
 }
+
+/** The name an identity (identity()) begins with. */
+function identityName(id: string): string {
+  const cut = id.indexOf('\x00');
+  return id.slice(cut + 1, cut + 1 + Number(id.slice(0, cut)));
+}
+
+/** identity() of `up` with no label but job and instance: the series whose samples are the watermark. */
+const UP_IDENTITY = '2\x00up';
 
 function touch(map: Map<string, Seen>, key: string, t: number): void {
   const s = map.get(key);
@@ -315,7 +329,7 @@ export class GapfillProcessor implements Processor, StatusProvider {
    */
   private async decideSlots(st: TargetState, now: number): Promise<void> {
     const processor = this.settings.id;
-    const up = st.nativeTimes.get('up');
+    const up = st.nativeTimes.get(UP_IDENTITY);
     const slots = up === undefined ? [] : [...up].filter((t) => t > st.lastSlot).sort((a, b) => a - b);
     const out: Point[] = [];
     if (slots.length === 0) {
@@ -357,7 +371,7 @@ export class GapfillProcessor implements Processor, StatusProvider {
         // A family counts as missing when none of its series had a native sample at the slot.
         for (const [name, o] of outcome) {
           if (!o.missing) continue;
-          for (const [id, times] of st.nativeTimes) if (times.has(slot) && (id === name || id.startsWith(`${name}\xff`))) o.missing = false;
+          for (const [id, times] of st.nativeTimes) if (times.has(slot) && identityName(id) === name) o.missing = false;
         }
         this.meter(st, slot, outcome, out);
       }
@@ -618,8 +632,7 @@ export class GapfillProcessor implements Processor, StatusProvider {
       for (const [id, t] of st.written) if (t < horizon && !st.derived.has(id)) st.written.delete(id);
       const derivedNames = new Map<string, number>();
       for (const [id, t] of st.derived) {
-        const cut = id.indexOf('\xff');
-        const name = cut === -1 ? id : id.slice(0, cut);
+        const name = identityName(id);
         derivedNames.set(name, Math.max(t, derivedNames.get(name) ?? -Infinity));
       }
       pruneSeen(st.names, horizon, derivedNames);

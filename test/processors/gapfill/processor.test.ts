@@ -101,3 +101,31 @@ describe('gapfill processor', () => {
     assert.match(text, /pprofcol_gapfill_series\{processor="gapfill"\} 2/);
   });
 });
+
+describe('gapfill series identity', () => {
+  it('keeps apart native series whose label text runs together (a value holding \\xfe or \\xff)', async () => {
+    // The identity was name + \xff<name>\xfe<value> per label: {a="x\xffb\xfey"} and {a="x", b="y"}
+    // were one series, so a native series with the first made the derived second count as present.
+    const out: Point[] = [];
+    const p = gapfillProcessorFactory.create(
+      { id: 'gapfill', logger: silentLogger(), telemetry: new Telemetry(), configDir: '.' },
+      configSchema.parse({ native_receivers: ['prometheus'], interval: '1s', port_map: { '6060': '8080' }, max_wait: '1h' }),
+      { consume: async (b: Batch) => void (b.signal === 'metrics' && out.push(...b.points)) },
+    );
+    const odd = (t: number): Point[] => [
+      { family: G, name: 'go_goroutines', labels: { job: 'app', instance: 'h:8080', a: 'x\u00ffb\u00fey' }, value: 10, timestampMs: t, stale: false },
+      { family: UP, name: 'up', labels: { job: 'app', instance: 'h:8080' }, value: 1, timestampMs: t, stale: false },
+    ];
+    const split: Point = { family: G, name: 'go_goroutines', labels: { job: 'app', instance: 'h:6060', a: 'x', b: 'y' }, value: 11, timestampMs: 1010, stale: false };
+    await p.consume(metricBatch('prometheus', odd(1000)));
+    await p.consume(metricBatch('pprof', [split]));
+    await p.consume(metricBatch('prometheus', odd(2000)));
+    const filled = out.filter((x) => x.name === 'go_goroutines' && x.labels.b === 'y');
+    assert.deepEqual(
+      filled.map((x) => [x.timestampMs, { ...x.labels }]),
+      [[1010, { job: 'app', instance: 'h:8080', a: 'x', b: 'y' }]],
+      'the derived series has no native twin: filled',
+    );
+    await p.shutdown();
+  });
+});
