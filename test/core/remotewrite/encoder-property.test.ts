@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { FUZZ_SEED } from '../../harness/fuzz.js';
 
-import type { Labels, MetricFamily, Point } from '../../../core/model/metrics.js';
+import { labelsIdentity, makeLabels, type Labels, type MetricFamily, type Point } from '../../../core/model/metrics.js';
 import { InvalidTimestampError, snappyUncompress, WriteRequestEncoder, withValidTimestamps } from '../../../core/remotewrite/index.js';
 import { ProtoWriter, putUvarint, uvarintSize } from '../../../core/remotewrite/writer.js';
 import { decodeWriteRequestExact, staleSampleOffsets } from './reference-decoder.js';
@@ -194,6 +194,54 @@ describe('WriteRequestEncoder: every label set and timestamp, fresh encoder per 
         },
       ),
       { numRuns: 600 },
+    );
+  });
+
+  it('labels that carry their identity (in any key order, beside copies without one): the same series, whatever characters they hold', () => {
+    // The series cache is keyed by the identity key labels carry (core/model/metrics.ts) or by one the
+    // encoder computes in the same form: both must name one series for one label set and two for two,
+    // with \xfd/\xfe/\xff (the key's separators and escape), non-ASCII, empty values, an own label
+    // equal to an external one, and names like Object.prototype's members.
+    const chars = ['a', 'x', ':', '1', '\u00fd', '\u00fe', '\u00ff', '\u00e9', '\u4e16'];
+    const text = fc.array(fc.constantFrom(...chars), { maxLength: 4 }).map((a) => a.join(''));
+    const oddName = fc.oneof(fc.constantFrom('job', 'a', 'cluster', '__name__', 'toString', '__proto__', 'a\u00ffb', '1:a'), text.filter((t) => t !== ''));
+    const oddValue = fc.oneof(fc.constantFrom('', 'c1', 'x'), text);
+    const oddMetric = fc.constantFrom('m', 'm\u00ffa\u00fex', 'm\u00fd1:a1:\u00ff', 'caf\u00e9');
+    const template = fc.record({ name: oddMetric, labels: fc.array(fc.tuple(oddName, oddValue), { maxLength: 4 }) });
+    const use = fc.record({ series: fc.nat(), carry: fc.boolean(), reversed: fc.boolean() });
+    const external = fc.constantFrom<Labels>({}, { cluster: 'c1' }, { a: 'x', toString: '\u00ff' });
+    fc.assert(
+      fc.property(
+        fc.array(template, { minLength: 1, maxLength: 6 }),
+        fc.array(fc.array(use, { minLength: 1, maxLength: 20 }), { minLength: 1, maxLength: 3 }),
+        external,
+        fc.boolean(),
+        (drawn, requests, ext, compressed) => {
+          // Beside the drawn ones, label sets one character apart from each other's keys: in the plain
+          // key form the first two are one text, and the next two differ only by the external label.
+          const templates = [
+            { name: 'm', labels: [['a', 'x\u00ffb\u00fey']] as Array<[string, string]> },
+            { name: 'm', labels: [['a', 'x'], ['b', 'y']] as Array<[string, string]> },
+            { name: 'm', labels: [['cluster', 'c1'], ['a', '\u00ff']] as Array<[string, string]> },
+            { name: 'm', labels: [['a', '\u00ff'], ['toString', '\u00ff']] as Array<[string, string]> },
+            ...drawn,
+          ];
+          const encoder = new WriteRequestEncoder({ externalLabels: ext });
+          let ts = 1_700_000_000_000;
+          for (const [r, request] of requests.entries()) {
+            const points: Point[] = request.map((u) => {
+              const t = templates[u.series % templates.length];
+              const labels = makeLabels();
+              for (const [n, v] of u.reversed ? [...t.labels].reverse() : t.labels) labels[n] = v;
+              if (u.carry) labelsIdentity(labels);
+              return { family, name: t.name, labels, value: ts, timestampMs: ts++, stale: false };
+            });
+            const body = compressed ? snappyUncompress(encoder.encodeCompressed(points)) : Buffer.from(encoder.encode(points));
+            assertSameSeries(decodedSeries(body), expectedSeries(points, ext), `request ${r}`);
+          }
+        },
+      ),
+      { numRuns: 400 },
     );
   });
 
