@@ -235,11 +235,16 @@ export function cloneMetricBatch(batch: MetricBatch): MetricBatch {
   return { signal: 'metrics', source: batch.source, points };
 }
 
-/**
- * A stable identity for a series: `<name length>\x00<name>` and the labels in name order (their carried
- * identity; see labelsIdentity). The length keeps the name apart from the key: a name may hold any
- * character (remote write), and name + key made m\xffa\xfex without labels one series with m{a="x"}.
- */
+/** A stable identity for a series: namedKey of its name and its labels' carried identity (labelsIdentity). */
 export function seriesKey(name: string, labels: Labels): string {
-  return `${name.length}\x00${name}${labelsIdentity(labels).key}`;
+  return namedKey(name, labelsIdentity(labels).key);
+}
+
+/**
+ * A metric name and a LabelsIdentity.key (or identityKeyOf) as one key: `<name length>\x00<name><key>`.
+ * The length keeps the name apart from the key: a name may hold any character (remote write), and
+ * name + key made m\xffa\xfex without labels one series with m{a="x"}.
+ */
+export function namedKey(name: string, identityKey: string): string {
+  return `${name.length}\x00${name}${identityKey}`;
 }

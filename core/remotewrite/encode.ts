@@ -11,7 +11,7 @@
  *   Sample        { double value = 1; int64 timestamp = 2; }
  *   MetricMetadata{ MetricType type = 1; string metric_family_name = 2; string help = 4; string unit = 5; }
  */
-import { carriedLabelsIdentity, identityKeyOf, makeLabels, type Labels, type MetricFamily, type MetricType, type Point } from '../model/metrics.js';
+import { carriedLabelsIdentity, identityKeyOf, makeLabels, namedKey, type Labels, type MetricFamily, type MetricType, type Point } from '../model/metrics.js';
 import { buildRecipe, closeLiteral, putCopy, type Recipe, type RecipeSource, recipeInScratch, SnappyBlockWriter, WrittenAt } from './fused.js';
 import { ProtoWriter, putUvarint, uvarintSize } from './writer.js';
 import { ByteLru, MAP_ENTRY_BYTES, stringBytes } from '../lru.js';
@@ -175,7 +175,7 @@ interface CachedSeries {
 }
 
 /**
- * The series cache's key of a series: `<name length>\x00<name>` and the identity key (core/model/metrics.ts
+ * The series cache's key of a series: namedKey of its name and the identity key (core/model/metrics.ts
  * LabelsIdentity.key, injective) of its own labels that decide it: the non-empty ones, less any equal to
  * the external label of its name (the series is the same without it). Those labels and the external
  * labels make the series, so equal keys are equal series and the other way round; and for labels with
@@ -184,7 +184,7 @@ interface CachedSeries {
  * without a carried identity is one entry, never two TimeSeries in one request.
  */
 function seriesKeyOf(name: string, identityKey: string): string {
-  return `${name.length}\x00${name}${identityKey}`;
+  return namedKey(name, identityKey);
 }
 
 /**

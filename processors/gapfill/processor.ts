@@ -23,7 +23,7 @@ import type { Batch, Consumer, CreateSettings, Processor } from '../../core/comp
 import { errorMessage } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 import type { ComponentStatus, LossMeterStatus, StatusProvider } from '../../core/status.js';
-import { metricBatch, type Labels, type MetricFamily, type MetricBatch, type Point, copyLabels, identityKeyOf, labelsIdentity, withLabels } from '../../core/model/metrics.js';
+import { metricBatch, type Labels, type MetricFamily, type MetricBatch, type Point, copyLabels, identityKeyOf, labelsIdentity, namedKey, withLabels } from '../../core/model/metrics.js';
 import type { GapfillConfig } from './config.js';
 import { gapfillMetrics, type GapfillMetrics } from './metrics.js';
 import { QueryApiClient, QueryApiError, selector, type RawSeries } from './queryapi.js';
@@ -99,8 +99,8 @@ const FILLED: MetricFamily = Object.freeze({ name: 'pprofcol_gapfill_filled_tota
 const withinTarget = new WeakMap<Labels, string>();
 
 /**
- * Series identity within a target: the name's length, the name, and the identity key (identityKeyOf:
- * escaped where a name or value holds \xfe or \xff) of every label but job and instance, in name order.
+ * Series identity within a target: namedKey of the name and the identity key (identityKeyOf: escaped
+ * where a name or value holds \xfe or \xff) of every label but job and instance, in name order.
  * Plain `name\xff<name>\xfe<value>...` made {a="x\xffb\xfey"} and {a="x", b="y"} one native series.
  */
 function identity(name: string, labels: Labels): string {
@@ -112,10 +112,10 @@ function identity(name: string, labels: Labels): string {
     part = identityKeyOf(pairs);
     withinTarget.set(labels, part);
   }
-  return `${name.length}\x00${name}${part}`;
+  return namedKey(name, part);
 }
 
-/** The name an identity (identity()) begins with. */
+/** The name an identity (identity(), namedKey's form) begins with. */
 function identityName(id: string): string {
   const cut = id.indexOf('\x00');
   return id.slice(cut + 1, cut + 1 + Number(id.slice(0, cut)));
