@@ -3,7 +3,6 @@
  * whose table carries each profile's count, and expvar's `/debug/vars`, which carries
  * runtime.MemStats as JSON. Both cost the target far less than a profile: see receivers/pprof/README.md.
  */
-import type { MemStats } from '../model/profiles.js';
 import { ProfileDecodeError } from './text.js';
 
 // `<tr><td>212</td><td><a href='goroutine?debug=1'>goroutine</a></td></tr>` (Go 1.11 to today).
@@ -22,40 +21,5 @@ export function parseIndexCounts(body: Buffer): Map<string, number> {
   return counts;
 }
 
-const MEMSTATS_NUMBERS: ReadonlyArray<Exclude<keyof MemStats, 'PauseNs' | 'PauseTotalNs'>> = [
-  'Alloc', 'TotalAlloc', 'Sys', 'Mallocs', 'Frees', 'HeapAlloc', 'HeapSys', 'HeapIdle', 'HeapInuse',
-  'HeapReleased', 'HeapObjects', 'StackInuse', 'StackSys', 'MSpanInuse', 'MSpanSys', 'MCacheInuse',
-  'MCacheSys', 'BuckHashSys', 'GCSys', 'OtherSys', 'NextGC', 'LastGC', 'NumGC',
-];
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-/**
- * runtime.MemStats from expvar's JSON. LastGC (ns since the epoch, ~1.8e18) exceeds 2^53: JSON.parse
- * rounds it to the nearest double, an error below a microsecond, far under the metric's resolution.
- */
-export function parseExpvarMemStats(body: Buffer): MemStats {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(body.toString('utf8'));
-  } catch {
-    throw new ProfileDecodeError('/debug/vars is not JSON');
-  }
-  if (!isRecord(parsed) || !isRecord(parsed.memstats)) throw new ProfileDecodeError('/debug/vars has no "memstats" (expvar not imported?)');
-  const raw = parsed.memstats;
-  const stats: Partial<MemStats> = {};
-  for (const field of MEMSTATS_NUMBERS) {
-    const v = raw[field];
-    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new ProfileDecodeError(`/debug/vars memstats.${field} is not a count`);
-    stats[field] = v;
-  }
-  const pauses = raw.PauseNs;
-  if (!Array.isArray(pauses) || !pauses.every((p): p is number => typeof p === 'number')) {
-    throw new ProfileDecodeError('/debug/vars memstats.PauseNs is not a list of numbers');
-  }
-  stats.PauseNs = pauses;
-  if (typeof raw.PauseTotalNs === 'number') stats.PauseTotalNs = raw.PauseTotalNs;
-  return stats as MemStats;
-}
+// runtime.MemStats from expvar: a scanner that reads only the fields used (core/pprof/expvar.ts).
+export { parseExpvarMemStats } from './expvar.js';

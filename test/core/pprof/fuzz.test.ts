@@ -7,7 +7,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import fc from 'fast-check';
-import { FUZZ_SEED } from '../../harness/fuzz.js';
+import { FUZZ_SEED, rng } from '../../harness/fuzz.js';
 import type { FunctionProfile } from '../../../core/model/profiles.js';
 import { decodeProfile, isRuntimeFrame } from '../../../core/pprof/decode.js';
 import { ProfileDecodeError } from '../../../core/pprof/text.js';
@@ -33,19 +33,6 @@ function recordedProfiles(): Buffer[] {
   }
   assert.ok(out.length >= 14, `expected the recorded profiles, found ${out.length}`);
   return out;
-}
-
-/** A small deterministic PRNG (xorshift32), so a failure can be replayed from the seed it prints (FUZZ_SEED=...). */
-function rng(seed: number): (n: number) => number {
-  let x = seed >>> 0 || 1;
-  return (n: number) => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x % n;
-  };
 }
 
 function mutate(src: Uint8Array, rand: (n: number) => number): Uint8Array {
