@@ -38,12 +38,25 @@ export function fnv1a32(text: string): number {
 }
 
 /**
+ * Offsets are multiples of this (for intervals of at least SLOT_GRID_MIN_INTERVAL_MS), so targets
+ * whose hashes fall within the same 25 ms start in one timer callback and their answers come back
+ * close together: one wakeup of the event loop serves several scrapes. Measured (bench/many-targets.ts's
+ * fetch-only baseline, N = 3,000 every 15 s, 2 scrapes in 25 ms): 0.30 ms of CPU per target-scrape
+ * against 0.50 with an offset per millisecond, where most of the CPU was each scrape's own wakeups
+ * (context switch, epoll, timers) rather than the fetch itself; 100 ms slots measured 0.38.
+ */
+export const SLOT_GRID_MS = 25;
+/** Below this the grid would leave fewer than 100 slots in the interval: offsets stay per millisecond. */
+export const SLOT_GRID_MIN_INTERVAL_MS = 100 * SLOT_GRID_MS;
+
+/**
  * Where inside each interval a target is scraped, as Prometheus does it: a hash of the target
- * modulo the interval. The same target gets the same offset after every restart, and many
- * targets spread evenly instead of being fetched at once.
+ * modulo the interval, rounded down to SLOT_GRID_MS. The same target gets the same offset after
+ * every restart, and many targets spread evenly over the interval's slots instead of being fetched at once.
  */
 export function scrapeOffsetMs(targetKey: string, intervalMs: number): number {
-  return fnv1a32(targetKey) % intervalMs;
+  const offset = fnv1a32(targetKey) % intervalMs;
+  return intervalMs >= SLOT_GRID_MIN_INTERVAL_MS ? offset - (offset % SLOT_GRID_MS) : offset;
 }
 
 /** The first time >= now whose position in the interval equals the offset. */

@@ -1,7 +1,7 @@
 // Targets are spread over the interval by a hash, and a target keeps its offset across restarts.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { nextScrapeTime, scrapeOffsetMs, makeTarget } from '../../../core/scrape/targets.js';
+import { fnv1a32, nextScrapeTime, scrapeOffsetMs, makeTarget, SLOT_GRID_MIN_INTERVAL_MS, SLOT_GRID_MS } from '../../../core/scrape/targets.js';
 import { startDaemon } from '../../harness/pprofcol.js';
 
 const INTERVAL_MS = 2000;
@@ -39,16 +39,24 @@ service:
 }
 
 describe('scrape spreading', () => {
-  it('gives targets different offsets, computed from the target alone', () => {
+  it('gives targets different offsets, computed from the target alone, on a grid of SLOT_GRID_MS', () => {
     const offsets = new Set<number>();
     for (let i = 0; i < 50; i++) {
       const target = makeTarget('api', 'http', `10.0.0.${i}:6060`, {});
       const offset = scrapeOffsetMs(target.key, 15_000);
       assert.ok(offset >= 0 && offset < 15_000);
+      assert.equal(offset % SLOT_GRID_MS, 0, `offset ${offset}`);
+      // The hash's offset rounded down to its slot.
+      assert.equal(offset, fnv1a32(target.key) % 15_000 - ((fnv1a32(target.key) % 15_000) % SLOT_GRID_MS));
       assert.equal(offset, scrapeOffsetMs(makeTarget('api', 'http', `10.0.0.${i}:6060`, {}).key, 15_000));
       offsets.add(offset);
     }
-    assert.ok(offsets.size >= 48, `50 targets share ${50 - offsets.size} offsets`);
+    // 600 slots for 50 targets: a hash shares one with another now and then (these keys: 2 pairs).
+    assert.ok(offsets.size >= 46, `50 targets share ${50 - offsets.size} offsets`);
+    // Short intervals keep offsets per millisecond: a grid would leave too few slots to spread over.
+    const short = new Set(Array.from({ length: 50 }, (_, i) => scrapeOffsetMs(makeTarget('api', 'http', `10.0.0.${i}:6060`, {}).key, SLOT_GRID_MIN_INTERVAL_MS - 1)));
+    assert.ok([...short].some((o) => o % SLOT_GRID_MS !== 0));
+    assert.ok(short.size >= 48);
     assert.equal(nextScrapeTime(10_500, 1000, 200), 11_200);
     assert.equal(nextScrapeTime(10_100, 1000, 200), 10_200);
   });
