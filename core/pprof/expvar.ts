@@ -30,8 +30,19 @@ const MEMSTATS_NUMBERS: readonly NumberField[] = [
 
 /** Slot of each field read: the numbers, then PauseTotalNs; PauseNs is kept apart. */
 const PAUSE_TOTAL = MEMSTATS_NUMBERS.length;
-const SLOTS = new Map<string, number>([...MEMSTATS_NUMBERS.map((f, i): [string, number] => [f, i]), ['PauseTotalNs', PAUSE_TOTAL]]);
-const PAUSE_NS = 'PauseNs';
+/** Key ids besides the slots: PauseNs in memstats, memstats at the top; NO_KEY: a key not read. */
+const PAUSE_NS = PAUSE_TOTAL + 1;
+const MEMSTATS_KEY = PAUSE_TOTAL + 2;
+const NO_KEY = -1;
+
+/**
+ * The keys read, as bytes, by length: a key is matched in place, without a string made for it
+ * (two to four names share a length).
+ */
+const KEYS_BY_LENGTH: Array<Array<{ id: number; bytes: Uint8Array }>> = [];
+for (const [name, id] of [...MEMSTATS_NUMBERS.map((f, i): [string, number] => [f, i]), ['PauseTotalNs', PAUSE_TOTAL], ['PauseNs', PAUSE_NS], ['memstats', MEMSTATS_KEY]] as const) {
+  (KEYS_BY_LENGTH[name.length] ??= []).push({ id, bytes: Buffer.from(name, 'latin1') });
+}
 
 const NO_MEMSTATS = '/debug/vars has no "memstats" (expvar not imported?)';
 
@@ -45,9 +56,9 @@ const ARRAY = 2;
 
 /** What the memstats object held, slot by slot, for the checks after the scan. */
 class MemStatsFields {
-  /** 0: absent, 1: a number (in `values`), 2: something else. */
-  readonly kind = new Uint8Array(PAUSE_TOTAL + 1);
-  readonly values = new Float64Array(PAUSE_TOTAL + 1);
+  /** 0: absent, 1: a number (in `values`), 2: something else. Plain arrays: a typed array costs a runtime call to make. */
+  readonly kind: number[] = new Array<number>(PAUSE_TOTAL + 1).fill(0);
+  readonly values: number[] = new Array<number>(PAUSE_TOTAL + 1).fill(0);
   /** undefined: absent or not a list of numbers (`pausesBad`). */
   pauses: number[] | undefined;
   pausesBad = false;
@@ -133,7 +144,7 @@ class Scanner {
       this.ws();
       this.expect(0x3a /* : */);
       this.ws();
-      if (key === 'memstats') {
+      if (key === MEMSTATS_KEY) {
         if (this.buf[this.pos] === 0x7b) this.memstats = this.memstatsObject();
         else {
           this.skipValue();
@@ -158,13 +169,12 @@ class Scanner {
       return fields;
     }
     for (;;) {
-      const key = this.key();
+      const slot = this.key();
       this.ws();
       this.expect(0x3a);
       this.ws();
-      const slot = SLOTS.get(key);
       const c = buf[this.pos];
-      if (slot !== undefined) {
+      if (slot < PAUSE_NS && slot !== NO_KEY) {
         if (c === 0x2d /* - */ || isDigit(c)) {
           fields.values[slot] = this.number();
           fields.kind[slot] = 1;
@@ -172,7 +182,7 @@ class Scanner {
           this.skipValue();
           fields.kind[slot] = 2;
         }
-      } else if (key === PAUSE_NS) {
+      } else if (slot === PAUSE_NS) {
         if (c === 0x5b /* [ */) this.pauses(fields);
         else {
           this.skipValue();
@@ -214,11 +224,18 @@ class Scanner {
     fields.pausesBad = bad;
   }
 
-  /** An object key, as a string of its bytes; one with escapes cannot be compared so: EscapedKey. */
-  private key(): string {
+  /** Which of the keys read an object key is (NO_KEY: none); one with escapes cannot be compared so: EscapedKey. */
+  private key(): number {
     const start = this.pos + 1;
     if (this.string()) throw new EscapedKey();
-    return latin1(this.buf, start, this.pos - 1);
+    const candidates = KEYS_BY_LENGTH[this.pos - 1 - start];
+    if (candidates === undefined) return NO_KEY;
+    const buf = this.buf;
+    next: for (const { id, bytes } of candidates) {
+      for (let i = 0; i < bytes.length; i++) if (buf[start + i] !== bytes[i]) continue next;
+      return id;
+    }
+    return NO_KEY;
   }
 
   /** Skips a string (at its opening quote); true if it held an escape. */
@@ -380,15 +397,19 @@ export function parseExpvarMemStats(body: Buffer): MemStats {
   }
   const fields = scanner.memstats;
   if (fields === undefined || fields === null) throw new ProfileDecodeError(NO_MEMSTATS);
-  const stats: Partial<MemStats> = {};
-  for (let i = 0; i < MEMSTATS_NUMBERS.length; i++) {
-    if (fields.kind[i] !== 1 || !isCount(fields.values[i])) throw notCount(MEMSTATS_NUMBERS[i]);
-    stats[MEMSTATS_NUMBERS[i]] = fields.values[i];
-  }
+  for (let i = 0; i < MEMSTATS_NUMBERS.length; i++) if (fields.kind[i] !== 1 || !isCount(fields.values[i])) throw notCount(MEMSTATS_NUMBERS[i]);
   if (fields.pauses === undefined) throw new ProfileDecodeError('/debug/vars memstats.PauseNs is not a list of numbers');
-  stats.PauseNs = fields.pauses;
-  if (fields.kind[PAUSE_TOTAL] === 1) stats.PauseTotalNs = fields.values[PAUSE_TOTAL];
-  return stats as MemStats;
+  const v = fields.values;
+  // One literal in MEMSTATS_NUMBERS' order (checked by the tests against the JSON.parse reading), so
+  // every result has one shape rather than keys added one by one.
+  const stats: MemStats = {
+    Alloc: v[0], TotalAlloc: v[1], Sys: v[2], Mallocs: v[3], Frees: v[4], HeapAlloc: v[5], HeapSys: v[6], HeapIdle: v[7],
+    HeapInuse: v[8], HeapReleased: v[9], HeapObjects: v[10], StackInuse: v[11], StackSys: v[12], MSpanInuse: v[13],
+    MSpanSys: v[14], MCacheInuse: v[15], MCacheSys: v[16], BuckHashSys: v[17], GCSys: v[18], OtherSys: v[19], NextGC: v[20],
+    LastGC: v[21], NumGC: v[22], PauseNs: fields.pauses,
+  };
+  if (fields.kind[PAUSE_TOTAL] === 1) stats.PauseTotalNs = v[PAUSE_TOTAL];
+  return stats;
 }
 
 function isRecord(v: unknown): v is Record<string, unknown> {
