@@ -9,7 +9,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, describe, it } from 'node:test';
 
-import { eventually, parseExposition, startDaemon, startDaemonOnFreePort, type Daemon } from '../harness/pprofcol.js';
+import { eventually, parseExposition, startDaemonOnFreePort, type Daemon } from '../harness/pprofcol.js';
 import { AckingSender, missingInVm } from '../harness/rw-sender.js';
 import { startVictoriaMetrics, vmFlush } from '../harness/servers.js';
 
@@ -61,7 +61,9 @@ describe('backpressure instead of drops', () => {
     const target = `127.0.0.1:${(server.address() as AddressInfo).port}`;
     const vm = await startVictoriaMetrics();
     stops.push(() => vm.stop());
-    const daemon = await startDaemon(`
+    // Started as the other tests here are (a retry on EADDRINUSE): a telemetry port taken between
+    // freePort() and the daemon's bind left a daemon that had exited and 40s of "fetch failed".
+    const { daemon } = await startDaemonOnFreePort(() => `
 receivers:
   prometheus:
     scrape_configs:
@@ -73,9 +75,12 @@ service:
   pipelines:
     metrics: {receivers: [prometheus], exporters: [prometheusremotewrite]}
   telemetry: {http: {listen: "{{TELEMETRY}}"}}
-`);
+`, /pprofcol started/, 20_000);
     stops.push(() => daemon.stop('SIGKILL'));
-    await eventually('ten scrapes', 40_000, async () => ((await own(daemon, 'pprofcol_receiver_scrapes_total', { job: 'bp', result: 'success' })) >= 10 ? true : undefined));
+    // Ten 1s slots take 10s; 60s leaves room for a loaded machine, and a failure shows the daemon's log.
+    await eventually('ten scrapes', 60_000, async () => ((await own(daemon, 'pprofcol_receiver_scrapes_total', { job: 'bp', result: 'success' })) >= 10 ? true : undefined)).catch((err: unknown) => {
+      throw new Error(`${String(err)}\ndaemon stderr: ${daemon.stderr().slice(-3000)}`);
+    });
     // Stop serving pages, so that the count of pages served is final, and let the last hand-off finish.
     serving = false;
     await sleep(2_500);
