@@ -199,9 +199,20 @@ interface Generation {
   bytes: number;
 }
 
+/** The `gen` of a series the full cache refused (WriteRequestEncoder.transient): in no map. */
+const TRANSIENT: Generation = { canonical: new Map(), size: 0, bytes: 0 };
+
 function generation(): Generation {
   return { canonical: new Map(), size: 0, bytes: 0 };
 }
+
+/**
+ * Refused new series (per series cached) after which a full cache whose old generation is empty
+ * turns (EncoderOptions.maxCachedSeries): 8, so a working set of three times the bound turns every
+ * four cycles and keeps ~3/4 of its cached part's hits (~1/4 of all series), where turning on every
+ * fill kept none.
+ */
+const TURN_REFUSALS = 8;
 
 export interface EncoderOptions {
   /** Added to every series that lacks the label (or has it empty), as Prometheus's external_labels. */
@@ -210,21 +221,26 @@ export interface EncoderOptions {
   initialBufferSize?: number;
   /**
    * Series whose encoded labels are kept between requests (default DEFAULT_MAX_CACHED_SERIES), both
-   * generations together. A series met again in the old generation moves into the current one (and
-   * leaves the old one's map and count); when both together reach the bound, the old one goes and the
-   * current one becomes the old one, so series seen since the last turn stay (an LRU by generation).
-   * Checked between requests, so the two may overshoot it by up to two requests' new series (the one
-   * turned old and the one after it), as two generations of half the bound did. A turn at half the
-   * bound (what this replaced) made every series of a working set between half and all of the bound
-   * move again after every turn, each point a key lookup and some series encoded again: one 20,000-series
-   * target at the default SERIES_CACHE_BYTES cost about twice the CPU per sample (bench/prometheus-receiver).
+   * generations together; a strict bound (as is maxSeriesBytes): a new series is only cached when it
+   * fits. A series met again in the old generation moves into the current one. When the cache is
+   * full, a new series takes the place of one of the old generation (not met since the last turn,
+   * oldest first); when the old generation is empty too, it is encoded for this request only
+   * (`transient`, so a series with several points is still one TimeSeries) and not cached: a working
+   * set larger than the bound keeps its cached part hitting instead of pushing everything out every
+   * cycle (an LRU by generation, what this replaced, turned when full, so a cycle of 99k series
+   * through a cache of 32k never hit: every point paid a new entry, most of the daemon's garbage at
+   * 3,000 targets). The generations turn (current becomes old, so its series may be replaced) when
+   * the old one is empty and TURN_REFUSALS times the cached series have been refused since the last
+   * turn: a working set of m times the bound turns every TURN_REFUSALS / (m - 1) cycles and loses the
+   * cached part's hits for about the cycle after a turn; a new series that stays (a new target) while
+   * the cache is full of others waits at most that many refusals to get in.
    */
   maxCachedSeries?: number;
   /**
    * Bytes (estimated, seriesBytes) the series cache may hold, both generations together (default: no
-   * bound but the count). The generations turn when they hold this or maxCachedSeries, whichever comes
-   * first: a remote-write sender that invents names fills the count bound long before
-   * a cache of pprof series would, and each shard's encoder has its own cache.
+   * bound but the count). Whichever of this and maxCachedSeries is reached first makes the cache full:
+   * a remote-write sender that invents names fills the count bound long before a cache of pprof
+   * series would, and each shard's encoder has its own cache.
    */
   maxSeriesBytes?: number;
   /** Bytes (estimated) of label-name sets kept (default DEFAULT_SHAPE_CACHE_BYTES); least recently used go first. */
@@ -246,6 +262,17 @@ export class WriteRequestEncoder {
   private readonly maxBytes: number;
   private current: Generation = generation();
   private previous: Generation = generation();
+  /** The old generation's series in insertion order: the next one a new series may replace (admit). */
+  private hand: Iterator<CachedSeries> = this.previous.canonical.values();
+  /** New series not cached since the last turn (the cache was full): when to turn (group). */
+  private refusedSinceTurn = 0;
+  private refusedCount = 0;
+  /**
+   * Series of the request being built that the full cache refused, by key, so each is one TimeSeries
+   * however many points it has: at most one request's series, cleared when the next begins. Their
+   * `gen` is TRANSIENT, never the current generation, so no guess lands on them in a later request.
+   */
+  private readonly transient = new Map<string, CachedSeries>();
   /**
    * Sorted label names by id. A shape evicted and met again is built again; its series are found by
    * key as before (lookup).
@@ -328,6 +355,11 @@ export class WriteRequestEncoder {
     return this.keysCount;
   }
 
+  /** New series the full cache did not keep (encoded for their request only) since the encoder was made (for tests). */
+  get seriesRefused(): number {
+    return this.refusedCount;
+  }
+
   /** Series whose labels were encoded (not found in the cache) since the encoder was made (for tests). */
   get seriesEncoded(): number {
     return this.encodedCount;
@@ -380,12 +412,13 @@ export class WriteRequestEncoder {
    * computed when they carry none (lookup).
    */
   private group(points: readonly Point[]): void {
-    const held = this.current;
-    const old = this.previous;
-    if (held.size + old.size >= this.maxSize || held.bytes + old.bytes >= this.maxBytes) {
-      this.previous = held;
+    if (this.previous.size === 0 && this.refusedSinceTurn > 0 && this.refusedSinceTurn >= TURN_REFUSALS * this.current.size) {
+      this.previous = this.current;
+      this.hand = this.previous.canonical.values();
       this.current = generation();
+      this.refusedSinceTurn = 0;
     }
+    if (this.transient.size > 0) this.transient.clear();
     // Epochs wrap long after any series could remember one (2^31 requests).
     const epoch = (this.epoch = (this.epoch + 1) | 0);
     if (this.next.length < points.length) this.next = new Int32Array(Math.max(points.length, this.next.length * 2));
@@ -405,8 +438,10 @@ export class WriteRequestEncoder {
         throw new InvalidTimestampError(p.name, p.timestampMs);
       }
       const s = guess !== undefined && guess.gen === cur && sameSeries(p, guess) ? guess : this.miss(p);
-      if (prev === undefined) this.first = s;
-      else prev.successor = s;
+      // A refused series is no cached one's guess: it would outlive its request (and the bound).
+      const kept = s.gen === cur ? s : undefined;
+      if (prev === undefined) this.first = kept;
+      else prev.successor = kept;
       next[i] = -1;
       if (s.epoch !== epoch) {
         s.epoch = epoch;
@@ -459,17 +494,49 @@ export class WriteRequestEncoder {
       old.size--;
       old.bytes -= seriesBytes(s.key, s.labels);
     } else {
+      if (this.transient.size > 0) {
+        s = this.transient.get(key);
+        if (s !== undefined) return s;
+      }
       if (carried) {
         this.pairsOf(p, shape);
         this.labelLength = -1;
       }
       s = this.newSeries(p, key);
+      if (!this.admit(seriesBytes(s.key, s.labels))) {
+        s.gen = TRANSIENT;
+        this.transient.set(key, s);
+        this.refusedSinceTurn++;
+        this.refusedCount++;
+        return s;
+      }
     }
     cur.canonical.set(key, s);
     s.gen = cur;
     cur.size++;
     cur.bytes += seriesBytes(s.key, s.labels);
     return s;
+  }
+
+  /**
+   * Whether a new series of `bytes` fits: when the cache is full, series of the old generation (not
+   * met since the last turn) make room, oldest first; false when they cannot (none left, or the
+   * series alone is over the byte bound), and the series is not cached.
+   */
+  private admit(bytes: number): boolean {
+    if (bytes > this.maxBytes) return false;
+    const cur = this.current;
+    const old = this.previous;
+    while (cur.size + old.size >= this.maxSize || cur.bytes + old.bytes + bytes > this.maxBytes) {
+      if (old.size === 0) return false;
+      const r = this.hand.next();
+      if (r.done === true) return false; // not reached: the hand visits every series still in `old`
+      const v = r.value;
+      old.canonical.delete(v.key);
+      old.size--;
+      old.bytes -= seriesBytes(v.key, v.labels);
+    }
+    return true;
   }
 
   /**

@@ -221,19 +221,58 @@ describe('remote write codec: the series cache', () => {
     }
   });
 
-  it('holds at most its bound and two requests under a flood of new series, and forgets the oldest first', () => {
+  it('holds at most its bound under a flood of new series, and the flood does not push out the series that come again', () => {
     const encoder = new WriteRequestEncoder({ maxCachedSeries: 10 });
     const fresh = (r: number): Point[] => [0, 1, 2].map((k) => point(goroutines, { job: 'flood', instance: `n:${3 * r + k}` }, k, r));
+    const steady = (r: number): Point[] => [0, 1, 2, 3].map((k) => point(goroutines, { job: 'steady', instance: `s:${k}` }, k, r));
+    encoder.encode(steady(0));
     for (let r = 0; r < 100; r++) {
-      encoder.encode(fresh(r));
-      // Checked between requests: the generation turned old and the one after it may each add a request.
-      assert.ok(encoder.cachedSeries <= 10 + 2 * 3, `request ${r}: ${encoder.cachedSeries} series cached`);
+      const points = [...steady(r + 1), ...fresh(r)];
+      assert.deepEqual(encoder.encode(points), new WriteRequestEncoder().encode(points), `request ${r}`);
+      assert.ok(encoder.cachedSeries <= 10, `request ${r}: ${encoder.cachedSeries} series cached`);
     }
-    assert.equal(encoder.seriesEncoded, 300);
-    // The last request's series are cached; the first one's are long gone.
-    encoder.encode(fresh(99));
-    assert.equal(encoder.seriesEncoded, 300);
-    encoder.encode(fresh(0));
-    assert.equal(encoder.seriesEncoded, 303);
+    // The four steady series were encoded once (each turn is followed by their next request, which
+    // moves them before a new series can take their place); the flood's 300 each once, cached or not.
+    assert.equal(encoder.seriesEncoded, 4 + 300);
+    assert.ok(encoder.seriesRefused > 0 && encoder.seriesRefused < 300, `${encoder.seriesRefused} refused`);
+  });
+
+  it('keeps hitting the cached part of a cyclic working set of three times its bound, with the bytes of a fresh encoder', () => {
+    // 30 series (two of them with two points a request) through a bound of 10, in requests of 7
+    // series, so cycles and requests do not line up. An LRU by generation encoded all 30 every cycle.
+    const bound = 10;
+    const cycle = 30;
+    for (const compressed of [false, true]) {
+      const encoder = new WriteRequestEncoder({ maxCachedSeries: bound });
+      const hits: number[] = [];
+      let at = 0;
+      for (let c = 0; c < 24; c++) {
+        const before = encoder.seriesEncoded;
+        for (let done = 0; done < cycle; ) {
+          const n = Math.min(7, cycle - done);
+          const points: Point[] = [];
+          for (let k = 0; k < n; k++) {
+            const id = (done + k) % cycle;
+            points.push(point(goroutines, { job: 'cyc', instance: `c:${id}` }, at, 1000 + at));
+            // A series with two points in one request is one TimeSeries, cached or refused.
+            if (id % 15 === 0) points.push(point(goroutines, { job: 'cyc', instance: `c:${id}` }, at, 1001 + at));
+          }
+          at++;
+          const body = compressed ? snappyUncompress(encoder.encodeCompressed(points)) : encoder.encode(points);
+          assert.deepEqual(body, new WriteRequestEncoder().encode(points), `cycle ${c}`);
+          assert.ok(encoder.cachedSeries <= bound, `cycle ${c}: ${encoder.cachedSeries} cached`);
+          done += n;
+        }
+        hits.push(cycle - (encoder.seriesEncoded - before));
+      }
+      const label = compressed ? 'encodeCompressed' : 'encode';
+      assert.equal(hits[0], 0, label);
+      // A turn (every TURN_REFUSALS * bound / 20 = 4 cycles) may cost the hits of the cycle after
+      // it; every other cycle hits the whole cached part.
+      const full = hits.slice(1).filter((h) => h === bound).length;
+      assert.ok(hits.every((h) => h >= 0 && h <= bound), `${label}: ${hits.join(',')}`);
+      assert.ok(full >= 16, `${label}: ${full} of 23 cycles hit all ${bound} cached series (${hits.join(',')})`);
+      assert.ok(hits.slice(1).reduce((x, y) => x + y, 0) >= 23 * bound * 0.7, `${label}: ${hits.join(',')}`);
+    }
   });
 });
