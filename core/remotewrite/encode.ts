@@ -89,27 +89,25 @@ const TAG_META_UNIT = 0x2a; // MetricMetadata.unit, 5:LEN
 const LABEL_LENGTH_RESERVE = 1;
 
 /**
- * Series kept with their encoded labels (both generations together). Each cost up to ~1.6 KiB of heap
- * (bench/queue-memory: the disk buffer's fixed heap for 10k series of four labels; mostly the trie's
- * one-entry Maps below a high-cardinality label, then the key string and ~150 bytes of labels), plus,
- * once encodeCompressed has written it, ~300 bytes of recipe, written-at cell and last-seen values
- * (estimated from the object layouts, not measured), so 50k is up to ~95 MiB. Since the trie gave way
- * to one Map by canonical key, a series of four labels written by encodeCompressed measures 1,391
- * heap bytes in all (10k series after a gc; 2,183 with the trie), and since the key is one flat
- * latin1 string (keyOf), the value halves of its written-at cell int32 and a recipe kept only from
- * its second write, 940 (711 written once), so these figures are now an upper bound. The exporter
- * keeps one encoder per shard and shards split the series by hash, so all encoders together hold
- * about the number of distinct series.
+ * Series kept with their encoded labels (both generations together). A series of four labels (name
+ * of 23 characters, ~110 characters of key, ~155 bytes of Label fields) written by encodeCompressed
+ * measures 1,000 bytes of heap and external memory once its recipe is kept (its second write), 735
+ * written once (20k series after a gc, heapUsed + external, less what the same writes cost an encoder
+ * that caches none), so 50k is ~48 MiB. (History: ~1.6 KiB with a trie of Maps by label value, 1,391
+ * with one Map by canonical key, 940 since the key is one latin1 string.) The exporter keeps one
+ * encoder per shard and shards split the series by hash, so all encoders together hold about the
+ * number of distinct series; its byte bound (SERIES_CACHE_BYTES, shared among shards) usually binds
+ * first.
  */
 export const DEFAULT_MAX_CACHED_SERIES = 50_000;
 
 /**
- * Estimated heap of one cached series beyond its strings: the ~1.6 KiB measured above for four labels
- * minus their ~250 bytes of key and labels, plus ~300 bytes of recipe, written-at cell and last-seen
- * values: 1650. seriesBytes adds the key (two bytes a character, the worst case) and the label bytes,
- * so long label values count for what they hold.
+ * Estimated heap of one cached series beyond its strings: the 1,000 bytes measured above for four
+ * labels with a kept recipe, less the ~350 that seriesBytes counts for their key (two bytes a
+ * character, the worst case) and Label fields: 650 (it was 1650, when a series measured ~1.6 KiB, so
+ * the byte bound held about half the series it could). Long label values count for what they hold.
  */
-const SERIES_FIXED_BYTES = 1650;
+const SERIES_FIXED_BYTES = 650;
 
 function seriesBytes(key: string, labels: Buffer): number {
   return SERIES_FIXED_BYTES + 2 * key.length + labels.length;
@@ -269,7 +267,8 @@ export class WriteRequestEncoder {
   private refusedCount = 0;
   /**
    * Series of the request being built that the full cache refused, by key, so each is one TimeSeries
-   * however many points it has: at most one request's series, cleared when the next begins. Their
+   * however many points it has: at most one request's series, cleared once it is written (and when
+   * the next begins, after a group() that threw). Their
    * `gen` is TRANSIENT, never the current generation, so no guess lands on them in a later request.
    */
   private readonly transient = new Map<string, CachedSeries>();
@@ -376,6 +375,7 @@ export class WriteRequestEncoder {
     const series = this.series;
     for (let i = 0; i < series.length; i++) this.writeSeries(series[i], points, w);
     series.length = 0;
+    if (this.transient.size > 0) this.transient.clear();
     for (const family of metadata) writeMetadata(w, family);
     return w.view();
   }
@@ -397,6 +397,7 @@ export class WriteRequestEncoder {
     const series = this.series;
     for (let i = 0; i < series.length; i++) this.writeSeriesCompressed(series[i], points);
     series.length = 0;
+    if (this.transient.size > 0) this.transient.clear();
     const m = this.labelWriter;
     m.reset();
     for (const family of metadata) writeMetadata(m, family);

@@ -10,10 +10,12 @@ import { errorMessage, PprofcolError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 
 /**
- * Bytes (estimated) of encoded series labels the encoders of one exporter keep, shared out among its
- * shards: ~2 KiB a series of four labels (core/remotewrite/encode.ts, seriesBytes), so ~32k series.
- * Without it each shard's encoder kept up to its count bound (50k series, ~95 MiB), and a sender
- * inventing names filled every shard's. A series not cached only costs encoding its labels again.
+ * Bytes (estimated, core/remotewrite/encode.ts seriesBytes) of series the encoders of one exporter
+ * keep, shared out among its shards: ~1,000 bytes a series of four labels (measured), so ~67k series
+ * (each shard's encoder also stops at its count bound, 50k). Without it each shard's encoder kept up
+ * to its count bound, and a sender inventing names filled every shard's. A working set larger than
+ * this keeps the part it caches hitting (the encoder refuses new series rather than evict the ones
+ * met since its last turn); a series not cached only costs encoding its labels again.
  */
 export const SERIES_CACHE_BYTES = 64 * 1024 * 1024;
 
