@@ -139,8 +139,8 @@ export class RemoteWriteExporter implements Exporter, StatusProvider {
         protocol,
         buffer:
           buffer.type === 'memory'
-            ? // capacity is per shard (as in Prometheus): what the queue holds at most is capacity x shards.
-              { type: 'memory', capacity: this.config.queue_config.capacity * Math.max(1, this.metrics.tally.shards), capacityUnit: 'samples', bytes: 0 }
+            ? // The queue's bound is capacity x max_shards whatever the shard count now (buffer/queue.ts).
+              { type: 'memory', capacity: this.config.queue_config.capacity * this.config.queue_config.max_shards, capacityUnit: 'samples', bytes: 0 }
             : buffer.type === 'disk'
               ? { type: 'disk', capacity: buffer.max_size, capacityUnit: 'bytes', bytes: this.metrics.tally.bufferBytes }
               : { type: 'redis', capacity: 0, capacityUnit: 'samples', bytes: 0 },

@@ -3,8 +3,17 @@
  *
  * Points are sharded by a hash of their series (name + labels, external labels applied), so all the
  * samples of a series pass through one shard, which sends one request at a time: each series reaches
- * the receiver in timestamp order while the shards send in parallel. Each shard owns a bounded ring of
- * points (`capacity` per shard, as in Prometheus), one reused encoder and one reused batch array.
+ * the receiver in timestamp order while the shards send in parallel. Each shard owns a ring of points
+ * (`capacity` slots, grown when needed), one reused encoder and one reused batch array.
+ *
+ * The bound is the queue's, not a shard's: capacity x max_shards points in all the rings together,
+ * whatever the shard count now (Prometheus bounds each shard at capacity, so its queue holds
+ * capacity x current shards). While the receiver is down the manager does not reshard (below), so a
+ * bound that followed the shard count would hold one shard's capacity, 2-18 s of a busy exporter,
+ * and drop after block_timeout; this holds what max_shards could, ~100 s at 5,000 samples/s with the
+ * defaults. Shards decide only how many requests are in flight at once. A ring grows by doubling past
+ * capacity as its backlog needs and returns to capacity slots once empty, so an exporter that keeps up
+ * holds what it held before, and the memory an outage took is given back once the backlog is sent.
  * A request leaves when max_samples_per_send points are queued or batch_send_deadline has passed.
  *
  * Resharding, as Prometheus does it: every shard update interval (10s) the manager computes
@@ -35,7 +44,10 @@ import type { SendResult } from '../send/client.js';
 export { Backoff, type QueueEnv, type Sender } from '../send/delivery.js';
 
 export interface QueueOptions extends DeliveryOptions {
-  /** Points per shard; a full shard makes consume() wait (blockTimeoutMs). */
+  /**
+   * Points a shard's ring holds before it grows; capacity x maxShards is the bound of the whole queue,
+   * which makes consume() wait when reached (blockTimeoutMs).
+   */
   capacity: number;
   /** How long enqueue() waits for room before dropping what is left (queue_config.block_timeout; 0: no wait). */
   blockTimeoutMs: number;
@@ -61,24 +73,54 @@ const BACKLOG_CATCHUP = 0.05;
 const MAX_DELAY_FOR_DOWNSHARD_S = 10;
 
 /**
- * A fixed-size ring: O(1) push and take, no per-sample allocation once built. Each item carries the
- * source it came from, so that what leaves is released to that source's share (admission.ts).
+ * A ring that grows: O(1) push and take, no per-sample allocation between growths. It starts at
+ * `initial` slots (queue_config.capacity: what a shard needs while the receiver keeps up, as before),
+ * doubles when full up to `max` (the whole queue's bound, capacity x max_shards: one shard may hold all
+ * of it when the receiver is down and every series waits there), and goes back to `initial` slots once
+ * it empties, so the memory an outage took is given back when the backlog has been sent. Each item
+ * carries the source it came from, so that what leaves is released to that source's share (admission.ts).
+ * Memory: two arrays of at most `max` slots (8 bytes each) besides the points.
  */
 export class Ring<T> {
-  private readonly items: (T | undefined)[];
-  private readonly sources: (string | undefined)[];
+  private items: (T | undefined)[];
+  private sources: (string | undefined)[];
   private head = 0;
   length = 0;
-  constructor(readonly capacity: number) {
-    this.items = new Array<T | undefined>(capacity);
-    this.sources = new Array<string | undefined>(capacity);
+  constructor(
+    readonly initial: number,
+    readonly max = initial,
+  ) {
+    this.items = new Array<T | undefined>(initial);
+    this.sources = new Array<string | undefined>(initial);
+  }
+  /** Slots allocated now (initial <= size <= max). */
+  get size(): number {
+    return this.items.length;
   }
   push(item: T, source = ''): boolean {
-    if (this.length === this.capacity) return false;
-    const at = (this.head + this.length) % this.capacity;
+    if (this.length === this.items.length && !this.grow()) return false;
+    const size = this.items.length;
+    const at = (this.head + this.length) % size;
     this.items[at] = item;
     this.sources[at] = source;
     this.length++;
+    return true;
+  }
+  /** Doubles the slots (at most to max), oldest item first at 0; false when already at max. */
+  private grow(): boolean {
+    const size = this.items.length;
+    if (size >= this.max) return false;
+    const next = Math.min(this.max, size * 2);
+    const items = new Array<T | undefined>(next);
+    const sources = new Array<string | undefined>(next);
+    for (let i = 0; i < this.length; i++) {
+      const from = (this.head + i) % size;
+      items[i] = this.items[from];
+      sources[i] = this.sources[from];
+    }
+    this.items = items;
+    this.sources = sources;
+    this.head = 0;
     return true;
   }
   /**
@@ -87,6 +129,7 @@ export class Ring<T> {
    */
   takeInto(out: T[], n: number, released?: (source: string, count: number) => void): void {
     const count = Math.min(n, this.length);
+    const size = this.items.length;
     let run = 0;
     let runSource: string | undefined;
     for (let i = 0; i < count; i++) {
@@ -100,16 +143,24 @@ export class Ring<T> {
       out.push(this.items[this.head] as T);
       this.items[this.head] = undefined; // let the point be collected once sent
       this.sources[this.head] = undefined;
-      this.head = (this.head + 1) % this.capacity;
+      this.head = (this.head + 1) % size;
     }
     this.length -= count;
+    if (this.length === 0) this.shrink();
     if (run > 0) released?.(runSource as string, run);
+  }
+  /** Empty and grown: back to `initial` slots, the big arrays left to the collector. */
+  private shrink(): void {
+    this.head = 0;
+    if (this.items.length === this.initial) return;
+    this.items = new Array<T | undefined>(this.initial);
+    this.sources = new Array<string | undefined>(this.initial);
   }
   /** Empties the ring, releasing what it held. */
   clear(released?: (source: string, count: number) => void): void {
     const dropped: T[] = [];
     this.takeInto(dropped, this.length, released);
-    this.head = 0;
+    this.shrink();
   }
 }
 
@@ -148,6 +199,8 @@ interface ShardHost {
   readonly logger: Logger;
   readonly env: QueueEnv;
   readonly delivery: (shard: Shard) => Delivery;
+  /** The most points all the rings hold together (capacity x max_shards); one ring may hold them all. */
+  readonly bound: number;
   /**
    * Called after each request with how it went, for the resharding rates. `left`: the batch left the
    * queue (delivered, or dropped on a final answer); false only when shutdown gave up on it.
@@ -183,7 +236,7 @@ export class Shard implements DeliveryControl {
     /** Shards made with it: the encoder's share of the series cache bound. */
     siblings: number,
   ) {
-    this.ring = new Ring<Point>(host.options.capacity);
+    this.ring = new Ring<Point>(host.options.capacity, host.bound);
     this.encoder = shardEncoder(host.options.externalLabels, host.metrics, siblings);
     this.delivery = host.delivery(this);
     this.held = held;
@@ -353,6 +406,10 @@ export class QueueManager implements OutboundQueue, ShardHost {
   private shardTimer: NodeJS.Timeout | undefined;
   private queueFullLogged = false;
   private readonly admission: FairAdmission;
+  /** The most points all rings hold together, draining shards' included: capacity x max_shards. */
+  readonly bound: number;
+  /** Points in the rings now (current and draining shards; a batch in flight has left its ring). */
+  private queued = 0;
   /** How enqueue() waits for room (admission.enter). */
   private readonly wait: EnterWait;
   private stoppingFlag = false;
@@ -381,7 +438,10 @@ export class QueueManager implements OutboundQueue, ShardHost {
     readonly env: QueueEnv = REAL_ENV,
   ) {
     this.sharder = new SeriesSharder(options.externalLabels);
-    this.admission = new FairAdmission(() => this.shards.length * options.capacity);
+    // capacity x max_shards whatever the shard count now (file comment): at the defaults 500,000 points,
+    // ~160 bytes of heap each, 80 MB at most.
+    this.bound = options.capacity * options.maxShards;
+    this.admission = new FairAdmission(() => this.bound);
     this.wait = {
       blockTimeoutMs: options.blockTimeoutMs,
       now: () => this.env.now(),
@@ -441,8 +501,8 @@ export class QueueManager implements OutboundQueue, ShardHost {
   }
 
   /**
-   * Takes points into their shards, in order. A full shard (or a source over its fair share while
-   * another waits) makes the call wait for room, up to block_timeout from the call; what is still out
+   * Takes points into their shards, in order. A full queue (capacity x max_shards points in all the
+   * rings, or a source over its fair share of that while another waits) makes the call wait for room, up to block_timeout from the call; what is still out
    * then is dropped (reason="queue_full") and the call fails with QueueFullError, so that a receiver
    * that can tell its sender to retry (remote write: 503) does. Resolves once every point is queued.
    */
@@ -458,7 +518,7 @@ export class QueueManager implements OutboundQueue, ShardHost {
     if (this.queueFullLogged) return;
     this.queueFullLogged = true;
     this.logger.warn(
-      { capacity: this.options.capacity, shards: this.shards.length, block_timeout_ms: this.options.blockTimeoutMs, dropped, source },
+      { bound: this.bound, capacity: this.options.capacity, max_shards: this.options.maxShards, shards: this.shards.length, block_timeout_ms: this.options.blockTimeoutMs, dropped, source },
       'remote-write queue stayed full for block_timeout; dropping samples (the remote end takes less than comes in: check it, or raise max_shards)',
     );
   }
@@ -468,8 +528,8 @@ export class QueueManager implements OutboundQueue, ShardHost {
     const shards = this.shards;
     const n = shards.length;
     const trackFamilies = this.options.metadata.send;
-    const allowance = this.admission.allowance(source);
-    const end = allowance >= points.length - from ? points.length : from + allowance;
+    const room = Math.min(this.admission.allowance(source), this.bound - this.queued);
+    const end = room >= points.length - from ? points.length : from + room;
     let highest = this.highestRecvMs;
     let i = from;
     for (; i < end; i++) {
@@ -483,6 +543,7 @@ export class QueueManager implements OutboundQueue, ShardHost {
       }
     }
     this.highestRecvMs = highest;
+    this.queued += i - from;
     this.dataIn.add(i - from);
     this.admission.took(source, i - from);
     this.queueChanged();
@@ -490,6 +551,7 @@ export class QueueManager implements OutboundQueue, ShardHost {
   }
 
   released(source: string, count: number): void {
+    this.queued -= count;
     this.admission.released(source, count);
   }
 
