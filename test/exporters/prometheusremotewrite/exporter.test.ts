@@ -213,10 +213,11 @@ describe('prometheusremotewrite exporter', () => {
     assert.equal(await metric(s.telemetry, SENT, {}), 0);
   });
 
+  // capacity 5 x max_shards 2: the queue's bound is 10 points while the one shard (min_shards) runs.
   it('block_timeout 0: a full queue drops the overflow with reason="queue_full" at once; max_samples_per_send cuts requests', async () => {
     const server = await capture();
     const s = settings();
-    const exp = exporterFor(s, { endpoint: server.url, queue_config: { capacity: 10, max_samples_per_send: 4, batch_send_deadline: '1h', block_timeout: '0' }, metadata_config: { send: false } });
+    const exp = exporterFor(s, { endpoint: server.url, queue_config: { capacity: 5, max_shards: 2, max_samples_per_send: 4, batch_send_deadline: '1h', block_timeout: '0' }, metadata_config: { send: false } });
     await exp.start();
     const points = [];
     for (let i = 0; i < 15; i++) points.push(point(goroutines, { job: 't', instance: `i${i}` }, i, 1000));
@@ -232,7 +233,7 @@ describe('prometheusremotewrite exporter', () => {
   it('a full queue makes consume() wait for room instead of dropping: every point is sent, in order', async () => {
     const server = await capture();
     const s = settings();
-    const exp = exporterFor(s, { endpoint: server.url, queue_config: { capacity: 10, max_samples_per_send: 4, batch_send_deadline: '1h' }, metadata_config: { send: false } });
+    const exp = exporterFor(s, { endpoint: server.url, queue_config: { capacity: 5, max_shards: 2, max_samples_per_send: 4, batch_send_deadline: '1h' }, metadata_config: { send: false } });
     await exp.start();
     const points = [];
     for (let i = 0; i < 50; i++) points.push(point(goroutines, { job: 't', instance: 'one' }, i, 1000 + i));
@@ -246,7 +247,7 @@ describe('prometheusremotewrite exporter', () => {
   it('block_timeout bounds the wait: against a receiver that hangs, what is left is dropped and counted', async () => {
     const server = await capture(() => 'hang');
     const s = settings();
-    const exp = exporterFor(s, { endpoint: server.url, timeout: '20s', queue_config: { capacity: 10, max_samples_per_send: 4, batch_send_deadline: '1h', block_timeout: '300ms' }, metadata_config: { send: false } });
+    const exp = exporterFor(s, { endpoint: server.url, timeout: '20s', queue_config: { capacity: 5, max_shards: 2, max_samples_per_send: 4, batch_send_deadline: '1h', block_timeout: '300ms' }, metadata_config: { send: false } });
     await exp.start();
     const points = [];
     for (let i = 0; i < 15; i++) points.push(point(goroutines, { job: 't', instance: `i${i}` }, i, 1000));
@@ -263,7 +264,7 @@ describe('prometheusremotewrite exporter', () => {
   it('shutdown ends the waits for room at once: the waiting caller is told (ERR_SHUTTING_DOWN) and the drop counted', async () => {
     const server = await capture(() => 'hang');
     const s = settings();
-    const exp = exporterFor(s, { endpoint: server.url, timeout: '20s', queue_config: { capacity: 10, max_samples_per_send: 4, batch_send_deadline: '1h', block_timeout: '1m' }, metadata_config: { send: false } });
+    const exp = exporterFor(s, { endpoint: server.url, timeout: '20s', queue_config: { capacity: 5, max_shards: 2, max_samples_per_send: 4, batch_send_deadline: '1h', block_timeout: '1m' }, metadata_config: { send: false } });
     await exp.start();
     const points = [];
     for (let i = 0; i < 15; i++) points.push(point(goroutines, { job: 't', instance: `i${i}` }, i, 1000));
@@ -280,7 +281,7 @@ describe('prometheusremotewrite exporter', () => {
   it('one source waiting cannot starve another: a small batch gets its fair share of the room first', async () => {
     const server = await capture();
     const s = settings();
-    const exp = exporterFor(s, { endpoint: server.url, queue_config: { capacity: 10, max_samples_per_send: 4, batch_send_deadline: '1h' }, metadata_config: { send: false } });
+    const exp = exporterFor(s, { endpoint: server.url, queue_config: { capacity: 5, max_shards: 2, max_samples_per_send: 4, batch_send_deadline: '1h' }, metadata_config: { send: false } });
     await exp.start();
     const flood = [];
     for (let i = 0; i < 400; i++) flood.push(point(goroutines, { job: 'flood', instance: 'f' }, i, 1000 + i));
