@@ -19,7 +19,7 @@
 //   minute 2 (warm: every family scraped, caches full) and the outage (the median: one row caught
 //   before a major GC reads 30% high, 267 against ~200 MiB in the first 30-minute run). Why 15%: V8 grows its heap
 //   in steps of a few MiB and returns pages to the OS lazily, so after an outage (queues held up to
-//   capacity x shards samples) RSS may stay a step higher without any leak; a leak of even one object
+//   capacity x max_shards samples) RSS may stay a step higher without any leak; a leak of even one object
 //   per scrape grows for the whole second half and shows as a trend in the table, which the heap column
 //   (same 15%) checks apart from the allocator.
 // - queues back to ~0: each exporter's queue in the last row and after the sender stopped at most twice

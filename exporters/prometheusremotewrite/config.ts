@@ -16,12 +16,16 @@ export const DEFAULT_RETRY_ON_HTTP_429 = true;
 // The arithmetic for the case the defaults must carry, one target of 20,000 series scraped every second
 // (20,000 samples/s arriving as one burst a second): one shard sends one request of 2,000 samples at a
 // time; to a receiver on the same network that takes 5-20 ms, so one shard moves 100,000-400,000
-// samples/s, 5-20x the rate. The burst is twice one shard's capacity, so its hand-off waits for the
-// shard to send about 10,000 samples, 25-100 ms, then everything is queued: nothing is dropped and the
-// next scrape, a second later, finds the queue empty. Resharding adds shards when the receiver is slower.
+// samples/s, 5-20x the rate. The burst is twice capacity and the queue holds capacity x max_shards, so
+// it is queued at once: nothing waits or is dropped, and the next scrape, a second later, finds the
+// queue empty. Resharding adds shards when the receiver is slower.
 /**
- * Samples per shard: 5 requests' worth at the default max_samples_per_send, so a shard has its next
- * request ready while one is in flight. About 160 bytes of heap a point: 1.6 MB a shard, 80 MB at max_shards.
+ * The memory queue's bound is capacity x max_shards samples, all shards together whatever the shard
+ * count now (500,000 at the defaults: ~100 s of a 5,000 samples/s exporter behind a receiver that is
+ * down, while only one shard runs since nothing reshards without sends). A shard's ring starts at
+ * capacity slots, 5 requests' worth at the default max_samples_per_send, so a shard has its next
+ * request ready while one is in flight; it doubles as a backlog needs and returns to capacity once
+ * empty. About 160 bytes of heap a point: 1.6 MB per capacity, 80 MB for the whole queue at the defaults.
  */
 export const DEFAULT_CAPACITY = 10_000;
 /**
@@ -87,7 +91,7 @@ const positiveInt = z.number().int().positive();
 
 const queueConfig = z
   .object({
-    // Samples buffered in memory per shard; when full, consume() waits up to block_timeout for room.
+    // The memory queue holds capacity x max_shards samples (all shards); when full, consume() waits up to block_timeout.
     capacity: positiveInt.default(DEFAULT_CAPACITY),
     // How long consume() waits for room; then what is left is dropped (reason="queue_full"). 0: no wait.
     block_timeout: durationDefault(DEFAULT_BLOCK_TIMEOUT_MS),

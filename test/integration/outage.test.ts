@@ -17,9 +17,9 @@ const OUTAGE_MS = 60_000;
 /**
  * One target, `profiles: [goroutine]`: 3 samples per scrape (go_goroutines, pprof_up,
  * pprof_scrape_duration_seconds), one scrape a second. 60 s down plus a last backoff of at most
- * max_backoff (2 s) plus the ~10 s before the outage begins is ~72 s x 3 = ~216 samples; if every
- * series hashes to one shard, that shard must hold them all. capacity 1000 per shard leaves 4x room for
- * a loaded machine, where the catch-up after the restart can lag further.
+ * max_backoff (2 s) plus the ~10 s before the outage begins is ~72 s x 3 = ~216 samples, all held by
+ * the one shard that runs while the receiver is down. The queue's bound, capacity 1000 x max_shards 50,
+ * leaves far more room than that; capacity 1000 is the ring's first size.
  */
 const pipeline = (job: string, target: string, endpoint: string) => `
 receivers:
