@@ -1,8 +1,9 @@
 // Backpressure instead of drops, end to end at the defaults, against a real VictoriaMetrics:
 // - the prometheus receiver scraping one page of 20,000 series every second: every sample arrives,
 //   none dropped, no scrape slot skipped (the queue used to drop half: 1 shard of 10,000 per burst);
-// - behind the remote-write receiver, VictoriaMetrics gone for longer than block_timeout (10s): the
-//   queue fills, consume() waits, the receiver answers 503 with Retry-After, the sender resends, and
+// - behind the remote-write receiver, VictoriaMetrics gone for longer than block_timeout (10s), the
+//   queue bounded at 10,000 samples (capacity 10,000 x max_shards 1; at the defaults it holds 500,000,
+//   which test/exporters/prometheusremotewrite/queue-bound.test.ts covers): the queue fills, consume() waits, the receiver answers 503 with Retry-After, the sender resends, and
 //   every sample it was answered 2xx for reaches VictoriaMetrics once it is back.
 import assert from 'node:assert/strict';
 import http from 'node:http';
@@ -111,12 +112,14 @@ processors:
 exporters:
   prometheusremotewrite:
     endpoint: ${vm.writeUrl}
+    # The bound is capacity x max_shards: 10,000 here, so that 15 s of the sender fill it.
+    queue_config: {max_shards: 1}
 service:
   pipelines: {metrics: {receivers: [prometheusremotewrite], processors: [batch], exporters: [prometheusremotewrite]}}
   telemetry: {http: {listen: "{{TELEMETRY}}"}}
 `, /remote-write receiver listening/, 20_000);
     stops.push(() => daemon.stop('SIGKILL'));
-    // 500 series a request, one request at a time: well over the 10,000 samples the one shard holds while the receiver is down.
+    // 500 series a request, one request at a time: well over the 10,000 samples the queue holds (capacity x max_shards 1).
     const SERIES = 500;
     const sender = new AckingSender(() => `http://127.0.0.1:${port}/api/v1/write`, 'stall', SERIES);
     sender.start();
