@@ -25,7 +25,9 @@ export const DEFAULT_RETRY_ON_HTTP_429 = true;
  * down, while only one shard runs since nothing reshards without sends). A shard's ring starts at
  * capacity slots, 5 requests' worth at the default max_samples_per_send, so a shard has its next
  * request ready while one is in flight; it doubles as a backlog needs and returns to capacity once
- * empty. About 160 bytes of heap a point: 1.6 MB per capacity, 80 MB for the whole queue at the defaults.
+ * empty. About 160 bytes of heap a point: 1.6 MB per capacity, 80 MB for the queued points at the
+ * defaults; beside them the rings' slot arrays (16 bytes a slot, up to twice the points a grown ring
+ * holds: ~16 MB at most) and the requests in flight (up to max_shards x max_samples_per_send points).
  */
 export const DEFAULT_CAPACITY = 10_000;
 /**
