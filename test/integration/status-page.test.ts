@@ -112,7 +112,7 @@ service:
     const exporterText = await exporter.innerText();
     assert.match(exporterText, new RegExp(`${prom.url.replace(/\./g, '\\.')}/api/v1/write`));
     assert.match(exporterText, /remote write 1\.0/);
-    assert.match(exporterText, /memory \(10,000 samples\)/);
+    assert.match(exporterText, /memory \(500,000 samples\)/);
     assert.match(await page.locator('#gapfill').innerText(), new RegExp(prom.hostPort.replace(/\./g, '\\.')));
 
     // The page as a person first sees it (the configuration folded), then with the configuration open.
