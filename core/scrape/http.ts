@@ -1,16 +1,16 @@
 /**
- * The HTTP side of scraping: one keep-alive pool (undici) per scrape config, a deadline per
- * request, and `body_size_limit` enforced while reading (no trust in Content-Length) and again on
+ * The HTTP side of scraping: one keep-alive pool (origin-pool.ts, our own HTTP/1.1 connections) per
+ * scrape config, a deadline per request, and `body_size_limit` enforced while reading (no trust in Content-Length) and again on
  * what a gzip body inflates to, so a hostile target costs at most `limit` bytes of memory.
  */
 import { gunzip } from 'node:zlib';
 import { promisify } from 'node:util';
-import type { Dispatcher } from 'undici';
 import type { HttpClientConfig } from '../config/types.js';
 import { errorMessage, PprofcolError } from '../errors.js';
-import { authorizationHeader, loadTlsOptions, TlsErrorTracker } from '../httpclient.js';
+import { authorizationHeader, loadTlsOptions } from '../httpclient.js';
 import type { FailureReason } from '../model/targets.js';
 import { USER_AGENT } from '../version.js';
+import type { ResponseHandler } from './h1-connection.js';
 import { OriginPools } from './origin-pool.js';
 
 const gunzipAsync = promisify(gunzip);
@@ -43,8 +43,6 @@ export class HttpScraper {
   private readonly agent: Promise<OriginPools>;
   /** The agent once `agent` resolved: a scrape then waits on no promise for it. */
   private ready: OriginPools | undefined;
-  /** Names the TLS alert behind undici's "other side closed" (a refused client certificate). */
-  private readonly tlsErrors = new TlsErrorTracker();
 
   constructor(
     private readonly client: HttpClientConfig,
@@ -57,12 +55,11 @@ export class HttpScraper {
 
   private async createAgent(): Promise<OriginPools> {
     const tls = await loadTlsOptions(this.client.tls_config, this.configDir);
-    // Not undici's Agent: its Pool costs 16 KiB per target before any request waits (core/scrape/origin-pool.ts).
     return new OriginPools({
       keepAliveTimeout: 60_000,
       // Bounded per origin so a burst of profile requests to one target queues instead of opening many sockets.
       connections: 4,
-      connect: this.tlsErrors.connector(tls),
+      tls,
     });
   }
 
@@ -97,12 +94,11 @@ export class HttpScraper {
     let raw: Response;
     try {
       raw = await new Promise<Response>((resolve, reject) => {
-        agent.dispatch({ origin, path, method: 'GET', headers }, new GetHandler(options, resolve, reject));
+        agent.dispatch({ origin, path, headers }, new GetHandler(options, resolve, reject));
       });
     } catch (err) {
       if (err instanceof ScrapeError) throw err;
-      const timedOut = err instanceof DeadlineError;
-      throw classify(timedOut ? err : ((await this.tlsErrors.explain(err)) ?? err), timedOut, options.timeoutMs, url);
+      throw classify(err, err instanceof DeadlineError, options.timeoutMs, url);
     }
     if (raw.status !== 200) {
       const excerpt = raw.body.toString('utf8').trim();
@@ -150,15 +146,14 @@ class DeadlineError extends Error {
 }
 
 /**
- * One GET through undici's dispatch handler interface: chunks arrive as callbacks, with no Readable
- * stream, async iterator or AbortSignal per request (measured in bench/many-targets.ts: those were
- * most of a small request's CPU). The deadline is one timer; the caller's signal one listener.
+ * One GET's answer, heard as callbacks (ResponseHandler): no Readable stream, async iterator or
+ * AbortSignal per request (measured in bench/many-targets.ts: those were most of a small request's CPU). The deadline is one timer; the caller's signal one listener.
  * A body of a declared length (already checked against body_size_limit) goes into one buffer of that
  * size as its chunks arrive: joining them at the end would copy a 60 MiB body in one go, a stall of
  * tens of ms that delays every other target's timers. One without a length is kept as chunks, at most
  * `limitBytes`; past it the request is aborted. An error page keeps its first ERROR_BODY_EXCERPT bytes.
  */
-class GetHandler implements Dispatcher.DispatchHandlers {
+class GetHandler implements ResponseHandler {
   private abortRequest: ((err: Error) => void) | undefined;
   private done = false;
   private readonly timer: NodeJS.Timeout;
@@ -189,7 +184,7 @@ class GetHandler implements Dispatcher.DispatchHandlers {
     }
   }
 
-  /** Ends the request with `err`: rejects now, and aborts undici's side when it has one. */
+  /** Ends the request with `err`: rejects now, and aborts the connection's side when it has one. */
   private fail(err: Error): void {
     if (this.done) return;
     this.finish();
@@ -204,21 +199,19 @@ class GetHandler implements Dispatcher.DispatchHandlers {
   }
 
   onConnect(abort: (err?: Error) => void): void {
-    // Failed before undici started the request (deadline while queued or connecting): stop it now.
+    // Failed before the request was on a connection (deadline while it waited): it is never written.
     if (this.done) abort(new DeadlineError('request ended before it was sent'));
     else this.abortRequest = abort;
   }
 
-  onHeaders(statusCode: number, rawHeaders: Buffer[] | string[] | null, _resume: () => void): boolean {
+  onHeaders(statusCode: number, headers: string[]): boolean {
     if (this.done) return false;
     this.status = statusCode;
-    if (rawHeaders !== null) {
-      for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
-        const name = rawHeaders[i].toString().toLowerCase();
-        if (name === 'content-length') this.declared = Number(rawHeaders[i + 1].toString());
-        else if (name === 'content-encoding') this.gzip = rawHeaders[i + 1].toString().trim().toLowerCase() === 'gzip';
-        else if (name === 'content-type') this.contentType ??= rawHeaders[i + 1].toString();
-      }
+    for (let i = 0; i + 1 < headers.length; i += 2) {
+      const name = headers[i];
+      if (name === 'content-length') this.declared = Number(headers[i + 1]);
+      else if (name === 'content-encoding') this.gzip = headers[i + 1].toLowerCase() === 'gzip';
+      else if (name === 'content-type') this.contentType ??= headers[i + 1];
     }
     if (!Number.isSafeInteger(this.declared) || this.declared < 0) this.declared = -1;
     const limit = this.options.limitBytes;
@@ -247,7 +240,8 @@ class GetHandler implements Dispatcher.DispatchHandlers {
       this.size += chunk.length;
       return true;
     }
-    this.chunks!.push(chunk);
+    // Copied: the chunk is valid only during the call (a shared read buffer).
+    this.chunks!.push(Buffer.from(chunk));
     this.size += chunk.length;
     if (this.status !== 200) {
       if (this.size >= ERROR_BODY_EXCERPT) this.complete(Buffer.concat(this.chunks!).subarray(0, ERROR_BODY_EXCERPT));
@@ -261,7 +255,7 @@ class GetHandler implements Dispatcher.DispatchHandlers {
   onComplete(): void {
     if (this.done) return;
     const out = this.out;
-    this.abortRequest = undefined; // undici is done with it: nothing to abort
+    this.abortRequest = undefined; // the connection is done with it: nothing to abort
     if (out !== undefined) this.complete(this.size === out.length ? out : out.subarray(0, this.size));
     else {
       const chunks = this.chunks ?? [];
@@ -304,13 +298,13 @@ function classify(err: unknown, timedOut: boolean, timeoutMs: number, url: strin
   const code = (err as { code?: string }).code ?? '';
   const causeCode = ((err as { cause?: { code?: string } }).cause?.code) ?? '';
   const message = errorMessage(err);
-  if (timedOut || code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') {
+  if (timedOut) {
     return new ScrapeError('timeout', `${url}: no complete answer within scrape_timeout (${timeoutMs}ms)`, { cause: err });
   }
   const any = `${code} ${causeCode}`;
   // UNABLE_TO_VERIFY_LEAF_SIGNATURE: a Go server (Prometheus) sends its leaf alone, signed by a CA not trusted.
   if (/ERR_TLS|CERT|SSL|DEPTH_ZERO|UNABLE_TO_VERIFY/.test(any)) return new ScrapeError('tls', `${url}: TLS: ${message}`, { cause: err });
-  if (/ECONNREFUSED|ENOTFOUND|EHOSTUNREACH|ENETUNREACH|ECONNRESET|EAI_AGAIN|UND_ERR_SOCKET|EPIPE/.test(any)) {
+  if (/ECONNREFUSED|ENOTFOUND|EHOSTUNREACH|ENETUNREACH|ECONNRESET|EAI_AGAIN|EPIPE|ETIMEDOUT|ERR_SCRAPE_CONNECTION_CLOSED/.test(any)) {
     return new ScrapeError('connect', `${url}: cannot connect: ${causeCode || code || message}`, { cause: err });
   }
   if ((err as { name?: string }).name === 'AbortError') return new ScrapeError('other', `${url}: aborted`, { cause: err });

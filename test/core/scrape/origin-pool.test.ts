@@ -7,7 +7,7 @@ import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { after, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Dispatcher } from 'undici';
+import type { ResponseHandler } from '../../../core/scrape/h1-connection.js';
 import { OriginPools } from '../../../core/scrape/origin-pool.js';
 import { HttpScraper } from '../../../core/scrape/http.js';
 
@@ -57,17 +57,17 @@ async function server(delayMs: number): Promise<Server> {
 function get(pools: OriginPools, origin: string, path: string): Promise<string> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
-    const handler: Dispatcher.DispatchHandlers = {
+    const handler: ResponseHandler = {
       onConnect: () => undefined,
       onHeaders: () => true,
       onData: (chunk) => {
-        chunks.push(chunk);
+        chunks.push(Buffer.from(chunk));
         return true;
       },
       onComplete: () => resolve(Buffer.concat(chunks).toString()),
       onError: reject,
     };
-    pools.dispatch({ origin, path, method: 'GET' }, handler);
+    pools.dispatch({ origin, path }, handler);
   });
 }
 
@@ -90,7 +90,7 @@ describe('OriginPools', () => {
     // more every GROW_AFTER_MS, so 4 by 150 ms, with room for late timers).
     const s = await server(300);
     servers.push(s);
-    const pools = new OriginPools({ connections: 4, keepAliveTimeout: 60_000, connect: undefined });
+    const pools = new OriginPools({ connections: 4, keepAliveTimeout: 60_000 });
     // 11: what one pprof target can ask at once at most (10 sources and a CPU window), so 7 wait.
     const paths = Array.from({ length: 11 }, (_, i) => `/p${i}`);
     const bodies = await Promise.all(paths.map((p) => get(pools, s.origin, p)));
@@ -107,7 +107,7 @@ describe('OriginPools', () => {
   it('a lone request reuses the connection it left open, without a second socket', async () => {
     const s = await server(0);
     servers.push(s);
-    const pools = new OriginPools({ connections: 4, keepAliveTimeout: 60_000, connect: undefined });
+    const pools = new OriginPools({ connections: 4, keepAliveTimeout: 60_000 });
     for (let i = 0; i < 5; i++) assert.equal(await get(pools, s.origin, `/${i}`), `/${i}`);
     assert.equal(s.peak(), 1);
     assert.deepEqual(pools.stats(), { origins: 1, clients: 1 });
@@ -118,7 +118,7 @@ describe('OriginPools', () => {
     const s = await server(0);
     servers.push(s);
     // 400 ms, not the default 50: a loopback answer on a loaded machine stays far inside it.
-    const pools = new OriginPools({ connections: 4, keepAliveTimeout: 60_000, connect: undefined, growAfterMs: 400 });
+    const pools = new OriginPools({ connections: 4, keepAliveTimeout: 60_000, growAfterMs: 400 });
     // A scrape's index page and /debug/vars, asked at once, 20 times.
     for (let i = 0; i < 20; i++) assert.deepEqual(await Promise.all([get(pools, s.origin, '/index'), get(pools, s.origin, '/vars')]), ['/index', '/vars']);
     assert.equal(s.peak(), 1);
@@ -137,7 +137,7 @@ describe('OriginPools', () => {
   it('forgets a Client whose idle connection closed, and the origin once it has none', async () => {
     const many = await Promise.all(Array.from({ length: 20 }, () => server(0)));
     servers.push(...many);
-    const pools = new OriginPools({ connections: 4, keepAliveTimeout: 60_000, connect: undefined, growAfterMs: 2_000 });
+    const pools = new OriginPools({ connections: 4, keepAliveTimeout: 60_000, growAfterMs: 2_000 });
     await Promise.all(many.flatMap((s) => [get(pools, s.origin, '/a'), get(pools, s.origin, '/b')]));
     assert.deepEqual(pools.stats(), { origins: 20, clients: 20 });
     // The targets close their idle sockets (as a keep-alive timeout or a target that went away does).
@@ -154,7 +154,7 @@ describe('OriginPools', () => {
     const s = await server(0);
     const origin = s.origin;
     await s.close();
-    const pools = new OriginPools({ connections: 4, keepAliveTimeout: 60_000, connect: undefined });
+    const pools = new OriginPools({ connections: 4, keepAliveTimeout: 60_000 });
     await assert.rejects(get(pools, origin, '/'), (err: Error & { code?: string }) => err.code === 'ECONNREFUSED');
     await until('the refusing origin forgotten', () => pools.stats().origins === 0);
     await pools.close();
@@ -163,7 +163,7 @@ describe('OriginPools', () => {
   it('close() fails the requests still waiting for a connection', async () => {
     const s = await server(200);
     servers.push(s);
-    const pools = new OriginPools({ connections: 1, keepAliveTimeout: 60_000, connect: undefined });
+    const pools = new OriginPools({ connections: 1, keepAliveTimeout: 60_000 });
     const running = get(pools, s.origin, '/first');
     const waiting = get(pools, s.origin, '/second');
     await until('the first request reached the server', () => s.open() === 1);
@@ -175,7 +175,7 @@ describe('OriginPools', () => {
   });
 
   it('refuses a connection count below 1', () => {
-    assert.throws(() => new OriginPools({ connections: 0, keepAliveTimeout: 1, connect: undefined }), RangeError);
+    assert.throws(() => new OriginPools({ connections: 0, keepAliveTimeout: 1 }), RangeError);
   });
 });
 
