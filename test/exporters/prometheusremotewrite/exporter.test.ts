@@ -141,7 +141,8 @@ describe('prometheusremotewrite exporter', () => {
     assert.equal(reqs[1].request.timeseries[0].labels.find((l) => l.name === 'instance')?.value, 'second');
     assert.equal(await metric(s.telemetry, RETRIED, {}), 0);
     assert.equal(await metric(s.telemetry, REQUESTS, { result: 'failed' }), 1);
-    assert.equal(await metric(s.telemetry, SENT, {}), 1);
+    // The server saw the second request before its 204 reached the exporter: wait for the count.
+    await waitFor('the second batch counted sent', async () => (await metric(s.telemetry, SENT, {})) === 1);
     await exp.shutdown();
   });
 
