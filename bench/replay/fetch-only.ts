@@ -15,7 +15,7 @@ import type { ProfileFamily } from '../../core/model/profiles.js';
 import { HttpScraper } from '../../core/scrape/http.js';
 import { ScrapePool } from '../../core/scrape/pool.js';
 import { configSchema, type PprofScrapeConfig } from '../../receivers/pprof/config.js';
-import { dueFamilies, FAST_SOURCES, scrapeSettingsOf, sourcePath, TargetSourceState, type ScrapeSettings, type SourceId } from '../../receivers/pprof/scrape.js';
+import { dueFamilies, scrapeSettingsOf, sourcePath, TargetSourceState, type ScrapeSettings, type SourceId } from '../../receivers/pprof/scrape.js';
 
 const file = process.argv[2];
 const doc = YAML.parse(fs.readFileSync(file, 'utf8')) as { receivers: { pprof: unknown } };
@@ -57,7 +57,7 @@ const pool = new ScrapePool({
       const sources = new Set(dueFamilies(settings, state, monotonicMs).map(sourceOf));
       await Promise.all(
         [...sources].map((s) =>
-          http.get(`${target.baseUrl}${sourcePath(s, settings)}`, { timeoutMs: settings.timeoutMs, limitBytes: settings.bodySizeLimit, signal, fast: FAST_SOURCES.has(s) }).catch(() => undefined),
+          http.get(`${target.baseUrl}${sourcePath(s, settings)}`, { timeoutMs: settings.timeoutMs, limitBytes: settings.bodySizeLimit, signal }).catch(() => undefined),
         ),
       );
       for (const f of settings.profiles) if (f !== 'cpu') state.lastFetchedMs.set(f, monotonicMs);

@@ -8,12 +8,8 @@
  *
  * What it speaks is what a scrape target answers: a status line, headers, then a body framed by
  * Content-Length, by chunked Transfer-Encoding, or by the connection's end; 1xx answers skipped. No
- * request body, no redirects (a 3xx is the answer, as with undici's Client and Prometheus's scraper).
- * One request at a time, except a burst (sendAll): a few requests the pool knows are answered at once
- * (a scrape's index page and /debug/vars) written together in one write, on a connection that has
- * already answered with keep-alive, and answered in order (HTTP/1.1 pipelining, which Go's and Node's
- * servers serve). A request of a burst left unanswered when the socket closes is sent again, once,
- * elsewhere (a GET); on this machine's loopback a socket write costs ~70 us, a third of a scrape's fetch.
+ * request body, no pipelining (the pool in origin-pool.ts waits for the answer before it sends the
+ * next request), no redirects (a 3xx is the answer, as with undici's Client and Prometheus's scraper).
  *
  * Memory bound per connection: the response head is gathered in at most MAX_HEAD_BYTES (a target that
  * sends more, or dribbles it, fails the request: the size at once, the dribble at the caller's
@@ -54,12 +50,8 @@ export interface H1Request {
   /** Extra header lines, each ending in CRLF (Host comes from the connection). */
   headerLines: string;
   handler: ResponseHandler;
-  /** Answered at once from the target's memory: may be written in a burst with others (origin-pool.ts). */
-  fast: boolean;
-  /** Already sent once on a connection that closed before any of its answer came: not sent again. */
-  retried: boolean;
-  /** Its owner ended it (deadline, body not wanted): written, its answer is not delivered; not yet written, never is. */
-  aborted: boolean;
+  /** Already sent once on a reused connection that closed before any answer came (see `retryable`). */
+  retried?: boolean;
 }
 
 /** A target that broke the protocol: the connection is closed, the request fails with this. */
@@ -124,11 +116,9 @@ export class H1Connection {
   idleSince = 0;
   keepAliveMs: number;
 
-  /** The request whose answer is read now; `queue` holds the ones written after it (a burst), in order. */
   private req: H1Request | undefined;
-  private queue: H1Request[] = [];
-  /** The current request is on the wire (its abort then closes the socket). */
   private sent = false;
+  private aborted = false;
   /** Any byte of the current answer read (after it, a close is a failure, never a resend). */
   private gotBytes = false;
   private error: Error | undefined;
@@ -180,73 +170,29 @@ export class H1Connection {
 
   /** Sends `req` (the socket buffers it until connected). The connection must not be busy. */
   send(req: H1Request): void {
-    this.startAnswer(req);
-    this.sent = false;
-    req.handler.onConnect?.(this.abort);
-    if (this.req !== req) return; // aborted inside onConnect: never written
-    this.sent = true;
-    this.socket.write(this.requestText(req), 'latin1');
-  }
-
-  /**
-   * Sends `reqs` in one write, answered in order. For requests answered at once (`fast`) on a connection
-   * that answered with keep-alive before (`answered > 0`, not busy): a slow first answer would hold the
-   * rest back, and a server that cannot pipeline is not one that kept the connection alive.
-   */
-  sendAll(reqs: readonly H1Request[]): void {
-    let text = '';
-    const written: H1Request[] = [];
-    for (const req of reqs) {
-      req.handler.onConnect?.(() => this.abortOne(req));
-      if (req.aborted) continue; // ended inside onConnect: never written
-      text += this.requestText(req);
-      written.push(req);
-    }
-    if (written.length === 0) {
-      this.owner.ended(this);
-      return;
-    }
-    this.startAnswer(written[0]);
-    this.sent = true;
-    this.queue = written.slice(1);
-    this.socket.write(text, 'latin1');
-  }
-
-  private requestText(req: H1Request): string {
-    return `GET ${req.path} HTTP/1.1\r\n${this.headPrefix}${req.headerLines}\r\n`;
-  }
-
-  /** The parser's state for the answer to `req`, which comes next on the socket. */
-  private startAnswer(req: H1Request): void {
     this.req = req;
+    this.sent = false;
+    this.aborted = false;
     this.gotBytes = false;
     this.phase = Phase.Head;
     this.pending = undefined;
     this.closeAfter = false;
+    req.handler.onConnect?.(this.abort);
+    if (this.req !== req) return; // aborted inside onConnect: never written
+    this.sent = true;
+    this.socket.write(`GET ${req.path} HTTP/1.1\r\n${this.headPrefix}${req.headerLines}\r\n`, 'latin1');
   }
 
   /** Ends the current request at its owner's wish: a written one closes the socket (its answer is not read). */
   private readonly abort = (): void => {
-    const req = this.req;
-    if (req === undefined || req.aborted) return;
-    req.aborted = true;
+    if (this.req === undefined || this.aborted) return;
     if (!this.sent) {
       this.req = undefined;
       return;
     }
+    this.aborted = true;
     this.destroy();
   };
-
-  /**
-   * Ends one request of a burst: one not yet written is left out of the write; the one being answered
-   * closes the socket (the rest of the burst then goes again elsewhere, see onClose); one still queued
-   * lets the answers before it finish, and the socket closes when its own would begin (finish).
-   */
-  private abortOne(req: H1Request): void {
-    if (req.aborted) return;
-    req.aborted = true;
-    if (req === this.req) this.destroy();
-  }
 
   /** Closes the socket now (the pool drops an idle connection, or shuts down); 'close' follows. */
   destroy(): void {
@@ -258,7 +204,7 @@ export class H1Connection {
   private read(buf: Buffer, n: number): void {
     if (this.isClosed) return;
     const req = this.req;
-    if (req === undefined || req.aborted) {
+    if (req === undefined || this.aborted) {
       // Bytes with no request asking: the target broke the protocol, or answered an aborted request.
       this.destroy();
       return;
@@ -274,11 +220,9 @@ export class H1Connection {
   /** Parses buf[at, end) of the current answer; whatever follows the answer's end is a protocol error. */
   private parse(buf: Buffer, at: number, end: number): void {
     while (at < end) {
-      const req = this.req;
-      if (this.isClosed || req?.aborted === true) return;
-      if (req === undefined) throw new HttpProtocolError('the target sent bytes after its answer');
-      const handler = req.handler;
-      this.gotBytes = true; // also for the next answer of a burst, read in the same piece
+      if (this.aborted || this.isClosed) return;
+      const handler = this.req?.handler;
+      if (handler === undefined) throw new HttpProtocolError('the target sent bytes after its answer');
       switch (this.phase) {
         case Phase.Head:
         case Phase.Trailers:
@@ -316,7 +260,7 @@ export class H1Connection {
           handler.onData?.(buf.subarray(at, at + take));
           at += take;
           this.remaining -= take;
-          if (this.remaining > 0 || this.req !== req || req.aborted) break;
+          if (this.remaining > 0 || this.req === undefined || this.aborted) break;
           if (this.phase === Phase.Length) this.finish();
           else {
             this.phase = Phase.ChunkEnd;
@@ -390,9 +334,8 @@ export class H1Connection {
       return;
     }
     this.closeAfter = !keepAlive || (chunked && length !== -1);
-    const req = this.req;
     handler.onHeaders?.(status, headers, noop, m[3] ?? '');
-    if (this.req !== req || req === undefined || req.aborted) return;
+    if (this.req === undefined || this.aborted) return;
     if (status === 204 || status === 304) this.finish();
     else if (chunked) this.phase = Phase.ChunkLine;
     else if (length === 0) this.finish();
@@ -405,26 +348,23 @@ export class H1Connection {
     }
   }
 
-  /** The answer was read to its end; the next of a burst, if any, is read from here on. */
+  /** The answer was read to its end. */
   private finish(): void {
     const req = this.req!;
-    const closeAfter = this.closeAfter;
-    const next = this.queue.shift();
-    if (next === undefined) this.req = undefined;
-    else this.startAnswer(next);
+    this.req = undefined;
     this.answered++;
+    this.phase = Phase.Head;
     this.idleSince = performance.now();
-    // An aborted request's answer is next: not read (onClose sends the rest of the burst elsewhere).
-    if (closeAfter || next?.aborted === true) this.destroy();
+    if (this.closeAfter) this.destroy();
     req.handler.onComplete?.(null);
-    if (next === undefined) this.owner.ended(this);
+    this.owner.ended(this);
   }
 
   private fail(err: Error): void {
     const req = this.req;
     this.req = undefined;
     this.destroy();
-    if (req !== undefined && !req.aborted) req.handler.onError?.(err);
+    if (req !== undefined && !this.aborted) req.handler.onError?.(err);
     if (req !== undefined) this.owner.ended(this);
   }
 
@@ -432,19 +372,9 @@ export class H1Connection {
     this.isClosed = true;
     this.connected = false;
     const req = this.req;
-    // The rest of a burst, never answered: each goes again once (a GET; the target may not have read it).
-    const unanswered = this.queue;
-    this.queue = [];
-    for (const r of unanswered) {
-      if (r.aborted) continue;
-      if (!r.retried) {
-        r.retried = true;
-        this.owner.resend(r);
-      } else r.handler.onError?.(this.error ?? new ConnectionClosedError('the target closed the connection without an answer'));
-    }
     if (req !== undefined) {
       this.req = undefined;
-      if (req.aborted) {
+      if (this.aborted) {
         this.owner.ended(this);
       } else if (this.phase === Phase.UntilClose && this.error === undefined) {
         this.req = req;

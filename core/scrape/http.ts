@@ -36,8 +36,6 @@ export interface FetchOptions {
   accept?: string;
   /** Aborts the request early (receiver shutdown). */
   signal?: AbortSignal;
-  /** The target answers it at once from memory: it may be pipelined with others (core/scrape/origin-pool.ts). */
-  fast?: boolean;
 }
 
 export class HttpScraper {
@@ -96,7 +94,7 @@ export class HttpScraper {
     let raw: Response;
     try {
       raw = await new Promise<Response>((resolve, reject) => {
-        agent.dispatch({ origin, path, headers, fast: options.fast }, new GetHandler(options, resolve, reject));
+        agent.dispatch({ origin, path, headers }, new GetHandler(options, resolve, reject));
       });
     } catch (err) {
       if (err instanceof ScrapeError) throw err;

@@ -15,11 +15,6 @@
  * closed (keep-alive timeout, the target gone) is dropped, and an origin with none left. So the memory
  * follows the targets with open connections, at most `connections` each, not every origin ever scraped.
  *
- * Requests marked `fast` (answered at once from the target's memory: a scrape's index page and
- * /debug/vars) that are dispatched in the same turn of the event loop go out together in one write on
- * an idle connection that has answered before (H1Connection.sendAll, pipelined): one socket write and
- * usually one read a scrape instead of two each, measured in bench/many-targets.ts.
- *
  * Memory bound of the wait arrays: requests wait only past `connections` at once to one origin. The
  * receivers ask a target for each of its sources at most once at a time (a scrape loop never overlaps
  * itself) plus one CPU window: pprof at most 10 sources + 1, the prometheus receiver 1, so at most
@@ -54,12 +49,7 @@ export interface GetOptions {
   path: string;
   /** Extra request headers (Host is the origin's). */
   headers?: Record<string, string>;
-  /** Answered at once from the target's memory: may share one write with others (see the file's comment). */
-  fast?: boolean;
 }
-
-/** Requests of one burst on one connection at most (a scrape has two fast sources). */
-const MAX_BURST = 4;
 
 /** Idle connections past their keep-alive are closed by a sweep this often (ms), so their fds go. */
 const SWEEP_MS = 5_000;
@@ -82,41 +72,7 @@ class OriginPool implements ConnectionOwner {
     this.endpoint = endpointOf(origin);
   }
 
-  /** Fast requests dispatched in this turn of the event loop: sent together at its end (flushBurst). */
-  private burst: H1Request[] | undefined;
-
   dispatch(req: H1Request): void {
-    if (req.fast && !this.closing) {
-      if (this.burst === undefined) {
-        this.burst = [req];
-        // After the promise jobs of this turn too: a scrape's requests may each wait on a job first (auth).
-        process.nextTick(this.flushBurst);
-      } else this.burst.push(req);
-      return;
-    }
-    this.dispatchOne(req);
-  }
-
-  /** Sends a burst in one write when a connection proven to keep alive is idle; else one by one. */
-  private readonly flushBurst = (): void => {
-    const burst = this.burst ?? [];
-    this.burst = undefined;
-    if (this.closing) {
-      for (const req of burst) req.handler.onError?.(new Error('client closed'));
-      return;
-    }
-    let from = 0;
-    if (burst.length > 1) {
-      const conn = this.free();
-      if (conn !== undefined && conn.connected && conn.answered > 0) {
-        from = Math.min(burst.length, MAX_BURST);
-        conn.sendAll(from === burst.length ? burst : burst.slice(0, from));
-      }
-    }
-    for (let i = from; i < burst.length; i++) this.dispatchOne(burst[i]);
-  };
-
-  private dispatchOne(req: H1Request): void {
     const conn = this.closing ? undefined : this.free();
     if (conn !== undefined) {
       conn.send(req);
@@ -221,9 +177,8 @@ class OriginPool implements ConnectionOwner {
     this.closing = true;
     clearTimeout(this.growTimer);
     this.growTimer = undefined;
-    const waiting = [...(this.waiting ?? []), ...(this.burst ?? [])];
+    const waiting = this.waiting ?? [];
     this.waiting = undefined;
-    this.burst = undefined;
     for (const req of waiting) req.handler.onError?.(new Error('client closed'));
     for (const c of this.conns) if (!c.busy) c.destroy();
     while (this.conns.some((c) => c.busy)) await new Promise((resolve) => setTimeout(resolve, 10));
@@ -271,7 +226,7 @@ export class OriginPools {
     }
     let headerLines = '';
     if (opts.headers !== undefined) for (const name in opts.headers) headerLines += `${name}: ${opts.headers[name]}\r\n`;
-    pool.dispatch({ path: opts.path, headerLines, handler, fast: opts.fast === true, retried: false, aborted: false });
+    pool.dispatch({ path: opts.path, headerLines, handler });
   }
 
   async close(): Promise<void> {

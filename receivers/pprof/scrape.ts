@@ -30,13 +30,6 @@ export type SourceId =
   | 'block'
   | 'cpu';
 
-/**
- * Sources a Go target answers at once from memory (a table of counts; runtime.ReadMemStats as JSON):
- * those of one scrape go out pipelined in one write (core/scrape/origin-pool.ts). Profiles and debug=1
- * pages walk every goroutine or sample and may take long: they are never queued behind one another.
- */
-export const FAST_SOURCES: ReadonlySet<SourceId> = new Set(['index', 'expvar']);
-
 /** A source that was missing is asked again after this long: a deploy may have added it. */
 export const SOURCE_REPROBE_MS = 10 * 60_000;
 
@@ -247,7 +240,7 @@ export async function scrapeTarget(
     if (pending === undefined) {
       settings.onRequest?.(source);
       const url = `${target.baseUrl}${sourcePath(source, settings)}`;
-      pending = http.get(url, { timeoutMs: settings.timeoutMs, limitBytes: settings.bodySizeLimit, signal, fast: FAST_SOURCES.has(source) });
+      pending = http.get(url, { timeoutMs: settings.timeoutMs, limitBytes: settings.bodySizeLimit, signal });
       pending.catch(() => undefined);
       fetches.set(source, pending);
     }
