@@ -31,8 +31,13 @@
 //      3000:novars:default,3000:vars:breakdown"), MT_INTERVAL_S (default 5 at N <= 300, else 15),
 //      MT_WARMUP_S (default interval + 5), MT_SECONDS (measured window, default 2 intervals),
 //      MT_PROGRAM (goprog), MT_CPU_PROF (a folder: the daemon runs with --cpu-prof there),
-//      MT_BASELINE=0 skips the fetch-only baseline.
-import { spawn } from 'node:child_process';
+//      MT_BASELINE=0 skips the fetch-only baseline;
+//      MT_AB_DIST (another build's dist folder, e.g. a clone of an older commit): its daemon runs beside
+//      this one over the same window, scraping the same replay targets under job `<job>_ab`, and both
+//      CPU figures are printed with their ratio. Two runs minutes apart differ by 15-30% on a shared
+//      machine; two daemons side by side see the same load, so their ratio is what a change is judged by
+//      (run it with MT_AB_DIST set to this build's own dist to see the method's own spread).
+import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -187,6 +192,7 @@ async function runCase(c: Case, vm: { url: string; writeUrl: string; pid: number
   const configFile = path.join(dir, 'generated.yaml');
   fs.writeFileSync(configFile, configYaml(job, c, ports, intervalS, vm.writeUrl, telemetryPort));
 
+  let abDaemon: ChildProcess | undefined;
   try {
     // --- pprofcol, as a user runs it (plus the heap reporter, preloaded).
     const heapFile = path.join(dir, 'heap.json');
@@ -198,19 +204,39 @@ async function runCase(c: Case, vm: { url: string; writeUrl: string; pid: number
       env: { ...process.env, PPROFCOL_BENCH_HEAP_FILE: heapFile },
     });
     const telemetry = `http://127.0.0.1:${telemetryPort}/metrics`;
-    for (let i = 0; ; i++) {
-      try {
-        await text(telemetry);
-        break;
-      } catch {
-        if (i > 600 || daemon.exitCode !== null) throw new Error(`daemon did not come up; see ${dir}/daemon.log`);
-        await sleep(100);
+    // The side-by-side build (MT_AB_DIST), same targets, its own job and telemetry port.
+    const abDist = process.env.MT_AB_DIST;
+    let other: { daemon: ChildProcess; telemetry: string } | undefined;
+    if (abDist !== undefined && abDist !== '') {
+      const port = await freePort();
+      const file = path.join(dir, 'generated-ab.yaml');
+      fs.writeFileSync(file, configYaml(`${job}_ab`, c, ports, intervalS, vm.writeUrl, port));
+      other = {
+        // The same preloaded heap reporter as this build's daemon (its own file), so the two differ in the build alone.
+        daemon: (abDaemon = spawn(process.execPath, [...nodeArgs.slice(0, 2), path.join(abDist, 'bin', 'pprofcol.js'), 'run', '--config', file], {
+          stdio: ['ignore', 'ignore', fs.openSync(path.join(dir, 'daemon-ab.log'), 'w')],
+          env: { ...process.env, PPROFCOL_BENCH_HEAP_FILE: path.join(dir, 'heap-ab.json') },
+        })),
+        telemetry: `http://127.0.0.1:${port}/metrics`,
+      };
+    }
+    for (const [url, proc, log] of [[telemetry, daemon, 'daemon.log'], ...(other === undefined ? [] : [[other.telemetry, other.daemon, 'daemon-ab.log'] as const])] as const) {
+      for (let i = 0; ; i++) {
+        try {
+          await text(url);
+          break;
+        } catch {
+          if (i > 600 || proc.exitCode !== null) throw new Error(`daemon did not come up; see ${dir}/${log}`);
+          await sleep(100);
+        }
       }
     }
     await sleep(warmupS * 1000);
     const m0 = await text(telemetry);
+    const abM0 = other === undefined ? '' : await text(other.telemetry);
     const rows0 = await vmRows(vm.url);
     const t0 = performance.now();
+    const abCpu0 = other === undefined ? 0 : cpuMs(other.daemon.pid!);
     const cpu0 = cpuMs(daemon.pid!);
     const replay0 = cpuMs(replay.pid!);
     const vm0 = cpuMs(vm.pid);
@@ -218,6 +244,8 @@ async function runCase(c: Case, vm: { url: string; writeUrl: string; pid: number
     const m1 = await text(telemetry);
     const wallS = (performance.now() - t0) / 1000;
     const cpu = cpuMs(daemon.pid!) - cpu0;
+    const abCpu = other === undefined ? 0 : cpuMs(other.daemon.pid!) - abCpu0;
+    const abM1 = other === undefined ? '' : await text(other.telemetry);
     const replayCpu = cpuMs(replay.pid!) - replay0;
     const vmCpu = cpuMs(vm.pid) - vm0;
     const rows = (await vmRows(vm.url)) - rows0;
@@ -229,7 +257,10 @@ async function runCase(c: Case, vm: { url: string; writeUrl: string; pid: number
     const failures = sumMetric(m1, 'pprofcol_receiver_scrapes_total', 'result="failure"');
     const handed = (m: string): number =>
       sumMetric(m, 'pprofcol_exporter_samples_sent_total') + sumMetric(m, 'pprofcol_exporter_samples_dropped_total') + sumMetric(m, 'pprofcol_exporter_queue_samples');
-    const produced = handed(m1) - handed(m0);
+    // With a side-by-side daemon, VictoriaMetrics' rows hold both's samples.
+    const produced = handed(m1) - handed(m0) + (other === undefined ? 0 : handed(abM1) - handed(abM0));
+    const abScrapes = other === undefined ? 0 : sumMetric(abM1, 'pprofcol_receiver_scrapes_total') - sumMetric(abM0, 'pprofcol_receiver_scrapes_total');
+    if (other !== undefined) await stopChild(other.daemon);
     const lagBefore = lagBuckets(m0);
     const lagAfter = lagBuckets(m1);
     await stopChild(daemon);
@@ -287,15 +318,20 @@ async function runCase(c: Case, vm: { url: string; writeUrl: string; pid: number
       samples_arrived: rows,
       arrived_over_produced: Number((rows / produced).toFixed(4)),
       daemon_fds: fds,
+      ...(other === undefined
+        ? {}
+        : { ab_dist: abDist, ab_cpu_ms_per_scrape: Number((abCpu / abScrapes).toFixed(3)), ab_target_scrapes: abScrapes, ratio_to_ab: Number((cpuPerScrape / (abCpu / abScrapes)).toFixed(3)) }),
     };
     console.log(
       `N=${c.n} vars=${c.vars} ${c.profiles}: ${result.cpu_ms_per_scrape} ms CPU/target-scrape (fetch only ${result.fetch_only_cpu_ms_per_scrape}, x${result.ratio_to_fetch_only}), ` +
         `RSS ${result.rss_mib} MiB (peak ${result.hwm_mib}), heap ${result.heap_bytes_per_target} B/target ${result.heap_bytes_per_series} B/series, ` +
         `lag p50 ${result.lag_p50_ms} ms p99 ${result.lag_p99_ms} ms, arrived/produced ${result.arrived_over_produced}, fds ${fds}`,
     );
+    if (other !== undefined) console.log(`side by side with ${abDist}: ${result.ab_cpu_ms_per_scrape} ms CPU/target-scrape; this build / that one = ${result.ratio_to_ab}`);
     console.log(JSON.stringify(result));
     return result;
   } finally {
+    if (abDaemon !== undefined) await stopChild(abDaemon);
     await stopChild(replay);
     fs.rmSync(dir, { recursive: true, force: true });
   }
