@@ -36,7 +36,8 @@
 //      this one over the same window, scraping the same replay targets under job `<job>_ab`, and both
 //      CPU figures are printed with their ratio. Two runs minutes apart differ by 15-30% on a shared
 //      machine; two daemons side by side see the same load, so their ratio is what a change is judged by
-//      (run it with MT_AB_DIST set to this build's own dist to see the method's own spread).
+//      (run it with MT_AB_DIST set to this build's own dist to see the method's own spread; MT_CPU_PROF
+//      profiles this build's daemon alone, so leave it unset for an A/B).
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
