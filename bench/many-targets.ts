@@ -168,6 +168,37 @@ function configYaml(job: string, c: Case, ports: number[], intervalS: number, vm
   ].join('\n');
 }
 
+interface Daemon {
+  proc: ChildProcess;
+  telemetry: string;
+}
+
+/**
+ * `pprofcol run` of the build in `dist` on `configFile`, with the heap reporter preloaded (writing to
+ * `heapFile`), stderr to `logFile`. Every daemon of a case starts this way, so two builds side by side
+ * differ in the build alone.
+ */
+function startDaemon(dist: string, configFile: string, telemetryPort: number, heapFile: string, logFile: string, extraNodeArgs: string[]): Daemon {
+  const proc = spawn(process.execPath, ['--import', `file://${path.join(DIST, 'bench', 'replay', 'heap-report.js')}`, ...extraNodeArgs, path.join(dist, 'bin', 'pprofcol.js'), 'run', '--config', configFile], {
+    stdio: ['ignore', 'ignore', fs.openSync(logFile, 'w')],
+    env: { ...process.env, PPROFCOL_BENCH_HEAP_FILE: heapFile },
+  });
+  return { proc, telemetry: `http://127.0.0.1:${telemetryPort}/metrics` };
+}
+
+/** Waits until a daemon's telemetry answers (up to a minute). */
+async function waitUp(telemetry: string, proc: ChildProcess, logFile: string): Promise<void> {
+  for (let i = 0; ; i++) {
+    try {
+      await text(telemetry);
+      return;
+    } catch {
+      if (i > 600 || proc.exitCode !== null) throw new Error(`daemon did not come up; see ${logFile}`);
+      await sleep(100);
+    }
+  }
+}
+
 async function vmRows(vmUrl: string): Promise<number> {
   return sumMetric(await text(`${vmUrl}/metrics`), 'vm_rows_inserted_total', 'type="promremotewrite"');
 }
@@ -193,51 +224,29 @@ async function runCase(c: Case, vm: { url: string; writeUrl: string; pid: number
   const configFile = path.join(dir, 'generated.yaml');
   fs.writeFileSync(configFile, configYaml(job, c, ports, intervalS, vm.writeUrl, telemetryPort));
 
-  let abDaemon: ChildProcess | undefined;
+  const abDist = process.env.MT_AB_DIST;
+  let other: Daemon | undefined;
   try {
     // --- pprofcol, as a user runs it (plus the heap reporter, preloaded).
     const heapFile = path.join(dir, 'heap.json');
     const cpuProf = process.env.MT_CPU_PROF;
-    const nodeArgs = ['--import', `file://${path.join(DIST, 'bench', 'replay', 'heap-report.js')}`];
-    if (cpuProf !== undefined && cpuProf !== '') nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${cpuProf}`, `--cpu-prof-name=${job}.cpuprofile`);
-    const daemon = spawn(process.execPath, [...nodeArgs, path.join(DIST, 'bin', 'pprofcol.js'), 'run', '--config', configFile], {
-      stdio: ['ignore', 'ignore', fs.openSync(path.join(dir, 'daemon.log'), 'w')],
-      env: { ...process.env, PPROFCOL_BENCH_HEAP_FILE: heapFile },
-    });
-    const telemetry = `http://127.0.0.1:${telemetryPort}/metrics`;
-    // The side-by-side build (MT_AB_DIST), same targets, its own job and telemetry port.
-    const abDist = process.env.MT_AB_DIST;
-    let other: { daemon: ChildProcess; telemetry: string } | undefined;
+    const cpuProfArgs = cpuProf !== undefined && cpuProf !== '' ? ['--cpu-prof', `--cpu-prof-dir=${cpuProf}`, `--cpu-prof-name=${job}.cpuprofile`] : [];
+    const { proc: daemon, telemetry } = startDaemon(DIST, configFile, telemetryPort, heapFile, path.join(dir, 'daemon.log'), cpuProfArgs);
+    // The side-by-side build (MT_AB_DIST): same targets, its own job and telemetry port.
     if (abDist !== undefined && abDist !== '') {
       const port = await freePort();
       const file = path.join(dir, 'generated-ab.yaml');
       fs.writeFileSync(file, configYaml(`${job}_ab`, c, ports, intervalS, vm.writeUrl, port));
-      other = {
-        // The same preloaded heap reporter as this build's daemon (its own file), so the two differ in the build alone.
-        daemon: (abDaemon = spawn(process.execPath, [...nodeArgs.slice(0, 2), path.join(abDist, 'bin', 'pprofcol.js'), 'run', '--config', file], {
-          stdio: ['ignore', 'ignore', fs.openSync(path.join(dir, 'daemon-ab.log'), 'w')],
-          env: { ...process.env, PPROFCOL_BENCH_HEAP_FILE: path.join(dir, 'heap-ab.json') },
-        })),
-        telemetry: `http://127.0.0.1:${port}/metrics`,
-      };
+      other = startDaemon(abDist, file, port, path.join(dir, 'heap-ab.json'), path.join(dir, 'daemon-ab.log'), []);
     }
-    for (const [url, proc, log] of [[telemetry, daemon, 'daemon.log'], ...(other === undefined ? [] : [[other.telemetry, other.daemon, 'daemon-ab.log'] as const])] as const) {
-      for (let i = 0; ; i++) {
-        try {
-          await text(url);
-          break;
-        } catch {
-          if (i > 600 || proc.exitCode !== null) throw new Error(`daemon did not come up; see ${dir}/${log}`);
-          await sleep(100);
-        }
-      }
-    }
+    await waitUp(telemetry, daemon, path.join(dir, 'daemon.log'));
+    if (other !== undefined) await waitUp(other.telemetry, other.proc, path.join(dir, 'daemon-ab.log'));
     await sleep(warmupS * 1000);
     const m0 = await text(telemetry);
     const abM0 = other === undefined ? '' : await text(other.telemetry);
     const rows0 = await vmRows(vm.url);
     const t0 = performance.now();
-    const abCpu0 = other === undefined ? 0 : cpuMs(other.daemon.pid!);
+    const abCpu0 = other === undefined ? 0 : cpuMs(other.proc.pid!);
     const cpu0 = cpuMs(daemon.pid!);
     const replay0 = cpuMs(replay.pid!);
     const vm0 = cpuMs(vm.pid);
@@ -245,7 +254,7 @@ async function runCase(c: Case, vm: { url: string; writeUrl: string; pid: number
     const m1 = await text(telemetry);
     const wallS = (performance.now() - t0) / 1000;
     const cpu = cpuMs(daemon.pid!) - cpu0;
-    const abCpu = other === undefined ? 0 : cpuMs(other.daemon.pid!) - abCpu0;
+    const abCpu = other === undefined ? 0 : cpuMs(other.proc.pid!) - abCpu0;
     const abM1 = other === undefined ? '' : await text(other.telemetry);
     const replayCpu = cpuMs(replay.pid!) - replay0;
     const vmCpu = cpuMs(vm.pid) - vm0;
@@ -261,7 +270,8 @@ async function runCase(c: Case, vm: { url: string; writeUrl: string; pid: number
     // With a side-by-side daemon, VictoriaMetrics' rows hold both's samples.
     const produced = handed(m1) - handed(m0) + (other === undefined ? 0 : handed(abM1) - handed(abM0));
     const abScrapes = other === undefined ? 0 : sumMetric(abM1, 'pprofcol_receiver_scrapes_total') - sumMetric(abM0, 'pprofcol_receiver_scrapes_total');
-    if (other !== undefined) await stopChild(other.daemon);
+    const abCpuPerScrape = abCpu / abScrapes;
+    if (other !== undefined) await stopChild(other.proc);
     const lagBefore = lagBuckets(m0);
     const lagAfter = lagBuckets(m1);
     await stopChild(daemon);
@@ -321,7 +331,7 @@ async function runCase(c: Case, vm: { url: string; writeUrl: string; pid: number
       daemon_fds: fds,
       ...(other === undefined
         ? {}
-        : { ab_dist: abDist, ab_cpu_ms_per_scrape: Number((abCpu / abScrapes).toFixed(3)), ab_target_scrapes: abScrapes, ratio_to_ab: Number((cpuPerScrape / (abCpu / abScrapes)).toFixed(3)) }),
+        : { ab_dist: abDist, ab_cpu_ms_per_scrape: Number(abCpuPerScrape.toFixed(3)), ab_target_scrapes: abScrapes, ratio_to_ab: Number((cpuPerScrape / abCpuPerScrape).toFixed(3)) }),
     };
     console.log(
       `N=${c.n} vars=${c.vars} ${c.profiles}: ${result.cpu_ms_per_scrape} ms CPU/target-scrape (fetch only ${result.fetch_only_cpu_ms_per_scrape}, x${result.ratio_to_fetch_only}), ` +
@@ -332,7 +342,7 @@ async function runCase(c: Case, vm: { url: string; writeUrl: string; pid: number
     console.log(JSON.stringify(result));
     return result;
   } finally {
-    if (abDaemon !== undefined) await stopChild(abDaemon);
+    if (other !== undefined) await stopChild(other.proc);
     await stopChild(replay);
     fs.rmSync(dir, { recursive: true, force: true });
   }
