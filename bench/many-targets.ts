@@ -43,7 +43,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { waitLine, stopChild } from './replay/child.js';
+import { waitLine, stopChild, waitUp } from './replay/child.js';
 import { freePort, repoRoot, startVictoriaMetrics } from '../test/harness/servers.js';
 
 interface Case {
@@ -186,18 +186,6 @@ function startDaemon(dist: string, configFile: string, telemetryPort: number, he
   return { proc, telemetry: `http://127.0.0.1:${telemetryPort}/metrics` };
 }
 
-/** Waits until a daemon's telemetry answers (up to a minute). */
-async function waitUp(telemetry: string, proc: ChildProcess, logFile: string): Promise<void> {
-  for (let i = 0; ; i++) {
-    try {
-      await text(telemetry);
-      return;
-    } catch {
-      if (i > 600 || proc.exitCode !== null) throw new Error(`daemon did not come up; see ${logFile}`);
-      await sleep(100);
-    }
-  }
-}
 
 async function vmRows(vmUrl: string): Promise<number> {
   return sumMetric(await text(`${vmUrl}/metrics`), 'vm_rows_inserted_total', 'type="promremotewrite"');

@@ -47,7 +47,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { waitLine, stopChild } from './replay/child.js';
+import { waitLine, stopChild, waitUp } from './replay/child.js';
 import { freePort, repoRoot, startVictoriaMetrics, vmFlush, type VMServer } from '../test/harness/servers.js';
 import { AckingSender } from '../test/harness/rw-sender.js';
 
@@ -291,15 +291,7 @@ async function main(): Promise<void> {
       stdio: ['ignore', 'ignore', fs.openSync(logFile, 'w')],
     });
     const telemetry = `http://127.0.0.1:${telemetryPort}/metrics`;
-    for (let i = 0; ; i++) {
-      try {
-        await text(telemetry);
-        break;
-      } catch {
-        if (i > 600 || daemon.exitCode !== null) throw new Error(`daemon did not come up; see ${logFile}`);
-        await sleep(100);
-      }
-    }
+    await waitUp(telemetry, daemon, logFile);
     sender = new AckingSender(() => `http://127.0.0.1:${rwPort}/api/v1/write`, RUN, RW_SERIES, 1000, RW_INTERVAL_MS);
     sender.start();
     console.log(

@@ -1,6 +1,7 @@
 // Child processes of the benchmarks that run the daemon and the replay (many-targets, soak): the first
-// stdout line a child prints (its ports), and a stop that cannot hang.
+// stdout line a child prints (its ports), a daemon's telemetry coming up, and a stop that cannot hang.
 import type { ChildProcess } from 'node:child_process';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 /** The child's first line on stdout; rejects when it exits first or prints nothing within `timeoutMs`. */
 export function waitLine(child: ChildProcess, what: string, timeoutMs: number): Promise<string> {
@@ -18,6 +19,21 @@ export function waitLine(child: ChildProcess, what: string, timeoutMs: number): 
     child.stdout!.on('data', onData);
     child.once('exit', (code) => reject(new Error(`${what} exited with ${code}`)));
   });
+}
+
+/** Waits until a daemon's telemetry answers 200 (a minute at most); fails at once if the daemon exits. */
+export async function waitUp(telemetry: string, proc: ChildProcess, logFile: string): Promise<void> {
+  for (let i = 0; ; i++) {
+    try {
+      const res = await fetch(telemetry, { signal: AbortSignal.timeout(20_000) });
+      await res.arrayBuffer();
+      if (res.status === 200) return;
+    } catch {
+      // not listening yet
+    }
+    if (i > 600 || proc.exitCode !== null) throw new Error(`daemon did not come up; see ${logFile}`);
+    await sleep(100);
+  }
 }
 
 /** SIGTERM, then SIGKILL after `timeoutMs`; resolves once the child has exited. */
