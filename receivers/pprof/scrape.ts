@@ -11,7 +11,7 @@ import type { FailureReason } from '../../core/model/targets.js';
 import { DEFAULT_MAX_INFLATED_BYTES, decodeProfile, inflateProfile } from '../../core/pprof/decode.js';
 import { DecodeQueueFullError, type DecodePool } from '../../core/pprof/pool.js';
 import { prefixSkipper } from '../../core/pprof/pool-protocol.js';
-import { parseExpvarMemStats, parseIndexCounts } from '../../core/pprof/sources.js';
+import { indexCount, parseExpvarMemStats } from '../../core/pprof/sources.js';
 import { parseGoroutineStacks, parseGoroutineStates, parseHeapMemStats, parseProfileTotal, ProfileDecodeError } from '../../core/pprof/text.js';
 import { ScrapeError, type HttpScraper } from '../../core/scrape/http.js';
 import type { Target } from '../../core/scrape/targets.js';
@@ -58,12 +58,6 @@ export const DECODE_OFF_THREAD_BYTES = 256 * 1024;
  * body this small that inflates far more (a bomb) no longer costs the main thread its inflation.
  */
 export const GZIP_OFF_THREAD_BYTES = 16 * 1024;
-
-function indexCount(body: Buffer, name: 'goroutine' | 'threadcreate'): number {
-  const count = parseIndexCounts(body).get(name);
-  if (count === undefined) throw new ProfileDecodeError(`index page lists no ${name} profile`);
-  return count;
-}
 
 /**
  * A profile.proto body (gzip inside, whatever the Content-Encoding was), decoded where it costs the

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { parseExpvarMemStats, parseIndexCounts } from '../../../core/pprof/sources.js';
+import fc from 'fast-check';
+import { indexCount, parseExpvarMemStats, parseIndexCounts } from '../../../core/pprof/sources.js';
 import { parseGoroutineStacks, parseGoroutineStates, parseHeapMemStats, parseProfileTotal, ProfileDecodeError } from '../../../core/pprof/text.js';
 import { profileIntervalMs, configSchema } from '../../../receivers/pprof/config.js';
 import { dueFamilies, skipFrame, sourcePath, TargetSourceState } from '../../../receivers/pprof/scrape.js';
@@ -26,6 +27,33 @@ describe('cheap sources', () => {
 
   it('rejects a page that is not the pprof index', () => {
     assert.throws(() => parseIndexCounts(Buffer.from('<html>404 page not found</html>')), ProfileDecodeError);
+    assert.throws(() => indexCount(Buffer.from('<html>404 page not found</html>'), 'goroutine'), /no profile table/);
+    assert.throws(() => indexCount(Buffer.from("<tr><td>3</td><td><a href='heap?debug=1'>"), 'goroutine'), /lists no goroutine profile/);
+  });
+
+  it('reads the table as the row pattern does, on pages built from its pieces and their near misses', () => {
+    // The reading the byte scanner replaced: a regular expression over the page's text, the last row of a name winning.
+    const pattern = /<tr><td>(\d+)<\/td><td><a href=['"]?([A-Za-z0-9_]+)\?debug=1['"]?>/g;
+    const byPattern = (text: string) => new Map([...text.matchAll(pattern)].map((m): [string, number] => [m[2], Number(m[1])]));
+    const piece = fc.constantFrom('<tr><td>', '</td><td><a href=', "'", '"', '?debug=1', '>', 'goroutine', 'threadcreate', 'heap', '12', '0', '98765432109876543210', '<tr>', '<td>', ' ', 'é', '\n', '?debug=2', 'a_b9',
+      "<tr><td>7</td><td><a href='goroutine?debug=1'>", '<tr><td>3</td><td><a href="threadcreate?debug=1">', '<tr><td>40</td><td><a href=heap?debug=1>', '<tr><td>5</td><td><a href=');
+    fc.assert(
+      fc.property(fc.array(piece, { maxLength: 40 }), (pieces) => {
+        const text = pieces.join('');
+        const expected = byPattern(text);
+        const body = Buffer.from(text, 'utf8');
+        if (expected.size === 0) {
+          assert.throws(() => parseIndexCounts(body), /no profile table/);
+          return;
+        }
+        assert.deepEqual([...parseIndexCounts(body)], [...expected]);
+        for (const name of ['goroutine', 'threadcreate']) {
+          if (expected.has(name)) assert.equal(indexCount(body, name), expected.get(name));
+          else assert.throws(() => indexCount(body, name), /lists no/);
+        }
+      }),
+      { numRuns: 3000 },
+    );
   });
 
   it('reads runtime.MemStats from expvar with PauseTotalNs, agreeing with heap?debug=1 fetched just before', () => {
