@@ -11,13 +11,17 @@ import type { Logger } from '../../core/logger.js';
 
 /**
  * Bytes (estimated, core/remotewrite/encode.ts seriesBytes) of series the encoders of one exporter
- * keep, shared out among its shards: ~1,000 bytes a series of four labels (measured), so ~67k series
- * (each shard's encoder also stops at its count bound, 50k). Without it each shard's encoder kept up
- * to its count bound, and a sender inventing names filled every shard's. A working set larger than
- * this keeps the part it caches hitting (the encoder refuses new series rather than evict the ones
- * met since its last turn); a series not cached only costs encoding its labels again.
+ * keep, shared out among its shards: ~1,000 bytes a series of four labels (measured), so ~130k series.
+ * It binds alone: the exporter's encoders have no count bound (maxCachedSeries), so the cache holds
+ * what its bytes hold. Sized for 3,000 pprof targets (99,000 series): at 64 MiB and 50,000 series a
+ * shard a third of them missed every cycle and paid a new series' encoding (~5 us each), 5% of the
+ * daemon's CPU per target-scrape side by side (bench/many-targets.ts MT_AB_DIST), for ~20 MiB of RSS.
+ * Without a byte bound each shard's encoder kept up to its count bound, and a sender inventing names
+ * filled every shard's. A working set larger than this keeps the part it caches hitting (the encoder
+ * refuses new series rather than evict the ones met since its last turn); a series not cached only
+ * costs encoding its labels again.
  */
-export const SERIES_CACHE_BYTES = 64 * 1024 * 1024;
+export const SERIES_CACHE_BYTES = 128 * 1024 * 1024;
 
 /**
  * A shard's encoder (memory queue, disk and redis buffers alike): external labels, its share of
@@ -25,7 +29,7 @@ export const SERIES_CACHE_BYTES = 64 * 1024 * 1024;
  * shares side by side, so up to twice the bound for that while.
  */
 export function shardEncoder(externalLabels: Labels, metrics: ExporterMetrics, shards: number): WriteRequestEncoder {
-  return new WriteRequestEncoder({ externalLabels, maxSeriesBytes: SERIES_CACHE_BYTES / shards, onShapeEvicted: () => metrics.cacheEvicted('shapes') });
+  return new WriteRequestEncoder({ externalLabels, maxCachedSeries: Infinity, maxSeriesBytes: SERIES_CACHE_BYTES / shards, onShapeEvicted: () => metrics.cacheEvicted('shapes') });
 }
 
 /** The distinct families of a batch, for the metadata attached to its request. */

@@ -18,9 +18,9 @@ const RECEIVER_CACHE = 4 * MiB;
 const EXPORTER_CACHE = 4 * MiB;
 /**
  * The daemon's heap is capped (--max-old-space-size), so the flood only passes when what it keeps
- * live fits: the two caches (8 MiB), the encoders' series caches (SERIES_CACHE_BYTES, 64 MiB), their
+ * live fits: the two caches (8 MiB), the encoders' series caches (SERIES_CACHE_BYTES, 128 MiB), their
  * shapes (2 x 256 KiB), the exporter's queue (2 shards x 20000 points of ~300 bytes: 12 MiB), the
- * request being decoded (~10 MiB with its points) and the daemon's own ~40 MiB: ~135 MiB, capped at
+ * request being decoded (~10 MiB with its points) and the daemon's own ~40 MiB: ~200 MiB, capped at
  * 320 MiB for collection headroom (less, and the flood spends its time collecting). Without the bounds the same flood keeps ~720 MB of names live and
  * the daemon dies of heap exhaustion. Without a cap V8 lets garbage pile up to a limit it derives
  * from the machine's memory (VmHWM ~600 MiB here), which says nothing about what the caches keep.
