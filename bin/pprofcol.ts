@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 /** The command line: run, validate, config, scrape, --version, and COMMAND --help. */
+import './v8-flags.js'; // first: before any other module allocates
 import { parseArgs } from 'node:util';
 import { stringify } from 'yaml';
 import { effectiveConfig } from '../core/config/effective.js';
