@@ -178,13 +178,19 @@ export class PprofReceiver implements Receiver, StatusProvider {
     if (state.cpu?.due(startedMs, monotonicMs) === true) this.startCpuWindow(http, config, settings, target, state.cpu, signal);
     const scrape = await scrapeTarget(http, target, settings, startedMs, signal, state.sources, monotonicMs);
     if (signal.aborted) return; // stopped mid-scrape: what came back is partial by our doing, not the target's
-    const outcome = { startedMs, durationSeconds: scrape.durationSeconds, sources: [...new Set(scrape.results.map((r) => r.source))] };
+    // A scrape's results name two or three sources (the index page serves two families): a list, not a Set.
+    const sources: string[] = [];
+    for (const r of scrape.results) if (!sources.includes(r.source)) sources.push(r.source);
     // Reported before the hand-off, which under backpressure waits up to block_timeout: the status page
     // shows the scrape as soon as it is done (as the prometheus receiver does). Only a limit pprof_metrics
     // finds while deriving is known after it; it is reported again then.
-    const failing = new Map(state.failing);
-    applyResults(failing, scrape.results);
-    pool.report(target, { ...outcome, error: failureText(failing) });
+    let error = '';
+    if (state.failing.size > 0 || scrape.results.some((r) => r.ok === false)) {
+      const failing = new Map(state.failing);
+      applyResults(failing, scrape.results);
+      error = failureText(failing);
+    }
+    pool.report(target, { startedMs, durationSeconds: scrape.durationSeconds, sources, error });
     handingOff();
     const limit = await this.forward(config, target, scrape, pool);
     if (limit === undefined) {
@@ -195,7 +201,7 @@ export class PprofReceiver implements Receiver, StatusProvider {
       this.metrics.scrapes.inc({ ...labels, result: 'failure' });
       this.metrics.failures.inc({ ...labels, reason: limit.reason });
       this.record(config, failedBy(scrape, limit), state, false);
-      pool.report(target, { ...outcome, error: failureText(state.failing) });
+      pool.report(target, { startedMs, durationSeconds: scrape.durationSeconds, sources, error: failureText(state.failing) });
     }
   }
 

@@ -208,6 +208,11 @@ export function dueFamilies(settings: ScrapeSettings, state: TargetSourceState, 
   return due;
 }
 
+/** Whether a family may ask `source` now: not an expvar turned off, not a source found missing lately. */
+function usableSource(source: SourceId, settings: ScrapeSettings, state: TargetSourceState, clockMs: number): boolean {
+  return !(source === 'expvar' && settings.expvarPath === '') && !((state.missingUntilMs.get(source) ?? 0) > clockMs);
+}
+
 /** A source the target does not have: fall back to the next candidate instead of failing. */
 function isMissing(err: unknown, source: SourceId): boolean {
   if (err instanceof ScrapeError) return err.reason === 'http_status' && (err.status === 404 || err.status === 405);
@@ -229,11 +234,10 @@ export async function scrapeTarget(
   const families = dueFamilies(settings, state, clockMs);
   // One request per source per scrape, shared by the families that read it (index: two counts).
   const fetches = new Map<SourceId, Promise<Buffer>>();
-  const fetchSource = (source: SourceId): Promise<Buffer> => {
+  const fetchSource = (source: SourceId, url: string): Promise<Buffer> => {
     let pending = fetches.get(source);
     if (pending === undefined) {
       settings.onRequest?.(source);
-      const url = `${target.baseUrl}${sourcePath(source, settings)}`;
       pending = http.get(url, { timeoutMs: settings.timeoutMs, limitBytes: settings.bodySizeLimit, signal });
       pending.catch(() => undefined);
       fetches.set(source, pending);
@@ -243,17 +247,20 @@ export async function scrapeTarget(
 
   const results = await Promise.all(
     families.map(async (family): Promise<ProfileResult> => {
-      const candidates = CANDIDATES[family].filter(
-        (c) => !(c.source === 'expvar' && settings.expvarPath === '') && !((state.missingUntilMs.get(c.source) ?? 0) > clockMs),
-      );
-      // Every candidate marked missing: ask the last one anyway, so the failure is reported.
-      const usable = candidates.length > 0 ? candidates : CANDIDATES[family].slice(-1);
+      const all = CANDIDATES[family];
+      // The usual case, no source of the family missing, takes the table's own array.
+      let usable = all;
+      if (all.some((c) => !usableSource(c.source, settings, state, clockMs))) {
+        const candidates = all.filter((c) => usableSource(c.source, settings, state, clockMs));
+        // Every candidate marked missing: ask the last one anyway, so the failure is reported.
+        usable = candidates.length > 0 ? candidates : all.slice(-1);
+      }
       let last: ProfileResult | undefined;
       for (let i = 0; i < usable.length; i++) {
         const { source, parse } = usable[i];
         const url = `${target.baseUrl}${sourcePath(source, settings)}`;
         try {
-          const body = await fetchSource(source);
+          const body = await fetchSource(source, url);
           return { family, ok: true, profile: await parse(body, settings), source: url };
         } catch (err) {
           last = { family, ok: false, reason: reasonOf(err), message: errorMessage(err), source: url };
