@@ -14,8 +14,9 @@ import type { Logger } from '../../core/logger.js';
  * keep, shared out among its shards: ~1,000 bytes a series of four labels (measured), so ~130k series.
  * It binds alone: the exporter's encoders have no count bound (maxCachedSeries), so the cache holds
  * what its bytes hold. Sized for 3,000 pprof targets (99,000 series): at 64 MiB and 50,000 series a
- * shard a third of them missed every cycle and paid a new series' encoding (~5 us each), 5% of the
- * daemon's CPU per target-scrape side by side (bench/many-targets.ts MT_AB_DIST), for ~20 MiB of RSS.
+ * shard a third of them missed every cycle and paid a new series' encoding (~5 us each): ~5% of the
+ * daemon's CPU per target-scrape side by side (bench/many-targets.ts MT_AB_DIST; inside that method's
+ * +-10%, so kept on the arithmetic: ~33,000 x 5 us every 15 s), for ~20 MiB of RSS.
  * Without a byte bound each shard's encoder kept up to its count bound, and a sender inventing names
  * filled every shard's. A working set larger than this keeps the part it caches hitting (the encoder
  * refuses new series rather than evict the ones met since its last turn); a series not cached only
