@@ -9,6 +9,8 @@ import type { MemStats } from '../../core/model/profiles.js';
 export const PAUSE_RING_SIZE = 256;
 export const GC_QUANTILES = [0, 0.25, 0.5, 0.75, 1] as const;
 
+const sortScratch = new Float64Array(PAUSE_RING_SIZE);
+
 export interface GcSummary {
   /** Seconds, one per GC_QUANTILES entry. */
   quantiles: number[];
@@ -21,8 +23,10 @@ export function gcSummary(stats: MemStats): GcSummary {
   const held = Math.min(stats.NumGC, PAUSE_RING_SIZE, stats.PauseNs.length);
   // With NumGC <= 256 the ring has not wrapped: the pauses are entries 0..NumGC-1.
   // Once it has, every entry is one of the last 256 pauses.
-  // A typed array sorts numerically without a comparator call per comparison (256 a scrape a target).
-  const recent = new Float64Array(held);
+  // A typed array sorts numerically without a comparator call per comparison (256 a scrape a target);
+  // a view of one kept array, since a new 2 KiB one per scrape is an ArrayBuffer allocated and freed
+  // off the heap each time. derive is synchronous, so no two summaries share it at once.
+  const recent = sortScratch.subarray(0, held);
   for (let i = 0; i < held; i++) recent[i] = stats.PauseNs[i];
   recent.sort();
   const quantiles = GC_QUANTILES.map((_, i) => {
