@@ -308,14 +308,8 @@ class Scanner {
     const start = this.pos;
     const integerEnd = this.skipNumber();
     const end = this.pos;
-    // Unsigned integers of up to 15 digits are exact as a sum of digits; the rest (LastGC's 19 digits,
-    // a sign, a fraction, an exponent) are Number() of the text, as JSON.parse converts them.
-    if (integerEnd === end && end - start <= 15 && this.buf[start] !== 0x2d) {
-      const buf = this.buf;
-      let value = 0;
-      for (let i = start; i < end; i++) value = value * 10 + (buf[i] - 0x30);
-      return value;
-    }
+    // A sign, a fraction or an exponent: Number() of the text, as JSON.parse converts it.
+    if (integerEnd === end && this.buf[start] !== 0x2d) return decimalDigits(this.buf, start, end);
     return Number(latin1(this.buf, start, end));
   }
 
@@ -376,6 +370,18 @@ class Scanner {
     this.ws();
     this.expect(0x3a);
   }
+}
+
+/**
+ * The number buf[start, end) spells in decimal digits (all digits, at least one), as Number() of its text
+ * converts it: up to 15 digits exactly as a sum of digits (no string made); longer ones (LastGC's 19)
+ * round as Number() rounds them, so through the text.
+ */
+export function decimalDigits(buf: Uint8Array, start: number, end: number): number {
+  if (end - start > 15) return Number(latin1(buf, start, end));
+  let value = 0;
+  for (let i = start; i < end; i++) value = value * 10 + (buf[i] - 0x30);
+  return value;
 }
 
 /** Bytes as a string, one character each (keys and number texts: ASCII where they matter). */

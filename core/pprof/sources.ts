@@ -3,6 +3,7 @@
  * whose table carries each profile's count, and expvar's `/debug/vars`, which carries
  * runtime.MemStats as JSON. Both cost the target far less than a profile: see receivers/pprof/README.md.
  */
+import { decimalDigits } from './expvar.js';
 import { ProfileDecodeError } from './text.js';
 
 // A row of the table (Go 1.11 to today), read as the pattern
@@ -65,29 +66,22 @@ function nextRow(body: Buffer, from: number): number {
   return -1;
 }
 
-function namedAt(body: Buffer, at: number, name: string): boolean {
-  for (let i = 0; i < name.length; i++) if (body[at + i] !== name.charCodeAt(i)) return false;
-  return true;
-}
-
-/** The count's digits as a number, as Number() of their text converts them. */
-function countOf(body: Buffer, start: number, end: number): number {
-  if (end - start > 15) return Number(body.toString('latin1', start, end));
-  let n = 0;
-  for (let i = start; i < end; i++) n = n * 10 + (body[i] - 0x30);
-  return n;
-}
+/** Profile names as bytes, made once per name asked for (the receiver asks for two). */
+const nameBytes = new Map<string, Buffer>();
 
 /**
  * The count of one profile on the index page (`goroutine`: goroutines now, `threadcreate`: threads
  * created). A page with no table row is refused; one whose table lacks the profile too.
  */
 export function indexCount(body: Buffer, profile: string): number {
+  let name = nameBytes.get(profile);
+  if (name === undefined) nameBytes.set(profile, (name = Buffer.from(profile, 'latin1')));
   let count: number | undefined;
   let rows = 0;
   for (let at = nextRow(body, 0); at !== -1; at = nextRow(body, at)) {
     rows++;
-    if (row[3] - row[2] === profile.length && namedAt(body, row[2], profile)) count = countOf(body, row[0], row[1]); // the last row of a name wins, as in parseIndexCounts
+    // The last row of a name wins, as in parseIndexCounts.
+    if (row[3] - row[2] === name.length && matchesAt(body, row[2], name)) count = decimalDigits(body, row[0], row[1]);
   }
   if (rows === 0) throw new ProfileDecodeError(NO_TABLE);
   if (count === undefined) throw new ProfileDecodeError(`index page lists no ${profile} profile`);
@@ -101,7 +95,7 @@ export function indexCount(body: Buffer, profile: string): number {
  */
 export function parseIndexCounts(body: Buffer): Map<string, number> {
   const counts = new Map<string, number>();
-  for (let at = nextRow(body, 0); at !== -1; at = nextRow(body, at)) counts.set(body.toString('latin1', row[2], row[3]), countOf(body, row[0], row[1]));
+  for (let at = nextRow(body, 0); at !== -1; at = nextRow(body, at)) counts.set(body.toString('latin1', row[2], row[3]), decimalDigits(body, row[0], row[1]));
   if (counts.size === 0) throw new ProfileDecodeError(NO_TABLE);
   return counts;
 }
